@@ -1,0 +1,53 @@
+#pragma once
+#include <torch/torch.h>
+
+#include <ostream>
+
+namespace bnlab::bn {
+
+// Options of bnlab's BatchNorm, with PyTorch's defaults.
+struct BatchNormOptions {
+  /* implicit */ BatchNormOptions(int64_t num_features) : num_features_(num_features) {}
+
+  // C, the number of channels (features) of the input (N,C), (N,C,L) or (N,C,H,W).
+  TORCH_ARG(int64_t, num_features);
+  // Added to the variance before the square root. Default 1e-5.
+  TORCH_ARG(double, eps) = 1e-5;
+  // Weight of the newest batch in the running statistics,
+  // r = (1 - momentum) * r + momentum * batch_stat. Default 0.1; c10::nullopt
+  // gives a cumulative moving average (momentum = 1 / num_batches_tracked).
+  // Keras' momentum m corresponds to 1 - m here.
+  TORCH_ARG(c10::optional<double>, momentum) = 0.1;
+  // Learnable per-channel gamma (`weight`, init 1) and beta (`bias`, init 0). Default true.
+  TORCH_ARG(bool, affine) = true;
+  // Keep running_mean/running_var/num_batches_tracked and use them in eval
+  // mode; when false, batch statistics are used in eval mode too. Default true.
+  TORCH_ARG(bool, track_running_stats) = true;
+};
+
+// BatchNorm over (N,C), (N,C,L) and (N,C,H,W) inputs, whose math is
+// bnlab::bn::BatchNormFunction. Parameter and buffer names match
+// torch::nn::BatchNorm1d/2d, so state saved from either loads into the other.
+class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
+ public:
+  explicit BatchNormImpl(const BatchNormOptions& options);
+
+  void reset() override;
+  // running_mean = 0, running_var = 1, num_batches_tracked = 0.
+  void reset_running_stats();
+  // Running statistics reset, weight = 1, bias = 0.
+  void reset_parameters();
+  void pretty_print(std::ostream& stream) const override;
+
+  torch::Tensor forward(const torch::Tensor& input);
+
+  BatchNormOptions options;
+  torch::Tensor weight;               // (C) gamma, when affine
+  torch::Tensor bias;                 // (C) beta, when affine
+  torch::Tensor running_mean;         // (C), when track_running_stats
+  torch::Tensor running_var;          // (C), when track_running_stats
+  torch::Tensor num_batches_tracked;  // () int64, when track_running_stats
+};
+TORCH_MODULE(BatchNorm);
+
+}  // namespace bnlab::bn

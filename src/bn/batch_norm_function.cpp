@@ -1,0 +1,157 @@
+#include "bn/batch_norm_function.h"
+
+#include "bn/reference_kernels.h"
+
+namespace bnlab::bn {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// LibTorch 1.13's Function::apply records device and dtype of every tensor
+// argument and fails on undefined ones, so "absent" optional tensors (affine
+// or running statistics off) travel through apply as empty tensors.
+torch::Tensor absent_as_empty(const torch::Tensor& t, const torch::Tensor& like) {
+  return t.defined() ? t : torch::empty({0}, like.options());
+}
+torch::Tensor empty_as_absent(const torch::Tensor& t) { return t.numel() ? t : torch::Tensor(); }
+
+// (N, C, *) -> (N, C, S), contiguous; a view when x already is contiguous.
+torch::Tensor as_ncs(const torch::Tensor& x) {
+  return x.contiguous().view({x.size(0), x.size(1), -1});
+}
+
+// r = (1 - momentum) * r + momentum * batch_stat, running_var with the
+// unbiased variance var * M / (M - 1). Arithmetic in float64, stored in the
+// buffers' dtype.
+void update_running_stats(const torch::Tensor& running_mean, const torch::Tensor& running_var,
+                          const torch::Tensor& batch_mean, const torch::Tensor& batch_var,
+                          int64_t values_per_channel, double momentum) {
+  const double bessel = double(values_per_channel) / double(values_per_channel - 1);
+  running_mean.copy_(running_mean.to(torch::kFloat64) * (1 - momentum) + batch_mean * momentum);
+  running_var.copy_(running_var.to(torch::kFloat64) * (1 - momentum) +
+                    batch_var * (bessel * momentum));
+}
+
+void check_per_channel(const torch::Tensor& t, const char* name, const torch::Tensor& x) {
+  if (!t.defined()) return;
+  TORCH_CHECK(t.dim() == 1 && t.size(0) == x.size(1), "BatchNorm: ", name, " should contain ",
+              x.size(1), " elements (one per input channel) but has shape ", t.sizes(),
+              " (input shape ", x.sizes(), ")");
+  TORCH_CHECK(t.scalar_type() == x.scalar_type(), "BatchNorm: ", name, " has dtype ",
+              t.scalar_type(), " but the input has dtype ", x.scalar_type());
+  TORCH_CHECK(t.device() == x.device(), "BatchNorm: ", name, " is on ", t.device(),
+              " but the input is on ", x.device());
+}
+
+}  // namespace
+
+// ---- forward ------------------------------------------------------------------
+
+torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tensor& x,
+                                         const torch::Tensor& weight_or_empty,
+                                         const torch::Tensor& bias_or_empty,
+                                         const torch::Tensor& running_mean_or_empty,
+                                         const torch::Tensor& running_var_or_empty,
+                                         bool use_batch_stats, double momentum, double eps) {
+  const auto weight = empty_as_absent(weight_or_empty);  // (C) or undefined
+  const auto bias = empty_as_absent(bias_or_empty);
+  const auto running_mean = empty_as_absent(running_mean_or_empty);
+  const auto running_var = empty_as_absent(running_var_or_empty);
+  auto x3 = as_ncs(x);  // (N,C,S)
+  torch::Tensor mean, invstd;  // (C) float64
+  if (use_batch_stats) {
+    auto [batch_mean, batch_var] = reference::batch_moments(x3);
+    if (running_mean.defined())
+      update_running_stats(running_mean, running_var, batch_mean, batch_var,
+                           x3.size(0) * x3.size(2), momentum);
+    mean = batch_mean;
+    invstd = (batch_var + eps).rsqrt();
+  } else {
+    mean = running_mean.to(torch::kFloat64);
+    invstd = (running_var.to(torch::kFloat64) + eps).rsqrt();
+  }
+  auto y3 = reference::normalize_forward(x3, mean, invstd, weight, bias);  // (N,C,S)
+
+  // Saved: x and the per-channel mean and invstd (O(C)); xhat is recomputed
+  // in backward inside the passes that read x anyway. Saving xhat instead
+  // would keep a second activation-sized tensor alive per BN layer, while x
+  // is usually kept alive regardless (it is the previous layer's output).
+  ctx->save_for_backward({x3, weight});
+  ctx->saved_data["mean"] = mean;
+  ctx->saved_data["invstd"] = invstd;
+  ctx->saved_data["use_batch_stats"] = use_batch_stats;
+  ctx->saved_data["input_sizes"] = x.sizes().vec();
+  return y3.view(x.sizes());
+}
+
+// ---- backward -----------------------------------------------------------------
+
+variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list grad_outputs) {
+  // The kernels below are plain loops that autograd cannot see, so a
+  // create_graph=true backward would silently yield wrong second derivatives.
+  TORCH_CHECK(!torch::GradMode::is_enabled(),
+              "BatchNormFunction: double backward (create_graph=true) is not supported");
+  const auto saved = ctx->get_saved_variables();
+  const torch::Tensor& x3 = saved[0];      // (N,C,S)
+  const torch::Tensor& weight = saved[1];  // (C) or undefined
+  const auto mean = ctx->saved_data["mean"].toTensor();      // (C) float64
+  const auto invstd = ctx->saved_data["invstd"].toTensor();  // (C) float64
+  const bool use_batch_stats = ctx->saved_data["use_batch_stats"].toBool();
+  const auto input_sizes = ctx->saved_data["input_sizes"].toIntVector();
+  auto dy3 = grad_outputs[0].contiguous().view(x3.sizes());  // (N,C,S)
+
+  const bool need_dx = ctx->needs_input_grad(0);
+  const bool need_dweight = weight.defined() && ctx->needs_input_grad(1);
+  const bool need_dbias = ctx->needs_input_grad(2);
+  torch::Tensor dx, dweight, dbias;
+
+  // dbeta = sum dy, dgamma = sum dy*xhat; the batch-statistics dx needs both too.
+  const bool need_sums = need_dweight || need_dbias || (need_dx && use_batch_stats);
+  torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64
+  if (need_sums) std::tie(sum_dy, sum_dy_xhat) = reference::grad_sums(dy3, x3, mean, invstd);
+
+  if (need_dx) {
+    dx = use_batch_stats ? reference::normalize_backward_batch_stats(dy3, x3, mean, invstd, weight,
+                                                                     sum_dy, sum_dy_xhat)
+                         : reference::normalize_backward_fixed_stats(dy3, invstd, weight);
+    dx = dx.view(input_sizes);
+  }
+  if (need_dweight) dweight = sum_dy_xhat.to(x3.scalar_type());
+  if (need_dbias) dbias = sum_dy.to(x3.scalar_type());
+  // One entry per forward argument: x, weight, bias, running_mean,
+  // running_var, use_batch_stats, momentum, eps.
+  return {dx, dweight, dbias, {}, {}, {}, {}, {}};
+}
+
+// ---- validated entry point ----------------------------------------------------
+
+torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
+                         const torch::Tensor& bias, const torch::Tensor& running_mean,
+                         const torch::Tensor& running_var, bool use_batch_stats, double momentum,
+                         double eps) {
+  TORCH_CHECK(x.dim() >= 2 && x.dim() <= 4,
+              "BatchNorm: expected 2D (N,C), 3D (N,C,L) or 4D (N,C,H,W) input (got ", x.dim(),
+              "D input of shape ", x.sizes(), ")");
+  TORCH_CHECK(x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64,
+              "BatchNorm: expected a float32 or float64 input, got ", x.scalar_type());
+  TORCH_CHECK(x.device().is_cpu(), "BatchNorm: only CPU tensors are supported, got ", x.device());
+  check_per_channel(weight, "weight", x);
+  check_per_channel(bias, "bias", x);
+  check_per_channel(running_mean, "running_mean", x);
+  check_per_channel(running_var, "running_var", x);
+  TORCH_CHECK(running_mean.defined() == running_var.defined(),
+              "BatchNorm: running_mean and running_var must both be given or both be undefined");
+  TORCH_CHECK(use_batch_stats || running_mean.defined(),
+              "BatchNorm: normalising with running statistics needs running_mean and running_var");
+  if (use_batch_stats) {
+    const int64_t values_per_channel = x.numel() / std::max<int64_t>(1, x.size(1));
+    TORCH_CHECK(values_per_channel > 1,
+                "Expected more than 1 value per channel when training, got input size ", x.sizes());
+  }
+  return BatchNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x),
+                                  absent_as_empty(running_mean, x), absent_as_empty(running_var, x),
+                                  use_batch_stats, momentum, eps);
+}
+
+}  // namespace bnlab::bn

@@ -1,0 +1,46 @@
+#pragma once
+#include <torch/torch.h>
+
+namespace bnlab::bn {
+
+// BatchNorm as one autograd node with an analytic backward (docs/batchnorm.md).
+//
+// forward arguments:
+//   x            (N,C), (N,C,L) or (N,C,H,W), float32 or float64
+//   weight, bias (C) gamma and beta, or empty when affine is off
+//   running_mean, running_var  (C) or empty (track_running_stats off)
+//                (empty, not undefined: LibTorch 1.13's Function::apply
+//                rejects undefined tensor arguments; batch_norm() converts)
+//   use_batch_stats  true: normalise with this batch's mean and biased
+//                    variance (training, or no running statistics), and
+//                    update running_mean/var in place when defined:
+//                    r = (1 - momentum) * r + momentum * batch_stat, where
+//                    running_var takes the unbiased batch variance.
+//                    false: normalise with running_mean/var (eval).
+//   momentum     the exponential-average factor for that update
+//   eps          added to the variance
+// Returns y, shaped like x.
+//
+// Prefer bnlab::bn::batch_norm(), which validates the arguments first.
+class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias,
+                               const torch::Tensor& running_mean, const torch::Tensor& running_var,
+                               bool use_batch_stats, double momentum, double eps);
+
+  // Returns dx, dweight, dbias (each undefined when not needed) and undefined
+  // gradients for the five non-differentiable arguments.
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs);
+};
+
+// Optional tensors may be undefined here. Checks the arguments like PyTorch does (rank, channel counts, dtypes, more
+// than one value per channel when using batch statistics), with the values
+// seen in every message, then applies BatchNormFunction.
+torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
+                         const torch::Tensor& bias, const torch::Tensor& running_mean,
+                         const torch::Tensor& running_var, bool use_batch_stats, double momentum,
+                         double eps);
+
+}  // namespace bnlab::bn

@@ -1,0 +1,76 @@
+#pragma once
+// Compares bnlab's BatchNorm with torch::nn::BatchNorm1d/2d on one case: the
+// same parameters, the same inputs and upstream gradients, several steps.
+// Shared by the Catch2 equivalence suite and `bnlab verify`.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bnlab::bn {
+
+struct EquivalenceCase {
+  std::vector<int64_t> shape = {8, 4};  // (N,C), (N,C,L) or (N,C,H,W)
+  torch::Dtype dtype = torch::kFloat32;
+  std::optional<double> momentum = 0.1;  // nullopt: cumulative average
+  bool affine = true;
+  bool track_running_stats = true;
+  bool training = true;   // false: `steps` training steps, then one eval step is compared
+  int steps = 1;          // consecutive forward/backward steps, each compared
+  bool non_contiguous = false;
+  double offset = 0.0;    // inputs are offset + spread * N(0, 1)
+  double spread = 1.0;
+
+  std::string describe() const;
+};
+
+// allclose semantics: |ours - native| <= atol + rtol * |native|, elementwise.
+struct Tolerance {
+  double atol = 0, rtol = 0;
+};
+
+// Default tolerances per dtype (reasoning in equivalence.cpp).
+Tolerance default_tolerance(torch::Dtype dtype);
+
+struct QuantityError {
+  std::string name;  // y, dx, dweight, dbias, running_mean, running_var, num_batches_tracked
+  // ours against native in the case's dtype, maximum over steps
+  double max_abs = 0;
+  double max_rel = 0;  // max |a-b| / max(|b|, tiny)
+  Tolerance tolerance;
+  bool within_tolerance = true;  // allclose at every step
+  int compared_steps = 0;        // 0: absent on both sides (affine or tracking off)
+  // float32 cases only: max abs distance of ours and of native to native BN
+  // run in float64 on the same inputs and state (the "truth").
+  std::optional<double> ours_vs_float64, native_vs_float64;
+  // Within tolerance of native, or (float32) no further from the float64
+  // truth than float32 native is: where float32 native rounds badly
+  // (large offsets, M = 2), being more accurate is not a failure.
+  bool pass = true;
+  bool passed_by_accuracy() const { return pass && !within_tolerance; }
+};
+
+struct CaseReport {
+  EquivalenceCase test_case;
+  std::string reference;  // "torch::nn::BatchNorm1d" or "torch::nn::BatchNorm2d"
+  std::vector<QuantityError> quantities;
+  bool pass() const;
+  const QuantityError* find(const std::string& name) const;
+  std::string failure_summary() const;  // one line per failing quantity
+};
+
+CaseReport compare_with_native(const EquivalenceCase& test_case, uint64_t seed);
+
+// The fixed table the test-suite runs (every switch, shape kind and dtype).
+std::vector<EquivalenceCase> standard_cases();
+
+// `count` random cases; dtype fixed when given, otherwise mixed.
+std::vector<EquivalenceCase> random_cases(int count, uint64_t seed,
+                                          std::optional<torch::Dtype> dtype = std::nullopt);
+
+// The ill-conditioned case: mean 1e4, std 1e-2 in float32.
+EquivalenceCase large_offset_case(std::vector<int64_t> shape);
+
+}  // namespace bnlab::bn

@@ -1,0 +1,30 @@
+// bnlab version
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <torch/version.h>
+
+#include <iostream>
+
+#include "cli/command.h"
+#include "cli/global_options.h"
+#include "core/build_info.h"
+#include "core/errors.h"
+#include "core/threads.h"
+
+namespace bnlab::cli {
+
+int run_version(const Args& args) {
+  cxxopts::Options parser("bnlab version", "Print versions and runtime settings.");
+  add_global_options(parser);
+  auto parsed = parse_or_help(parser, args);
+  if (!parsed) return kExitOk;
+  apply_global_options(*parsed);
+
+  std::cout << fmt::format("bnlab {} (commit {})\n", build_version(), build_commit())
+            << fmt::format("LibTorch {}\n", TORCH_VERSION)
+            << fmt::format("BLAS: {}\n", blas_description())
+            << fmt::format("threads: {} (set with --threads N)\n", at::get_num_threads());
+  return kExitOk;
+}
+
+}  // namespace bnlab::cli

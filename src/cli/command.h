@@ -1,0 +1,33 @@
+#pragma once
+// The command-line layer: one file per command, each with its own options
+// and a cxxopts parser; dispatch.cpp picks the command from the first word.
+#include <cxxopts.hpp>
+
+#include <string>
+#include <vector>
+
+namespace bnlab::cli {
+
+using Args = std::vector<std::string>;  // the words after the command name
+
+struct Command {
+  std::string name;
+  std::string summary;
+  int (*run)(const Args& args);  // returns the exit code; throws UsageError for bad usage
+};
+
+const std::vector<Command>& commands();
+
+// Entry point of the bnlab binary: dispatches on argv[1], maps errors to
+// messages and exit codes (usage 2, failure 1).
+int dispatch(int argc, char** argv);
+
+// Parses `args` with `options`, turning cxxopts' errors and stray positional
+// words into UsageError. Prints help and returns nullopt for --help.
+std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, const Args& args);
+
+int run_data(const Args& args);
+int run_verify(const Args& args);
+int run_version(const Args& args);
+
+}  // namespace bnlab::cli

@@ -1,0 +1,97 @@
+#include <fmt/format.h>
+
+#include <c10/util/Exception.h>
+
+#include <iostream>
+
+#include "cli/command.h"
+#include "core/errors.h"
+#include "core/threads.h"
+
+namespace bnlab::cli {
+namespace {
+
+void print_usage(std::ostream& out) {
+  out << "bnlab: Batch Normalization lab (hand-written BatchNorm, experiments, benchmarks)\n\n"
+         "Usage: bnlab [--threads N] <command> [options]\n\nCommands:\n";
+  for (const auto& command : commands())
+    out << fmt::format("  {:<10} {}\n", command.name, command.summary);
+  out << "\nRun `bnlab <command> --help` for a command's options.\n";
+}
+
+// `bnlab --threads 2 verify ...` is `bnlab verify --threads 2 ...`: global
+// options before the command are moved after it, where its parser reads them.
+Args normalise_global_options(Args words) {
+  Args moved;
+  while (!words.empty() && words[0].rfind("--threads", 0) == 0) {
+    moved.push_back(words[0]);
+    words.erase(words.begin());
+    if (moved.back() == "--threads" && !words.empty()) {
+      moved.push_back(words[0]);
+      words.erase(words.begin());
+    }
+  }
+  if (!words.empty()) words.insert(words.begin() + 1, moved.begin(), moved.end());
+  return words;
+}
+
+}  // namespace
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all = {
+      {"data", "fetch, verify and describe the MNIST and Fashion-MNIST data sets", run_data},
+      {"verify", "compare bnlab's BatchNorm with torch::nn::BatchNorm1d/2d on random cases",
+       run_verify},
+      {"version", "versions, git commit, BLAS and thread settings", run_version},
+  };
+  return all;
+}
+
+std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, const Args& args) {
+  std::vector<const char*> argv = {options.program().c_str()};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  try {
+    auto result = options.parse(static_cast<int>(argv.size()), argv.data());
+    if (result.count("help")) {
+      std::cout << options.help();
+      return std::nullopt;
+    }
+    if (!result.unmatched().empty())
+      throw UsageError(fmt::format("unexpected argument '{}'", result.unmatched().front()));
+    return result;
+  } catch (const cxxopts::exceptions::exception& error) {
+    throw UsageError(error.what());
+  }
+}
+
+int dispatch(int argc, char** argv) {
+  Args words = normalise_global_options(Args(argv + 1, argv + argc));
+  apply_thread_count(kDefaultThreads);  // explicit, whatever the environment says
+  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
+    print_usage(words.empty() ? std::cerr : std::cout);
+    return words.empty() ? kExitUsage : kExitOk;
+  }
+  for (const auto& command : commands()) {
+    if (command.name != words[0]) continue;
+    try {
+      return command.run(Args(words.begin() + 1, words.end()));
+    } catch (const UsageError& error) {
+      std::cerr << fmt::format("bnlab {}: {}\nRun `bnlab {} --help` for usage.\n", command.name,
+                               error.what(), command.name);
+      return kExitUsage;
+    } catch (const c10::Error& error) {
+      // LibTorch's what() carries a C++ backtrace; users need the message only.
+      std::cerr << fmt::format("bnlab {}: error: {}\n", command.name,
+                               error.what_without_backtrace());
+      return kExitFailure;
+    } catch (const std::exception& error) {
+      std::cerr << fmt::format("bnlab {}: error: {}\n", command.name, error.what());
+      return kExitFailure;
+    }
+  }
+  std::cerr << fmt::format("bnlab: unknown command '{}'\n\n", words[0]);
+  print_usage(std::cerr);
+  return kExitUsage;
+}
+
+}  // namespace bnlab::cli

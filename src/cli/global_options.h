@@ -1,0 +1,11 @@
+#pragma once
+#include <cxxopts.hpp>
+
+namespace bnlab::cli {
+
+// Options every command accepts (also before the command name):
+//   --threads N   LibTorch and OpenBLAS threads (default 1; see core/threads.h)
+void add_global_options(cxxopts::Options& options);
+void apply_global_options(const cxxopts::ParseResult& result);
+
+}  // namespace bnlab::cli

@@ -1,0 +1,93 @@
+#include "data/dataset.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "data/catalog.h"
+#include "data/fetch.h"
+#include "data/idx.h"
+
+namespace bnlab::data {
+namespace fs = std::filesystem;
+namespace {
+
+torch::Tensor read_required(const DatasetSpec& spec, const fs::path& dir, const IdxFileSpec& file,
+                            int64_t rank) {
+  const fs::path path = dir / file.filename;
+  if (!fs::exists(path))
+    throw std::runtime_error(fmt::format("{}: missing file; fetch it with `{}`", path.string(),
+                                         spec.fetch_command()));
+  return read_idx_u8(path, rank);
+}
+
+Split load_split(const DatasetSpec& spec, const fs::path& dir, const IdxFileSpec& images_file,
+                 const IdxFileSpec& labels_file, int64_t expected_count) {
+  auto images = read_required(spec, dir, images_file, 3);
+  auto labels = read_required(spec, dir, labels_file, 1);
+  const std::string origin = (dir / images_file.filename).string();
+  if (images.size(0) != expected_count)
+    throw std::runtime_error(fmt::format("{}: {} images, but {} has {} in this split", origin,
+                                         images.size(0), spec.name, expected_count));
+  return make_split(images, labels, spec.num_classes,
+                    fmt::format("{} + {}", origin, labels_file.filename));
+}
+
+}  // namespace
+
+Split make_split(const torch::Tensor& images_u8, const torch::Tensor& labels_u8,
+                 int64_t num_classes, const std::string& origin) {
+  if (images_u8.dim() != 3 || images_u8.size(1) != 28 || images_u8.size(2) != 28)
+    throw std::runtime_error(fmt::format("{}: images have shape {}, expected (N, 28, 28)", origin,
+                                         fmt::join(images_u8.sizes(), "x")));
+  if (labels_u8.dim() != 1 || labels_u8.size(0) != images_u8.size(0))
+    throw std::runtime_error(fmt::format("{}: count mismatch: {} images but {} labels", origin,
+                                         images_u8.size(0), labels_u8.numel()));
+  const int64_t max_label = labels_u8.max().item<int64_t>();
+  if (max_label >= num_classes) {
+    const int64_t at = (labels_u8 >= num_classes).nonzero()[0][0].item<int64_t>();
+    throw std::runtime_error(fmt::format("{}: label out of range: label {} at index {} (expected 0..{})",
+                                         origin, labels_u8[at].item<int64_t>(), at, num_classes - 1));
+  }
+  return {images_u8.unsqueeze(1).to(torch::kFloat32).div_(255.0), labels_u8.to(torch::kInt64)};
+}
+
+void standardize(Dataset& dataset) {
+  const double mean = dataset.train.images.mean().item<double>();
+  const double std = dataset.train.images.std().item<double>();
+  for (Split* split : {&dataset.train, &dataset.test})
+    split->images = split->images.sub(mean).div_(std);
+}
+
+Dataset load_dataset(const std::string& name, const fs::path& data_dir, const LoadOptions& options) {
+  const DatasetSpec& spec = find_dataset(name);
+  const fs::path dir = dataset_path(spec, data_dir);
+  Dataset dataset{spec.name,
+                  load_split(spec, dir, spec.train_images, spec.train_labels, spec.train_count),
+                  load_split(spec, dir, spec.test_images, spec.test_labels, spec.test_count),
+                  spec.num_classes};
+  if (options.standardize) standardize(dataset);
+  return dataset;
+}
+
+torch::Tensor epoch_order(int64_t split_size, uint64_t seed, int64_t epoch) {
+  // Mix seed and epoch so that consecutive epochs (and seeds) do not share streams.
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed * 1000003ULL + uint64_t(epoch));
+  return torch::randperm(split_size, generator, torch::kInt64);
+}
+
+Batches::Batches(const Split& split, torch::Tensor order, int64_t batch_size)
+    : split_(split), order_(std::move(order)), batch_size_(batch_size) {
+  TORCH_CHECK(batch_size > 0, "batch size must be positive, got ", batch_size);
+  count_ = (order_.numel() + batch_size - 1) / batch_size;
+}
+
+Batch Batches::operator[](int64_t index) const {
+  const int64_t begin = index * batch_size_;
+  const int64_t end = std::min(begin + batch_size_, order_.numel());
+  auto indices = order_.slice(0, begin, end);
+  return {split_.images.index_select(0, indices), split_.labels.index_select(0, indices)};
+}
+
+}  // namespace bnlab::data

@@ -1,0 +1,81 @@
+// bnlab's BatchNorm against torch::nn::BatchNorm1d/2d: outputs, gradients
+// and running statistics over tables of cases. The comparison itself lives
+// in src/bn/equivalence.cpp and is shared with `bnlab verify`; tolerances
+// (and why) are in default_tolerance() there: float32 1e-5 abs+rel, float64
+// 1e-10 abs+rel. A float32 quantity outside tolerance passes only when it is
+// closer than float32 native to float64 native BN (native's own rounding).
+#include <catch2/catch.hpp>
+
+#include "bn/equivalence.h"
+
+using bnlab::bn::CaseReport;
+using bnlab::bn::EquivalenceCase;
+
+namespace {
+
+void require_equivalent(const CaseReport& report) {
+  INFO(report.test_case.describe() << " vs " << report.reference);
+  for (const auto& q : report.quantities) {
+    INFO(q.name << ": max abs " << q.max_abs << ", max rel " << q.max_rel << " (atol "
+                << q.tolerance.atol << ", rtol " << q.tolerance.rtol << ")");
+    CHECK(q.pass);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("BatchNorm equals native on the standard table of cases", "[bn][equivalence]") {
+  // 9 shapes (N=2, odd sizes, (N,C,L), 4D, 1x1 spatial) x 2 dtypes x 3
+  // momenta, with affine, track_running_stats, train/eval and contiguity
+  // cycled across them; 3 consecutive steps each.
+  const auto cases = bnlab::bn::standard_cases();
+  const auto index = GENERATE_COPY(range<size_t>(0, cases.size()));
+  require_equivalent(bnlab::bn::compare_with_native(cases[index], 1000 + index));
+}
+
+TEST_CASE("BatchNorm equals native for every switch combination", "[bn][equivalence]") {
+  const auto affine = GENERATE(true, false);
+  const auto track = GENERATE(true, false);
+  const auto training = GENERATE(true, false);
+  const auto non_contiguous = GENERATE(true, false);
+  const auto shape = GENERATE(std::vector<int64_t>{6, 5}, std::vector<int64_t>{4, 3, 6},
+                              std::vector<int64_t>{3, 2, 5, 4});
+  EquivalenceCase c;
+  c.shape = shape;
+  c.dtype = torch::kFloat64;  // tight tolerance: any wrong term shows
+  c.affine = affine;
+  c.track_running_stats = track;
+  c.training = training;
+  c.non_contiguous = non_contiguous;
+  c.steps = 2;
+  require_equivalent(bnlab::bn::compare_with_native(c, 7));
+}
+
+TEST_CASE("running statistics track native over many steps for each momentum", "[bn][equivalence]") {
+  EquivalenceCase c;
+  c.shape = {16, 8, 5};
+  c.dtype = GENERATE(torch::kFloat32, torch::kFloat64);
+  c.momentum = GENERATE(std::optional<double>(0.1), std::optional<double>(0.5), std::optional<double>());
+  c.steps = 12;
+  c.offset = 0.5;  // a drifting mean makes the running average visible
+  auto report = bnlab::bn::compare_with_native(c, 3);
+  require_equivalent(report);
+  CHECK(report.find("num_batches_tracked")->max_abs == 0);  // an integer count: exact
+}
+
+TEST_CASE("large offset, small spread: at least as accurate as native", "[bn][equivalence][numerics]") {
+  // mean 1e4, std 1e-2 in float32: E[x^2]-E[x]^2 would lose every digit, and
+  // native BN itself is off by ~0.1 in y (it folds the mean into a float32
+  // shift). The truth is native BN in float64 on the same inputs.
+  auto shape = GENERATE(std::vector<int64_t>{64, 8}, std::vector<int64_t>{16, 8, 10, 10},
+                        std::vector<int64_t>{32, 4, 9});
+  auto report = bnlab::bn::compare_with_native(bnlab::bn::large_offset_case(shape), 11);
+  require_equivalent(report);
+  for (const char* name : {"y", "dx", "dweight", "dbias"}) {
+    const auto* q = report.find(name);
+    CAPTURE(name, *q->ours_vs_float64, *q->native_vs_float64);
+    CHECK(*q->ours_vs_float64 <= *q->native_vs_float64);
+  }
+  // y is O(1); ours is within a few float32 roundings of the truth.
+  CHECK(*report.find("y")->ours_vs_float64 < 1e-6);
+}

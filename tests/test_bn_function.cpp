@@ -1,0 +1,138 @@
+// BatchNormFunction on its own: finite-difference gradients, the autograd
+// node, and argument errors.
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include "bn/batch_norm_function.h"
+#include "support/tensor_matchers.h"
+
+using bnlab::bn::batch_norm;
+using bnlab::test::AllClose;
+using Catch::Matchers::Contains;
+
+namespace {
+
+torch::TensorOptions f64() { return torch::TensorOptions().dtype(torch::kFloat64); }
+
+// Central-difference gradient of loss(t) w.r.t. every element of t.
+torch::Tensor numerical_gradient(const std::function<double()>& loss, torch::Tensor t, double h) {
+  auto grad = torch::zeros_like(t);
+  auto flat = t.view(-1);
+  auto grad_flat = grad.view(-1);
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    const double saved = flat[i].item<double>();
+    flat[i] = saved + h;
+    const double up = loss();
+    flat[i] = saved - h;
+    const double down = loss();
+    flat[i] = saved;
+    grad_flat[i] = (up - down) / (2 * h);
+  }
+  return grad;
+}
+
+}  // namespace
+
+TEST_CASE("analytic gradients match finite differences in float64", "[bn][gradcheck]") {
+  const auto shape = GENERATE(std::vector<int64_t>{5, 3}, std::vector<int64_t>{3, 2, 4},
+                              std::vector<int64_t>{2, 3, 3, 2});
+  const bool use_batch_stats = GENERATE(true, false);
+  CAPTURE(shape, use_batch_stats);
+  torch::manual_seed(42);
+  const int64_t C = shape[1];
+  auto x = torch::randn(shape, f64()).requires_grad_(true);
+  auto weight = (1 + 0.3 * torch::randn({C}, f64())).requires_grad_(true);
+  auto bias = torch::randn({C}, f64()).requires_grad_(true);
+  // Running statistics are constants of the function here (eval path) and
+  // left undefined for the batch-statistics path, so evaluating the loss
+  // many times does not move them.
+  auto running_mean = use_batch_stats ? torch::Tensor() : 0.3 * torch::randn({C}, f64());
+  auto running_var = use_batch_stats ? torch::Tensor() : 0.5 + torch::rand({C}, f64());
+  auto upstream = torch::randn(shape, f64());  // loss = sum(y * upstream)
+
+  auto forward = [&] {
+    return batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, 0.1, 1e-5);
+  };
+  auto loss_value = [&] {
+    torch::NoGradGuard no_grad;
+    return (forward() * upstream).sum().item<double>();
+  };
+  auto grads = torch::autograd::grad({forward()}, {x, weight, bias}, {upstream});
+
+  torch::NoGradGuard no_grad;
+  // h = 1e-6: truncation error O(h^2) ~ 1e-12 and round-off ~ eps*|loss|/h
+  // ~ 1e-9, so analytic and numerical gradients agree to ~1e-8; 1e-6 leaves
+  // margin while any missing term of the formula is O(1e-2) or larger.
+  constexpr double h = 1e-6, tolerance = 1e-6;
+  CHECK_THAT(grads[0], AllClose(numerical_gradient(loss_value, x.detach(), h), tolerance, tolerance));
+  CHECK_THAT(grads[1], AllClose(numerical_gradient(loss_value, weight.detach(), h), tolerance, tolerance));
+  CHECK_THAT(grads[2], AllClose(numerical_gradient(loss_value, bias.detach(), h), tolerance, tolerance));
+}
+
+TEST_CASE("the graph goes through BatchNormFunction, not native ops", "[bn][autograd]") {
+  auto x = torch::randn({4, 3}).requires_grad_(true);
+  auto y = batch_norm(x, torch::ones({3}), torch::zeros({3}), {}, {}, true, 0.1, 1e-5);
+  REQUIRE(y.grad_fn() != nullptr);
+  CHECK_THAT(y.grad_fn()->name(), Contains("BatchNormFunction"));
+  // One edge per tensor argument (x, weight, bias, running_mean, running_var),
+  // and x's leads straight to x's accumulator: no native node in between.
+  CHECK(y.grad_fn()->next_edges().size() == 5);
+  CHECK_THAT(y.grad_fn()->next_edges()[0].function->name(), Contains("AccumulateGrad"));
+}
+
+TEST_CASE("affine off: no weight or bias gradients, input gradient only", "[bn][autograd]") {
+  auto x = torch::randn({6, 4, 3}, f64()).requires_grad_(true);
+  auto y = batch_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5);
+  y.backward(torch::randn_like(y));
+  REQUIRE(x.grad().defined());
+  // With batch statistics and no affine, each channel's dx sums to zero.
+  CHECK_THAT(x.grad().sum(std::vector<int64_t>{0, 2}), AllClose(torch::zeros({4}, f64()), 0, 1e-12));
+}
+
+TEST_CASE("double backward is refused rather than silently wrong", "[bn][autograd]") {
+  auto x = torch::randn({4, 3}).requires_grad_(true);
+  auto y = batch_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5);
+  REQUIRE_THROWS_WITH(torch::autograd::grad({y.pow(2).sum()}, {x}, {}, true, /*create_graph=*/true),
+                      Contains("double backward"));
+}
+
+TEST_CASE("running statistics update with the unbiased variance", "[bn][stats]") {
+  auto x = torch::tensor({{1.0, 10.0}, {3.0, 10.0}, {5.0, 16.0}}, f64());
+  auto running_mean = torch::zeros({2}, f64());
+  auto running_var = torch::ones({2}, f64());
+  batch_norm(x, {}, {}, running_mean, running_var, true, 0.5, 1e-5);
+  // channel 0: mean 3, unbiased var 4; channel 1: mean 12, unbiased var 12.
+  CHECK_THAT(running_mean, AllClose(torch::tensor({1.5, 6.0}, f64()), 0, 1e-15));
+  CHECK_THAT(running_var, AllClose(torch::tensor({2.5, 6.5}, f64()), 0, 1e-15));
+}
+
+TEST_CASE("argument errors read like PyTorch's, with the values seen", "[bn][errors]") {
+  auto w = torch::ones({3});
+  SECTION("rank 1 and rank 5") {
+    REQUIRE_THROWS_WITH(batch_norm(torch::randn({3}), w, w, {}, {}, true, 0.1, 1e-5),
+                        Contains("expected 2D (N,C), 3D (N,C,L) or 4D (N,C,H,W) input (got 1D input"));
+    REQUIRE_THROWS_WITH(batch_norm(torch::randn({2, 3, 2, 2, 2}), w, w, {}, {}, true, 0.1, 1e-5),
+                        Contains("got 5D input of shape [2, 3, 2, 2, 2]"));
+  }
+  SECTION("channel count mismatch") {
+    REQUIRE_THROWS_WITH(batch_norm(torch::randn({2, 4, 5}), w, w, {}, {}, true, 0.1, 1e-5),
+                        Contains("weight should contain 4 elements") && Contains("[3]") &&
+                            Contains("input shape [2, 4, 5]"));
+  }
+  SECTION("one value per channel in training") {
+    REQUIRE_THROWS_WITH(batch_norm(torch::randn({1, 3}), w, w, {}, {}, true, 0.1, 1e-5),
+                        Contains("Expected more than 1 value per channel when training, got input size [1, 3]"));
+    REQUIRE_THROWS_WITH(batch_norm(torch::randn({1, 3, 1, 1}), w, w, {}, {}, true, 0.1, 1e-5),
+                        Contains("got input size [1, 3, 1, 1]"));
+  }
+  SECTION("one value per channel is fine with running statistics") {
+    auto y = batch_norm(torch::randn({1, 3}), w, w, torch::zeros({3}), torch::ones({3}), false, 0.1, 1e-5);
+    CHECK(y.sizes() == torch::IntArrayRef{1, 3});
+  }
+  SECTION("dtype mismatch and integer input") {
+    REQUIRE_THROWS_WITH(batch_norm(torch::randn({2, 3}, f64()), w, w, {}, {}, true, 0.1, 1e-5),
+                        Contains("weight has dtype Float but the input has dtype Double"));
+    REQUIRE_THROWS_WITH(batch_norm(torch::ones({2, 3}, torch::kInt64), {}, {}, {}, {}, true, 0.1, 1e-5),
+                        Contains("expected a float32 or float64 input, got Long"));
+  }
+}

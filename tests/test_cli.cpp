@@ -1,0 +1,64 @@
+// The bnlab binary: dispatch, usage errors and exit codes (0 ok, 1 failure, 2 usage).
+#include <catch2/catch.hpp>
+
+#include "support/cli_runner.h"
+#include "support/temp_dir.h"
+
+using bnlab::test::run_bnlab;
+using Catch::Matchers::Contains;
+using Words = std::vector<std::string>;
+
+TEST_CASE("bad usage exits 2 with a message and usage", "[cli]") {
+  const auto [args, message] = GENERATE(table<Words, std::string>({
+      {Words{}, "Usage: bnlab"},
+      {Words{"frobnicate"}, "unknown command 'frobnicate'"},
+      {Words{"verify", "--bogus"}, "bogus"},
+      {Words{"verify", "--cases", "many"}, "many"},
+      {Words{"verify", "--dtype", "float16"}, "--dtype: expected float32, float64 or both, got 'float16'"},
+      {Words{"verify", "--threads", "0"}, "--threads must be at least 1, got 0"},
+      {Words{"data"}, "missing action"},
+      {Words{"data", "scrub"}, "unknown action 'scrub'"},
+      {Words{"data", "verify", "cifar"}, "unknown data set 'cifar'"},
+      {Words{"version", "extra"}, "unexpected argument 'extra'"},
+  }));
+  CAPTURE(args);
+  auto result = run_bnlab(args);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains(message));
+}
+
+TEST_CASE("help exits 0 and lists commands and options", "[cli]") {
+  auto top = run_bnlab({"--help"});
+  CHECK(top.exit_code == 0);
+  CHECK_THAT(top.output, Contains("verify") && Contains("data") && Contains("version"));
+  auto verify = run_bnlab({"verify", "--help"});
+  CHECK(verify.exit_code == 0);
+  CHECK_THAT(verify.output, Contains("--cases") && Contains("--threads"));
+}
+
+TEST_CASE("version reports LibTorch, BLAS and threads", "[cli]") {
+  auto result = run_bnlab({"--threads", "2", "version"});
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.output, Contains("LibTorch 1.13") && Contains("BLAS:") && Contains("threads: 2"));
+}
+
+TEST_CASE("data verify on an empty data dir fails and says how to fetch", "[cli][data]") {
+  bnlab::test::TempDir dir;
+  SECTION("via --data-dir") {
+    auto result = run_bnlab({"data", "verify", "mnist", "--data-dir", dir.path().string()});
+    CHECK(result.exit_code == 1);
+    CHECK_THAT(result.output, Contains("missing") && Contains("bnlab data fetch mnist") &&
+                                  Contains("(from --data-dir)"));
+  }
+  SECTION("via BNLAB_DATA_DIR") {
+    auto result = run_bnlab({"data", "verify"}, {"BNLAB_DATA_DIR=" + dir.path().string()});
+    CHECK(result.exit_code == 1);
+    CHECK_THAT(result.output, Contains("(from BNLAB_DATA_DIR)") && Contains("fashion-mnist"));
+  }
+}
+
+TEST_CASE("verify passes on a small table and prints one row per case", "[cli][bn]") {
+  auto result = run_bnlab({"verify", "--cases", "3", "--seed", "5", "--dtype", "float64"});
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.output, Contains("3 cases, 3 passed, 0 failed"));
+}
