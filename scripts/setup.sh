@@ -24,7 +24,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # reference BLAS and a GEMM runs ~30x slower.
 packages=(cmake make g++ tar ca-certificates
           libtorch-dev libgloo-dev libopenblas0-pthread libcxxopts-dev libfmt-dev catch2
-          libtomlplusplus-dev gnuplot-nox zlib1g-dev libssl-dev dataset-fashion-mnist)
+          libtomlplusplus-dev nlohmann-json3-dev gnuplot-nox zlib1g-dev libssl-dev
+          dataset-fashion-mnist)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -226,8 +226,12 @@ CaseReport compare_with_native(const EquivalenceCase& c, uint64_t seed) {
   }
 
   const auto members = quantity_members();
-  for (const auto& name : kQuantities)
-    report.quantities.push_back({name, 0, 0, default_tolerance(c.dtype)});
+  for (const auto& name : kQuantities) {
+    QuantityError q;
+    q.name = name;
+    q.tolerance = default_tolerance(c.dtype);
+    report.quantities.push_back(q);
+  }
 
   const int total_steps = c.steps + (c.training ? 0 : 1);  // eval: train `steps`, then one eval step
   for (int step = 0; step < total_steps; ++step) {

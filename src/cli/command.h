@@ -1,7 +1,7 @@
 #pragma once
 // The command-line layer: one file per command, each with its own options
 // and a cxxopts parser; dispatch.cpp picks the command from the first word.
-#include <cxxopts.hpp>
+#include "cli/cxxopts.h"
 
 #include <string>
 #include <vector>
@@ -27,6 +27,9 @@ int dispatch(int argc, char** argv);
 std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, const Args& args);
 
 int run_data(const Args& args);
+int run_list(const Args& args);
+int run_run(const Args& args);
+int run_show(const Args& args);
 int run_verify(const Args& args);
 int run_version(const Args& args);
 

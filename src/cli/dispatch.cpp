@@ -39,6 +39,9 @@ Args normalise_global_options(Args words) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
+      {"run", "run a named experiment (variants x seeds) into results/", run_run},
+      {"list", "list the named experiments", run_list},
+      {"show", "show an experiment's resolved configs, or every config key", run_show},
       {"data", "fetch, verify and describe the MNIST and Fashion-MNIST data sets", run_data},
       {"verify", "compare bnlab's BatchNorm with torch::nn::BatchNorm1d/2d on random cases",
        run_verify},

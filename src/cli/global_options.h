@@ -1,5 +1,5 @@
 #pragma once
-#include <cxxopts.hpp>
+#include "cli/cxxopts.h"
 
 namespace bnlab::cli {
 

@@ -12,6 +12,6 @@ class UsageError : public std::runtime_error {
 };
 
 // Exit codes shared by every command.
-enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitUsage = 2 };
+enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130 };
 
 }  // namespace bnlab

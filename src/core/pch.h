@@ -3,4 +3,4 @@
 #include <torch/torch.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <cxxopts.hpp>
+#include "cli/cxxopts.h"

@@ -1,0 +1,179 @@
+// bnlab run NAME [--variant V]... [--seed S]... [--set key=value]... [--epochs N]
+//                [--out DIR] [--dry-run] [--overwrite] [--data-dir DIR]
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli/command.h"
+#include "cli/global_options.h"
+#include "core/errors.h"
+#include "core/text.h"
+#include "data/data_dir.h"
+#include "experiments/run_plan.h"
+#include "train/interrupt.h"
+#include "train/progress.h"
+#include "train/run_directory.h"
+#include "train/runner.h"
+
+namespace bnlab::cli {
+namespace {
+
+struct RunCommandOptions {
+  std::string experiment;
+  experiments::RunRequest request;
+  std::vector<std::string> set_texts;  // as typed, for --dry-run
+  std::optional<int64_t> epochs;
+  std::optional<std::string> out, data_dir;
+  bool dry_run = false, overwrite = false;
+  int threads = 1;
+};
+
+std::string shell_quote(const std::string& word) {
+  if (word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,/:+") ==
+      std::string::npos)
+    return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string dry_run_command(const RunCommandOptions& o, const experiments::PlannedRun& run) {
+  std::vector<std::string> words = {"bnlab", "run", o.experiment, "--variant", run.variant, "--seed",
+                                    std::to_string(run.seed)};
+  for (const auto& set : o.set_texts) words.insert(words.end(), {"--set", set});
+  if (o.epochs) words.insert(words.end(), {"--epochs", std::to_string(*o.epochs)});
+  if (o.out) words.insert(words.end(), {"--out", *o.out});
+  if (o.data_dir) words.insert(words.end(), {"--data-dir", *o.data_dir});
+  if (o.overwrite) words.push_back("--overwrite");
+  if (o.threads != 1) words.insert(words.end(), {"--threads", std::to_string(o.threads)});
+  for (auto& word : words) word = shell_quote(word);
+  return join(words, " ");
+}
+
+experiments::Overrides parse_sets(const std::vector<std::string>& texts) {
+  experiments::Overrides sets;
+  for (const auto& text : texts) {
+    const auto equals = text.find('=');
+    if (equals == std::string::npos || equals == 0)
+      throw UsageError(fmt::format("--set: expected key=value, got '{}'", text));
+    const std::string name = text.substr(0, equals);
+    try {
+      const auto& key = experiments::find_config_key(name);
+      sets.emplace_back(name, experiments::parse_config_value(key, text.substr(equals + 1)));
+    } catch (const std::invalid_argument& error) {
+      throw UsageError(fmt::format("--set {}: {}", text, error.what()));
+    }
+  }
+  return sets;
+}
+
+RunCommandOptions read_options(const cxxopts::ParseResult& parsed) {
+  RunCommandOptions o;
+  if (!parsed.count("name")) throw UsageError("missing experiment name (see `bnlab list`)");
+  o.experiment = parsed["name"].as<std::string>();
+  if (parsed.count("variant")) o.request.variants = parsed["variant"].as<std::vector<std::string>>();
+  if (parsed.count("seed"))
+    for (const auto& seed : parsed["seed"].as<std::vector<std::string>>()) {
+      const int64_t value = parse_int(seed, "--seed");
+      if (value < 0) throw UsageError(fmt::format("--seed must be >= 0, got {}", value));
+      o.request.seeds.push_back(value);
+    }
+  if (parsed.count("set")) o.set_texts = parsed["set"].as<std::vector<std::string>>();
+  o.request.sets = parse_sets(o.set_texts);
+  if (parsed.count("epochs")) {
+    o.epochs = parsed["epochs"].as<int64_t>();
+    if (*o.epochs < 1) throw UsageError(fmt::format("--epochs must be >= 1, got {}", *o.epochs));
+    o.request.sets.emplace_back("train.epochs", *o.epochs);
+  }
+  if (parsed.count("out")) o.out = parsed["out"].as<std::string>();
+  if (parsed.count("data-dir")) o.data_dir = parsed["data-dir"].as<std::string>();
+  o.request.results_root = o.out ? std::filesystem::path(*o.out) : experiments::default_results_root();
+  o.dry_run = parsed.count("dry-run") > 0;
+  o.overwrite = parsed.count("overwrite") > 0;
+  o.threads = parsed["threads"].as<int>();
+  return o;
+}
+
+void print_summary(const std::vector<std::pair<experiments::PlannedRun, train::RunSummary>>& done) {
+  std::cout << fmt::format("\n{:<28} {:>5}  {:<11} {:>6} {:>9} {:>9} {:>9}\n", "variant", "seed", "status",
+                           "epochs", "val_acc", "best", "ms/step");
+  for (const auto& [run, summary] : done) {
+    const auto& last = summary.last_epoch;
+    std::cout << fmt::format("{:<28} {:>5}  {:<11} {:>6} {:>9} {:>9} {:>9}\n", run.variant, run.seed,
+                             summary.status, last ? std::to_string(last->epoch) : "-",
+                             last ? fmt::format("{:.4f}", last->val_accuracy) : "-",
+                             last ? fmt::format("{:.4f}", summary.best_val_accuracy) : "-",
+                             last ? fmt::format("{:.3f}", last->ms_per_step) : "-");
+    if (!summary.error.empty()) std::cout << fmt::format("    error: {}\n", summary.error);
+  }
+}
+
+}  // namespace
+
+int run_run(const Args& args) {
+  cxxopts::Options parser("bnlab run",
+                          "Run a named experiment: every variant x seed, or those selected. Each run\n"
+                          "writes results/<experiment>/<variant>/seed-<s>/{metrics.csv,run.json}.");
+  parser.add_options()
+      ("variant", "Run only this variant (repeatable)", cxxopts::value<std::vector<std::string>>(), "V")
+      ("seed", "Run only this seed (repeatable)", cxxopts::value<std::vector<std::string>>(), "S")
+      ("set", "Override a config key, e.g. train.lr=0.01 (repeatable; `bnlab show --keys`)",
+       cxxopts::value<std::vector<std::string>>(), "KEY=VALUE")
+      ("epochs", "Shorthand for --set train.epochs=N", cxxopts::value<int64_t>(), "N")
+      ("out", "Results root (default: results/ or $BNLAB_RESULTS_DIR)", cxxopts::value<std::string>(), "DIR")
+      ("data-dir", "Data directory (default: $BNLAB_DATA_DIR, else data/)", cxxopts::value<std::string>(), "DIR")
+      ("dry-run", "Print one `bnlab run` command per run instead of running")
+      ("overwrite", "Replace finished (completed or diverged) runs")
+      ("name", "Experiment name or .toml path", cxxopts::value<std::string>());
+  parser.parse_positional({"name"});
+  parser.positional_help("NAME");
+  add_global_options(parser);
+  auto parsed = parse_or_help(parser, args);
+  if (!parsed) return kExitOk;
+  apply_global_options(*parsed);
+  const RunCommandOptions o = read_options(*parsed);
+
+  std::vector<experiments::PlannedRun> runs;
+  try {
+    runs = experiments::plan_runs(experiments::load_experiment(o.experiment), o.request);
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
+  }
+  if (o.dry_run) {
+    for (const auto& run : runs) std::cout << dry_run_command(o, run) << "\n";
+    return kExitOk;
+  }
+
+  // Refuse before training anything, naming every finished run in the way.
+  if (!o.overwrite) {
+    std::vector<std::string> finished;
+    for (const auto& run : runs)
+      if (auto status = train::finished_run_status(run.dir))
+        finished.push_back(fmt::format("  {} ({})", run.dir.string(), *status));
+    if (!finished.empty())
+      throw std::runtime_error(fmt::format("{} run(s) already finished; pass --overwrite to replace them:\n{}",
+                                           finished.size(), join(finished, "\n")));
+  }
+  train::install_interrupt_handler();
+  train::RunOptions options{o.overwrite, data::resolve_data_dir(o.data_dir).path,
+                            train::ConsoleProgress::stdout_is_terminal()};
+  train::DatasetCache datasets;
+  std::vector<std::pair<experiments::PlannedRun, train::RunSummary>> done;
+  for (const auto& run : runs) {
+    done.emplace_back(run, train::execute_run(run, options, datasets, std::cout));
+    if (done.back().second.status == "interrupted") break;
+  }
+  print_summary(done);
+
+  bool failed = false;
+  for (const auto& [run, summary] : done) {
+    if (summary.status == "interrupted") {
+      std::cout << "interrupted: completed epochs are in metrics.csv; run.json says status interrupted\n";
+      return kExitInterrupted;
+    }
+    failed = failed || summary.status == "failed";
+  }
+  return failed ? kExitFailure : kExitOk;
+}
+
+}  // namespace bnlab::cli

@@ -1,0 +1,118 @@
+#include "models/model.h"
+
+#include <fmt/format.h>
+
+#include "models/norm.h"
+
+namespace bnlab::models {
+namespace {
+
+using experiments::RunConfig;
+
+constexpr int64_t kImageSide = 28;
+
+torch::nn::AnyModule make_activation(const std::string& name) {
+  if (name == "relu") return torch::nn::AnyModule(torch::nn::ReLU());
+  if (name == "sigmoid") return torch::nn::AnyModule(torch::nn::Sigmoid());
+  if (name == "tanh") return torch::nn::AnyModule(torch::nn::Tanh());
+  throw std::invalid_argument("unknown activation '" + name + "'");
+}
+
+// Appends the activation with its normalisation layer before or after it,
+// as the config's placement says: "before" gives Linear-BN-ReLU, "after"
+// Linear-ReLU-BN.
+void add_activation_and_norm(torch::nn::Sequential& net, const RunConfig& config, int index,
+                             int64_t features, int spatial_dims) {
+  const bool with_norm = config.model.norm != "none";
+  auto add_norm = [&] {
+    if (with_norm)
+      net->push_back(fmt::format("norm{}", index),
+                     make_norm(config.model.norm, features, spatial_dims, config.bn));
+  };
+  if (config.model.placement == "before") add_norm();
+  net->push_back(fmt::format("act{}", index), make_activation(config.model.activation));
+  if (config.model.placement == "after") add_norm();
+}
+
+void add_dropout(torch::nn::Sequential& net, const RunConfig& config, int index) {
+  if (config.model.dropout > 0)
+    net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(config.model.dropout));
+}
+
+// Keras' default for Dense and Conv2D: glorot_uniform kernels, zero biases.
+void glorot_init(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& child : module.modules(/*include_self=*/false)) {
+    if (auto* linear = dynamic_cast<torch::nn::LinearImpl*>(child.get())) {
+      torch::nn::init::xavier_uniform_(linear->weight);
+      torch::nn::init::zeros_(linear->bias);
+    } else if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(child.get())) {
+      torch::nn::init::xavier_uniform_(conv->weight);
+      torch::nn::init::zeros_(conv->bias);
+    }
+  }
+}
+
+}  // namespace
+
+torch::nn::Sequential build_model(const RunConfig& config, int64_t num_classes) {
+  torch::nn::Sequential net;
+  int index = 0;
+  int64_t features = kImageSide * kImageSide;
+
+  if (config.model.arch == "cnn") {
+    int64_t channels = 1, side = kImageSide;
+    for (int64_t out_channels : config.model.conv_channels) {
+      ++index;
+      net->push_back(fmt::format("conv{}", index),
+                     torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, out_channels, 3)));
+      add_activation_and_norm(net, config, index, out_channels, 2);
+      net->push_back(fmt::format("pool{}", index), torch::nn::MaxPool2d(2));
+      add_dropout(net, config, index);
+      channels = out_channels;
+      side = (side - 2) / 2;
+    }
+    features = channels * side * side;
+  }
+  net->push_back("flatten", torch::nn::Flatten());
+  for (int64_t width : config.model.hidden) {
+    ++index;
+    net->push_back(fmt::format("dense{}", index), torch::nn::Linear(features, width));
+    add_activation_and_norm(net, config, index, width, 0);
+    add_dropout(net, config, index);
+    features = width;
+  }
+  net->push_back("logits", torch::nn::Linear(features, num_classes));
+
+  if (config.model.init == "glorot") glorot_init(*net);
+  return net;
+}
+
+int64_t count_parameters(const torch::nn::Module& model) {
+  int64_t total = 0;
+  for (const auto& p : model.parameters())
+    if (p.requires_grad()) total += p.numel();
+  return total;
+}
+
+std::vector<std::string> model_summary(torch::nn::Sequential& model) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();  // one sample: BatchNorm must use its running statistics
+  auto x = torch::zeros({1, 1, kImageSide, kImageSide});
+  const auto children = model->named_children();
+  std::vector<std::string> lines;
+  size_t index = 0;
+  for (auto& layer : *model) {  // AnyModules, in the order of named_children()
+    x = layer.forward(x);
+    const auto& child = children[index++];
+    int64_t params = 0;
+    for (const auto& p : child.value()->parameters()) params += p.numel();
+    lines.push_back(fmt::format("{:<10} {:<24} {:<16} {:>8}", child.key(), child.value()->name(),
+                                fmt::format("({})", fmt::join(x.sizes().slice(1), ", ")), params));
+  }
+  model->train(was_training);
+  return lines;
+}
+
+}  // namespace bnlab::models

@@ -1,0 +1,29 @@
+#pragma once
+// The networks of the Keras BatchNorm tutorials, with switches for the
+// normalisation layer (none, native, custom), its placement, activation,
+// dropout and initialisation.
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "experiments/run_config.h"
+
+namespace bnlab::models {
+
+// Builds the model for a resolved config (see experiments::resolved):
+//  mlp: Flatten, then per hidden size: Linear, [norm] act [norm], [dropout];
+//       then Linear(., 10). Default: 784-128-64-10, BN between Linear and ReLU.
+//  cnn: per conv entry: Conv2d(3x3), act/norm block (BatchNorm2d), MaxPool(2),
+//       [dropout]; Flatten; dense blocks as the mlp; Linear(., 10). Default:
+//       Conv(32)-ReLU-BN-MaxPool-Flatten-Dense(64)-ReLU-BN-Dense(10).
+// Layers are named (dense1, norm1, act1, ..., logits) for inspection.
+torch::nn::Sequential build_model(const experiments::RunConfig& config, int64_t num_classes = 10);
+
+// Parameters that train (requires_grad), summed.
+int64_t count_parameters(const torch::nn::Module& model);
+
+// One line per layer: name, type, output shape for a (1,1,28,28) input, parameters.
+std::vector<std::string> model_summary(torch::nn::Sequential& model);
+
+}  // namespace bnlab::models

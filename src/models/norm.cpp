@@ -1,0 +1,59 @@
+#include "models/norm.h"
+
+#include <stdexcept>
+
+#include "bn/batch_norm.h"
+
+namespace bnlab::models {
+namespace {
+
+// bnlab's config uses std::optional; LibTorch 1.13's options take c10::optional.
+c10::optional<double> momentum_of(const experiments::BnConfig& config) {
+  return config.momentum ? c10::optional<double>(*config.momentum) : c10::nullopt;
+}
+
+template <typename Module>
+void init_affine(Module& bn, const experiments::BnConfig& config) {
+  if (!config.affine) return;
+  torch::NoGradGuard no_grad;
+  bn->weight.fill_(config.gamma_init);
+  bn->bias.fill_(config.beta_init);
+}
+
+template <typename Options>
+Options native_options(int64_t features, const experiments::BnConfig& config) {
+  return Options(features).eps(config.eps).momentum(momentum_of(config)).affine(config.affine);
+}
+
+}  // namespace
+
+torch::nn::AnyModule make_norm(const std::string& kind, int64_t features, int spatial_dims,
+                               const experiments::BnConfig& config) {
+  if (kind == "custom") {
+    bn::BatchNorm layer(bn::BatchNormOptions(features)
+                            .eps(config.eps)
+                            .momentum(momentum_of(config))
+                            .affine(config.affine));
+    init_affine(layer, config);
+    return torch::nn::AnyModule(layer);
+  }
+  if (kind == "native" && spatial_dims == 2) {
+    torch::nn::BatchNorm2d layer(native_options<torch::nn::BatchNormOptions>(features, config));
+    init_affine(layer, config);
+    return torch::nn::AnyModule(layer);
+  }
+  if (kind == "native") {
+    torch::nn::BatchNorm1d layer(native_options<torch::nn::BatchNormOptions>(features, config));
+    init_affine(layer, config);
+    return torch::nn::AnyModule(layer);
+  }
+  throw std::invalid_argument("make_norm: no normalisation layer for kind '" + kind + "'");
+}
+
+bool is_batch_norm(const torch::nn::Module& module) {
+  return dynamic_cast<const bn::BatchNormImpl*>(&module) ||
+         dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&module) ||
+         dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&module);
+}
+
+}  // namespace bnlab::models

@@ -1,0 +1,21 @@
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "experiments/run_config.h"
+
+namespace bnlab::train {
+
+// Adam or SGD (momentum, Nesterov, weight decay) over `parameters`.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const experiments::TrainConfig& config,
+                                                        const std::vector<torch::Tensor>& parameters);
+
+// The learning rate of a 0-based epoch under the configured schedule:
+// none: lr; step: lr * step_gamma^(epoch / step_size); cosine: lr * (1 + cos(pi * epoch / epochs)) / 2.
+double learning_rate_for_epoch(const experiments::TrainConfig& config, int64_t epoch);
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+
+}  // namespace bnlab::train

@@ -1,0 +1,47 @@
+#pragma once
+// Executes one planned run end to end: its folder (lock, previous-run rules),
+// data, model, training, metrics.csv rows as epochs finish, and run.json.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "data/dataset.h"
+#include "experiments/run_plan.h"
+#include "train/trainer.h"
+
+namespace bnlab::train {
+
+struct RunOptions {
+  bool overwrite = false;
+  std::filesystem::path data_dir;
+  bool live_progress = false;
+};
+
+struct RunSummary {
+  std::string status;  // completed, diverged, interrupted, failed
+  std::optional<EpochMetrics> last_epoch;
+  double best_val_accuracy = 0;
+  std::string error;  // failed: why
+};
+
+// Data sets loaded once per process and shared by the runs of a sweep.
+class DatasetCache {
+ public:
+  const data::Dataset& get(const experiments::DataConfig& config, const std::filesystem::path& data_dir);
+
+ private:
+  std::map<std::string, data::Dataset> loaded_;
+};
+
+// Runs it; a run that throws is recorded as failed (with the error) rather
+// than aborting a sweep. Throws only when the folder cannot be taken
+// (locked, or a finished run without --overwrite).
+RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& options,
+                       DatasetCache& datasets, std::ostream& log);
+
+// The metrics.csv columns: Keras CSVLogger's names first.
+const std::vector<std::string>& metrics_columns();
+
+}  // namespace bnlab::train

@@ -1,0 +1,135 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "train/interrupt.h"
+#include "train/optimizer.h"
+
+namespace bnlab::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A non-finite loss poisons the running sum, so checking the sum every few
+// steps (one host read) finds a divergence without reading every loss.
+constexpr int64_t kDivergenceCheckInterval = 25;
+
+// Running sums over an epoch, kept as tensors so a step costs no host read.
+struct RunningMetrics {
+  torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64);
+  torch::Tensor correct = torch::zeros({}, torch::kInt64);
+  int64_t samples = 0;
+
+  void add(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels) {
+    const int64_t n = labels.size(0);
+    loss_sum.add_(loss.detach().to(torch::kFloat64) * double(n));
+    correct.add_(logits.detach().argmax(1).eq(labels).sum());
+    samples += n;
+  }
+  double loss() const { return samples ? loss_sum.item<double>() / samples : 0.0; }
+  double accuracy() const { return samples ? double(correct.item<int64_t>()) / samples : 0.0; }
+};
+
+int64_t usable_batches(const data::Batches& batches, int64_t total, int64_t batch_size,
+                       bool has_batch_norm) {
+  const int64_t last = total - (batches.count() - 1) * batch_size;
+  return (has_batch_norm && last == 1 && batches.count() > 1) ? batches.count() - 1 : batches.count();
+}
+
+}  // namespace
+
+const char* to_string(TrainStatus status) {
+  switch (status) {
+    case TrainStatus::kCompleted: return "completed";
+    case TrainStatus::kDiverged: return "diverged";
+    case TrainStatus::kInterrupted: return "interrupted";
+  }
+  return "?";
+}
+
+Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t begin = 0; begin < split.size(); begin += batch_size) {
+    const int64_t end = std::min(begin + batch_size, split.size());
+    auto images = split.images.slice(0, begin, end);
+    auto labels = split.labels.slice(0, begin, end);
+    auto logits = model->forward(images);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+  }
+  model->train(was_training);
+  return {loss_sum / split.size(), double(correct) / split.size()};
+}
+
+TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& dataset,
+                         const experiments::TrainConfig& config, bool has_batch_norm, uint64_t seed,
+                         TrainListener& listener) {
+  auto optimizer = make_optimizer(config, model->parameters());
+  TrainOutcome outcome;
+  int64_t global_step = 0;
+
+  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
+    const double lr = learning_rate_for_epoch(config, epoch - 1);
+    set_learning_rate(*optimizer, lr);
+    const data::Batches batches(dataset.train, data::epoch_order(dataset.train.size(), seed, epoch), config.batch_size);
+    const int64_t steps = usable_batches(batches, dataset.train.size(), config.batch_size, has_batch_norm);
+    listener.on_epoch_begin(epoch, steps);
+    model->train();
+    RunningMetrics running;
+    const auto start = Clock::now();
+    int64_t step = 0;
+    bool diverged = false;
+
+    for (; step < steps; ++step) {
+      if (interrupt_requested()) {
+        outcome.status = TrainStatus::kInterrupted;
+        return outcome;
+      }
+      const data::Batch batch = batches[step];
+      optimizer->zero_grad();
+      auto logits = model->forward(batch.images);
+      auto loss = torch::nn::functional::cross_entropy(logits, batch.labels);
+      loss.backward();
+      optimizer->step();
+      running.add(loss, logits, batch.labels);
+      ++global_step;
+
+      if ((step + 1) % kDivergenceCheckInterval == 0 && !std::isfinite(running.loss())) {
+        diverged = true;
+        ++step;
+        break;
+      }
+      if (listener.wants_running_metrics(step + 1, seconds_since(start)))
+        listener.on_running_metrics(step + 1, seconds_since(start), running.loss(), running.accuracy());
+      if (config.eval_every > 0 && global_step % config.eval_every == 0) {
+        const Evaluation val = evaluate(model, dataset.test);
+        listener.on_step_evaluation({global_step, epoch, running.loss(), running.accuracy(), val.loss, val.accuracy});
+      }
+    }
+    const double train_seconds = seconds_since(start);
+    diverged = diverged || !std::isfinite(running.loss());
+    const Evaluation val = evaluate(model, dataset.test);
+    listener.on_epoch_end({epoch, step, running.loss(), running.accuracy(), val.loss, val.accuracy, lr,
+                           seconds_since(start), step ? 1e3 * train_seconds / step : 0.0});
+    if (diverged) {
+      outcome.status = TrainStatus::kDiverged;
+      outcome.diverged_epoch = epoch;
+      return outcome;
+    }
+    outcome.epochs_completed = epoch;
+  }
+  return outcome;
+}
+
+}  // namespace bnlab::train

@@ -1,0 +1,99 @@
+// `bnlab list/show/run` through the real binary, on the `smoke` experiment.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "core/text.h"
+#include "support/cli_runner.h"
+#include "support/temp_dir.h"
+
+using bnlab::test::run_bnlab;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::vector<std::string> read_lines(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST_CASE("run smoke writes metrics.csv and run.json per run", "[cli][run]") {
+  bnlab::test::TempDir out;
+  auto result = run_bnlab({"run", "smoke", "--out", out.path().string()});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.output, Contains("Epoch 2/2"));  // one line per epoch when not a terminal
+
+  for (const char* variant : {"plain", "bn-custom"}) {
+    const auto dir = out / "smoke" / variant / "seed-0";
+    const auto lines = read_lines(dir / "metrics.csv");
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0] == "epoch,loss,accuracy,val_loss,val_accuracy,lr,epoch_seconds,ms_per_step,steps");
+    CHECK(bnlab::split(lines[2], ',')[0] == "2");
+    CHECK(bnlab::split(lines[2], ',')[8] == "32");  // ceil(1000 / 32) steps
+    const auto record = read_json(dir / "run.json");
+    CHECK(record["status"] == "completed");
+    CHECK(record["epochs_completed"] == 2);
+    CHECK(record["config"]["model.norm"] == (std::string(variant) == "plain" ? "none" : "custom"));
+    CHECK(record["config"]["dataset"] == "synthetic");
+    CHECK(record["threads"] == 1);
+    CHECK(record["final"]["val_accuracy"].get<double>() > 0.5);
+    for (const char* field : {"started_at", "ended_at", "libtorch", "host", "bnlab"}) CHECK(record.contains(field));
+  }
+
+  SECTION("a completed run is not overwritten without --overwrite") {
+    auto again = run_bnlab({"run", "smoke", "--variant", "plain", "--out", out.path().string()});
+    CHECK(again.exit_code == 1);
+    CHECK_THAT(again.output, Contains("1 run(s) already finished; pass --overwrite") && Contains("plain/seed-0 (completed)"));
+    auto forced = run_bnlab({"run", "smoke", "--variant", "plain", "--out", out.path().string(), "--overwrite"});
+    CHECK(forced.exit_code == 0);
+  }
+}
+
+TEST_CASE("run --dry-run prints one command per run", "[cli][run]") {
+  auto result = run_bnlab({"run", "smoke", "--dry-run", "--seed", "3", "--seed", "4", "--set",
+                           "model.hidden=8,4", "--epochs", "1"});
+  REQUIRE(result.exit_code == 0);
+  const auto lines = bnlab::split(result.output, '\n');
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] == "bnlab run smoke --variant plain --seed 3 --set model.hidden=8,4 --epochs 1");
+  CHECK(lines[3] == "bnlab run smoke --variant bn-custom --seed 4 --set model.hidden=8,4 --epochs 1");
+}
+
+TEST_CASE("run rejects bad requests with exit 2", "[cli][run]") {
+  const auto [args, message] = GENERATE(table<std::vector<std::string>, std::string>({
+      {std::vector<std::string>{"run"}, "missing experiment name"},
+      {std::vector<std::string>{"run", "nope"}, "no experiment named 'nope'"},
+      {std::vector<std::string>{"run", "smoke", "--variant", "huge"}, "no variant 'huge'"},
+      {std::vector<std::string>{"run", "smoke", "--set", "train.lr"}, "expected key=value"},
+      {std::vector<std::string>{"run", "smoke", "--set", "train.rl=1"}, "did you mean 'train.lr'"},
+      {std::vector<std::string>{"run", "smoke", "--set", "train.lr=-1"}, "must be > 0"},
+      {std::vector<std::string>{"run", "smoke", "--epochs", "0"}, "--epochs must be >= 1"},
+      {std::vector<std::string>{"show"}, "missing experiment name"},
+  }));
+  CAPTURE(args);
+  auto result = run_bnlab(args);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains(message));
+}
+
+TEST_CASE("list and show describe the experiments", "[cli][run]") {
+  auto list = run_bnlab({"list"});
+  REQUIRE(list.exit_code == 0);
+  CHECK_THAT(list.output, Contains("keras-mlp") && Contains("plain, bn-native, bn-custom, bn-keras"));
+  auto show = run_bnlab({"show", "keras-mlp"});
+  REQUIRE(show.exit_code == 0);
+  CHECK_THAT(show.output, Contains("* model.norm") && Contains("bn-keras"));
+  auto keys = run_bnlab({"show", "--keys"});
+  CHECK_THAT(keys.output, Contains("bn.momentum") && Contains("number or \"none\""));
+}

@@ -1,0 +1,108 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "experiments/experiment.h"
+#include "experiments/run_plan.h"
+#include "support/temp_dir.h"
+
+using namespace bnlab::experiments;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::filesystem::path write_toml(const bnlab::test::TempDir& dir, const std::string& text,
+                                 const std::string& name = "exp") {
+  const auto path = dir / (name + ".toml");
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char* kValid = R"(
+description = "two variants"
+seeds = [1, 2]
+[base]
+train.epochs = 3
+model.hidden = [16]
+[variants.a]
+model.norm = "none"
+[variants.b]
+model.norm = "custom"
+train.lr = 0.01
+)";
+
+}  // namespace
+
+TEST_CASE("an experiment file loads with base, variants and seeds", "[experiments]") {
+  bnlab::test::TempDir dir;
+  const auto experiment = load_experiment_file(write_toml(dir, kValid));
+  CHECK(experiment.name == "exp");
+  CHECK(experiment.seeds == std::vector<int64_t>{1, 2});
+  REQUIRE(experiment.variants.size() == 2);
+  const auto b = experiment.config_for(experiment.variant("b"));
+  CHECK(b.model.norm == "custom");
+  CHECK(b.train.lr == 0.01);
+  CHECK(b.train.epochs == 3);
+  CHECK(b.model.hidden == std::vector<int64_t>{16});
+  REQUIRE_THROWS_WITH(experiment.variant("c"), Contains("no variant 'c'") && Contains("a, b"));
+}
+
+TEST_CASE("bad experiment files name file, line, key and reason", "[experiments]") {
+  bnlab::test::TempDir dir;
+  const auto [text, message] = GENERATE(table<std::string, std::string>({
+      {"description = \"x\"\n[base]\nmodel.nrom = \"none\"\n", "exp.toml:3: base: unknown key 'model.nrom' (did you mean 'model.norm'?)"},
+      {"description = \"x\"\n[variants.a]\ntrain.lr = \"fast\"\n", "exp.toml:3: variants.a: train.lr: expected a number, got \"fast\""},
+      {"description = \"x\"\n[variants.a]\ntrain.lr = -0.1\n", "exp.toml:3: variants.a: train.lr: must be > 0, got -0.1"},
+      {"description = \"x\"\n[base]\ntrain.epochs = 2.5\n", "train.epochs: expected an integer, got 2.5"},
+      {"description = \"x\"\nseeds = [1, 1]\n", "seed 1 listed twice"},
+      {"description = \"x\"\nseeds = []\n", "seeds: expected a non-empty list"},
+      {"description = \"x\"\nvariant = 1\n", "unknown top-level key"},
+      {"[base]\ntrain.epochs = 2\n", "description: missing"},
+      {"description = \"x\"\n[base\n", "TOML syntax error"},
+      {"description = \"x\"\n[base]\nmodel.norm = \"custom\"\ntrain.batch_size = 1\n", "base: train.batch_size: BatchNorm"},
+  }));
+  CAPTURE(text);
+  REQUIRE_THROWS_WITH(load_experiment_file(write_toml(dir, text)), Contains(message));
+}
+
+TEST_CASE("run planning: variants x seeds with --set applied last", "[experiments]") {
+  bnlab::test::TempDir dir;
+  const auto experiment = load_experiment_file(write_toml(dir, kValid));
+  RunRequest request;
+  request.results_root = "/r";
+  SECTION("everything") {
+    const auto runs = plan_runs(experiment, request);
+    REQUIRE(runs.size() == 4);
+    CHECK(runs[3].dir == "/r/exp/b/seed-2");
+  }
+  SECTION("selected, with overrides") {
+    request.variants = {"b"};
+    request.seeds = {7};
+    request.sets = {{"train.lr", ConfigValue(0.5)}};
+    const auto runs = plan_runs(experiment, request);
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].seed == 7);
+    CHECK(runs[0].config.train.lr == 0.5);
+  }
+  SECTION("a bad override names the variant") {
+    request.sets = {{"train.batch_size", ConfigValue(int64_t(1))}};
+    REQUIRE_THROWS_WITH(plan_runs(experiment, request), Contains("variant b: train.batch_size"));
+  }
+}
+
+TEST_CASE("every shipped experiment loads and the tutorial ones have their variants", "[experiments]") {
+  const auto all = load_all_experiments(experiments_dir());
+  std::map<std::string, const Experiment*> by_name;
+  for (const auto& e : all) by_name[e.name] = &e;
+  for (const char* name : {"keras-mlp", "keras-cnn"}) {
+    REQUIRE(by_name.count(name));
+    std::vector<std::string> variants;
+    for (const auto& v : by_name[name]->variants) variants.push_back(v.name);
+    CHECK(variants == std::vector<std::string>{"plain", "bn-native", "bn-custom", "bn-keras"});
+  }
+  REQUIRE(by_name.count("smoke"));
+  const auto keras = by_name["keras-mlp"]->config_for(by_name["keras-mlp"]->variant("bn-keras"));
+  CHECK(keras.bn.eps == 1e-3);
+  CHECK(keras.bn.momentum == std::optional<double>(0.01));
+  CHECK(keras.model.init == "glorot");
+}

@@ -1,0 +1,103 @@
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include "bn/batch_norm.h"
+#include "experiments/run_config.h"
+#include "models/model.h"
+#include "models/norm.h"
+
+using namespace bnlab;
+using experiments::ConfigValue;
+
+namespace {
+
+experiments::RunConfig config_with(const experiments::Overrides& overrides) {
+  experiments::RunConfig config;
+  experiments::apply_overrides(config, overrides);
+  return experiments::resolved(config);
+}
+
+std::vector<std::string> layer_names(torch::nn::Sequential& model) {
+  std::vector<std::string> names;
+  for (const auto& child : model->named_children()) names.push_back(child.key());
+  return names;
+}
+
+int count_batch_norms(torch::nn::Sequential& model) {
+  int count = 0;
+  for (const auto& m : model->modules(false)) count += models::is_batch_norm(*m);
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("every switch combination builds a model with 10 logits", "[models]") {
+  const std::string arch = GENERATE("mlp", "cnn");
+  const std::string norm = GENERATE("none", "native", "custom");
+  const std::string placement = GENERATE("before", "after");
+  const std::string activation = GENERATE("relu", "sigmoid", "tanh");
+  const double dropout = GENERATE(0.0, 0.3);
+  const std::string init = GENERATE("pytorch", "glorot");
+  auto model = models::build_model(config_with({{"model.arch", arch}, {"model.norm", norm},
+                                                {"model.placement", placement},
+                                                {"model.activation", activation},
+                                                {"model.dropout", dropout}, {"model.init", init}}));
+  auto logits = model->forward(torch::rand({4, 1, 28, 28}));
+  CHECK(logits.sizes() == torch::IntArrayRef{4, 10});
+  const int hidden_blocks = arch == "mlp" ? 2 : 2;  // mlp: 128, 64; cnn: conv32 + dense64
+  CHECK(count_batch_norms(model) == (norm == "none" ? 0 : hidden_blocks));
+}
+
+TEST_CASE("the default MLP is the tutorial's 784-128-64-10 with BN before ReLU", "[models]") {
+  auto model = models::build_model(config_with({{"model.norm", std::string("custom")}}));
+  CHECK(layer_names(model) == std::vector<std::string>{"flatten", "dense1", "norm1", "act1", "dense2",
+                                                       "norm2", "act2", "logits"});
+  // 784*128+128 + 2*128 + 128*64+64 + 2*64 + 64*10+10
+  CHECK(models::count_parameters(*model) == 100480 + 256 + 8256 + 128 + 650);
+  CHECK(model->named_children()[2].value()->as<bn::BatchNormImpl>() != nullptr);
+}
+
+TEST_CASE("the default CNN is Conv-ReLU-BN-MaxPool-Flatten-Dense-ReLU-BN-Dense", "[models]") {
+  auto model = models::build_model(config_with({{"model.arch", std::string("cnn")}, {"model.norm", std::string("native")}}));
+  CHECK(layer_names(model) == std::vector<std::string>{"conv1", "act1", "norm1", "pool1", "flatten",
+                                                       "dense2", "act2", "norm2", "logits"});
+  CHECK(model->named_children()[2].value()->as<torch::nn::BatchNorm2dImpl>() != nullptr);
+  CHECK(model->named_children()[7].value()->as<torch::nn::BatchNorm1dImpl>() != nullptr);
+  const auto summary = models::model_summary(model);
+  CHECK_THAT(summary[4], Catch::Matchers::Contains("(5408)"));  // 32 x 13 x 13
+}
+
+TEST_CASE("dropout follows each hidden block", "[models]") {
+  auto model = models::build_model(config_with({{"model.dropout", 0.5}, {"model.placement", std::string("after")},
+                                                {"model.norm", std::string("custom")}}));
+  CHECK(layer_names(model) == std::vector<std::string>{"flatten", "dense1", "act1", "norm1", "dropout1",
+                                                       "dense2", "act2", "norm2", "dropout2", "logits"});
+}
+
+TEST_CASE("glorot init and BN gamma/beta init are applied", "[models]") {
+  auto model = models::build_model(config_with({{"model.init", std::string("glorot")},
+                                                {"model.norm", std::string("custom")},
+                                                {"bn.gamma_init", 0.25}, {"bn.beta_init", -1.0}}));
+  auto dense = model->named_children()[1].value()->as<torch::nn::LinearImpl>();
+  CHECK(dense->bias.abs().max().item<float>() == 0.0f);
+  // glorot_uniform bound sqrt(6 / (784 + 128)) = 0.0811
+  CHECK(dense->weight.abs().max().item<float>() <= 0.0812f);
+  CHECK(dense->weight.abs().max().item<float>() > 0.07f);
+  auto norm = model->named_children()[2].value()->as<bn::BatchNormImpl>();
+  CHECK(torch::equal(norm->weight, torch::full({128}, 0.25)));
+  CHECK(torch::equal(norm->bias, torch::full({128}, -1.0)));
+}
+
+TEST_CASE("BN options reach both implementations", "[models]") {
+  auto config = config_with({{"bn.preset", std::string("keras")}, {"bn.affine", false}});
+  auto custom = std::dynamic_pointer_cast<bn::BatchNormImpl>(models::make_norm("custom", 8, 0, config.bn).ptr());
+  REQUIRE(custom);
+  CHECK(custom->options.eps() == 1e-3);
+  CHECK(custom->options.momentum() == c10::optional<double>(0.01));
+  CHECK_FALSE(custom->options.affine());
+  auto native =
+      std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(models::make_norm("native", 8, 2, config.bn).ptr());
+  REQUIRE(native);
+  CHECK(native->options.eps() == 1e-3);
+  CHECK(native->options.momentum() == c10::optional<double>(0.01));
+}

@@ -1,0 +1,74 @@
+#include <catch2/catch.hpp>
+
+#include "experiments/run_config.h"
+
+using namespace bnlab::experiments;
+using Catch::Matchers::Contains;
+
+TEST_CASE("defaults are the tutorial's and PyTorch's", "[config]") {
+  const RunConfig config = resolved(RunConfig{});
+  CHECK(config.data.dataset == "mnist");
+  CHECK(config.model.hidden == std::vector<int64_t>{128, 64});
+  CHECK(config.model.placement == "before");
+  CHECK(config.bn.eps == 1e-5);
+  CHECK(config.bn.momentum == std::optional<double>(0.1));
+  CHECK(config.train.optimizer == "adam");
+  CHECK(config.train.lr == 1e-3);
+  CHECK(config.train.batch_size == 32);
+}
+
+TEST_CASE("the cnn resolves its own defaults", "[config]") {
+  RunConfig config;
+  apply_overrides(config, {{"model.arch", std::string("cnn")}});
+  config = resolved(config);
+  CHECK(config.model.hidden == std::vector<int64_t>{64});
+  CHECK(config.model.placement == "after");
+}
+
+TEST_CASE("unknown keys are rejected with a suggestion", "[config]") {
+  REQUIRE_THROWS_WITH(find_config_key("model.nrom"), Contains("unknown key 'model.nrom'") &&
+                                                        Contains("did you mean 'model.norm'"));
+  REQUIRE_THROWS_WITH(find_config_key("lr"), Contains("did you mean 'train.lr'"));
+  REQUIRE_THROWS_WITH(find_config_key("zzzzzzzzzzzz"), Contains("bnlab show --keys"));
+}
+
+TEST_CASE("values are type-checked and range-checked", "[config]") {
+  RunConfig config;
+  const auto [key, value, message] = GENERATE(table<std::string, ConfigValue, std::string>({
+      {"train.lr", ConfigValue(-1.0), "train.lr: must be > 0, got -1"},
+      {"train.lr", ConfigValue(std::string("fast")), "train.lr: expected a number, got \"fast\""},
+      {"model.norm", ConfigValue(std::string("layer")), "must be one of none, native, custom, got \"layer\""},
+      {"train.epochs", ConfigValue(int64_t(0)), "must be >= 1, got 0"},
+      {"bn.momentum", ConfigValue(1.5), "must be in [0, 1] or \"none\", got 1.5"},
+      {"model.dropout", ConfigValue(1.0), "must be in [0, 1), got 1"},
+      {"model.hidden", ConfigValue(std::vector<int64_t>{128, 0}), "sizes must be >= 1, got 0"},
+      {"bn.affine", ConfigValue(int64_t(1)), "expected true or false"},
+  }));
+  CAPTURE(key);
+  REQUIRE_THROWS_WITH(apply_overrides(config, {{key, value}}), Contains(message));
+}
+
+TEST_CASE("command-line values parse by the key's type", "[config]") {
+  CHECK(parse_config_value(find_config_key("train.lr"), "0.01") == ConfigValue(0.01));
+  CHECK(parse_config_value(find_config_key("bn.momentum"), "none") == ConfigValue(NoneValue{}));
+  CHECK(parse_config_value(find_config_key("model.hidden"), "256,128") == ConfigValue(std::vector<int64_t>{256, 128}));
+  CHECK(parse_config_value(find_config_key("model.hidden"), "[8]") == ConfigValue(std::vector<int64_t>{8}));
+  CHECK(parse_config_value(find_config_key("bn.affine"), "false") == ConfigValue(false));
+  REQUIRE_THROWS_WITH(parse_config_value(find_config_key("train.epochs"), "ten"), Contains("expected an integer"));
+}
+
+TEST_CASE("a preset applies before the keys set beside it", "[config]") {
+  RunConfig config;
+  // Listed after bn.eps, the preset still must not undo it.
+  apply_overrides(config, {{"bn.eps", ConfigValue(1e-2)}, {"bn.preset", ConfigValue(std::string("keras"))}});
+  CHECK(config.bn.eps == 1e-2);
+  CHECK(config.bn.momentum == std::optional<double>(0.01));
+  apply_overrides(config, {{"bn.momentum", ConfigValue(NoneValue{})}});
+  CHECK_FALSE(config.bn.momentum.has_value());
+}
+
+TEST_CASE("cross-key validation: BatchNorm needs two samples per batch", "[config]") {
+  RunConfig config;
+  apply_overrides(config, {{"model.norm", ConfigValue(std::string("custom"))}, {"train.batch_size", ConfigValue(int64_t(1))}});
+  REQUIRE_THROWS_WITH(validate(resolved(config)), Contains("needs at least 2 samples per batch, got 1"));
+}
