@@ -57,6 +57,13 @@ TEST_CASE("run smoke writes metrics.csv and run.json per run", "[cli][run]") {
     CHECK_THAT(again.output, Contains("1 run(s) already finished; pass --overwrite") && Contains("plain/seed-0 (completed)"));
     auto forced = run_bnlab({"run", "smoke", "--variant", "plain", "--out", out.path().string(), "--overwrite"});
     CHECK(forced.exit_code == 0);
+    CHECK_THAT(forced.output, Contains("replacing the completed run"));
+  }
+  SECTION("--skip-finished reports finished runs without rerunning them") {
+    auto skipped = run_bnlab({"run", "smoke", "--out", out.path().string(), "--skip-finished"});
+    CHECK(skipped.exit_code == 0);
+    CHECK_THAT(skipped.output, Contains("already finished") && Contains("skipped") && Contains("completed"));
+    CHECK_FALSE(Catch::Matchers::Contains("Epoch 1/2").match(skipped.output));
   }
 }
 

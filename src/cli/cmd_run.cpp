@@ -24,7 +24,7 @@ struct RunCommandOptions {
   std::vector<std::string> set_texts;  // as typed, for --dry-run
   std::optional<int64_t> epochs;
   std::optional<std::string> out, data_dir;
-  bool dry_run = false, overwrite = false;
+  bool dry_run = false, overwrite = false, skip_finished = false;
   int threads = 1;
 };
 
@@ -45,6 +45,7 @@ std::string dry_run_command(const RunCommandOptions& o, const experiments::Plann
   if (o.out) words.insert(words.end(), {"--out", *o.out});
   if (o.data_dir) words.insert(words.end(), {"--data-dir", *o.data_dir});
   if (o.overwrite) words.push_back("--overwrite");
+  if (o.skip_finished) words.push_back("--skip-finished");
   if (o.threads != 1) words.insert(words.end(), {"--threads", std::to_string(o.threads)});
   for (auto& word : words) word = shell_quote(word);
   return join(words, " ");
@@ -90,6 +91,8 @@ RunCommandOptions read_options(const cxxopts::ParseResult& parsed) {
   o.request.results_root = o.out ? std::filesystem::path(*o.out) : experiments::default_results_root();
   o.dry_run = parsed.count("dry-run") > 0;
   o.overwrite = parsed.count("overwrite") > 0;
+  o.skip_finished = parsed.count("skip-finished") > 0;
+  if (o.overwrite && o.skip_finished) throw UsageError("--overwrite and --skip-finished contradict each other");
   o.threads = parsed["threads"].as<int>();
   return o;
 }
@@ -124,6 +127,7 @@ int run_run(const Args& args) {
       ("data-dir", "Data directory (default: $BNLAB_DATA_DIR, else data/)", cxxopts::value<std::string>(), "DIR")
       ("dry-run", "Print one `bnlab run` command per run instead of running")
       ("overwrite", "Replace finished (completed or diverged) runs")
+      ("skip-finished", "Keep finished runs and report them from their run.json")
       ("name", "Experiment name or .toml path", cxxopts::value<std::string>());
   parser.parse_positional({"name"});
   parser.positional_help("NAME");
@@ -145,7 +149,7 @@ int run_run(const Args& args) {
   }
 
   // Refuse before training anything, naming every finished run in the way.
-  if (!o.overwrite) {
+  if (!o.overwrite && !o.skip_finished) {
     std::vector<std::string> finished;
     for (const auto& run : runs)
       if (auto status = train::finished_run_status(run.dir))
@@ -160,6 +164,12 @@ int run_run(const Args& args) {
   train::DatasetCache datasets;
   std::vector<std::pair<experiments::PlannedRun, train::RunSummary>> done;
   for (const auto& run : runs) {
+    if (o.skip_finished && train::finished_run_status(run.dir)) {
+      std::cout << fmt::format("== {} / {} / seed {}: already finished in {}, skipped\n", run.experiment,
+                               run.variant, run.seed, run.dir.string());
+      done.emplace_back(run, train::summary_from_record(run.dir));
+      continue;
+    }
     done.emplace_back(run, train::execute_run(run, options, datasets, std::cout));
     if (done.back().second.status == "interrupted") break;
   }

@@ -102,6 +102,25 @@ bool has_batch_norm(torch::nn::Module& model) {
 
 }  // namespace
 
+RunSummary summary_from_record(const std::filesystem::path& run_dir) {
+  const json record = read_run_record(run_dir);
+  RunSummary summary;
+  summary.status = record.is_null() ? "missing" : record.value("status", "unknown");
+  if (!record.is_null() && record.contains("final")) {
+    const json& final_metrics = record["final"];
+    EpochMetrics last;
+    last.epoch = final_metrics.value("epoch", 0);
+    last.loss = final_metrics.value("loss", 0.0);
+    last.accuracy = final_metrics.value("accuracy", 0.0);
+    last.val_loss = final_metrics.value("val_loss", 0.0);
+    last.val_accuracy = final_metrics.value("val_accuracy", 0.0);
+    last.ms_per_step = final_metrics.value("ms_per_step", 0.0);
+    summary.last_epoch = last;
+    summary.best_val_accuracy = record.value("best_val_accuracy", 0.0);
+  }
+  return summary;
+}
+
 const std::vector<std::string>& metrics_columns() {
   static const std::vector<std::string> columns = {
       "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds", "ms_per_step", "steps"};

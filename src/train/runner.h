@@ -41,6 +41,10 @@ class DatasetCache {
 RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& options,
                        DatasetCache& datasets, std::ostream& log);
 
+// The summary of a finished run, from its run.json (for runs skipped with
+// --skip-finished).
+RunSummary summary_from_record(const std::filesystem::path& run_dir);
+
 // The metrics.csv columns: Keras CSVLogger's names first.
 const std::vector<std::string>& metrics_columns();
 
