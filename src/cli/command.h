@@ -27,6 +27,9 @@ int dispatch(int argc, char** argv);
 std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, const Args& args);
 
 int run_data(const Args& args);
+int run_diff(const Args& args);
+int run_plot(const Args& args);
+int run_report(const Args& args);
 int run_list(const Args& args);
 int run_run(const Args& args);
 int run_show(const Args& args);

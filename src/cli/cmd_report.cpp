@@ -1,0 +1,53 @@
+// bnlab report NAME [--results DIR] [--threshold X] [--no-plots]
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "cli/command.h"
+#include "cli/global_options.h"
+#include "core/errors.h"
+#include "experiments/run_plan.h"
+#include "results/report.h"
+
+namespace bnlab::cli {
+
+int run_report(const Args& args) {
+  cxxopts::Options parser("bnlab report",
+                          "Summarise an experiment's runs: per variant, final and best val_accuracy (mean ± std\n"
+                          "over seeds), final loss, epochs to a threshold, ms/step and statuses; with training\n"
+                          "curves. Writes results/<NAME>/report.md (+ curves.svg/png) and prints the table.");
+  parser.add_options()
+      ("results", "Results root (default: results/ or $BNLAB_RESULTS_DIR)", cxxopts::value<std::string>(), "DIR")
+      ("threshold", "val_accuracy threshold for 'epochs to'", cxxopts::value<double>()->default_value("0.97"), "X")
+      ("no-plots", "Skip the curves (no gnuplot needed)")
+      ("name", "Experiment name", cxxopts::value<std::string>());
+  parser.parse_positional({"name"});
+  parser.positional_help("NAME");
+  add_global_options(parser);
+  auto parsed = parse_or_help(parser, args);
+  if (!parsed) return kExitOk;
+  apply_global_options(*parsed);
+  if (!parsed->count("name")) throw UsageError("missing experiment name");
+
+  const std::string name = (*parsed)["name"].as<std::string>();
+  const std::filesystem::path root = parsed->count("results") ? std::filesystem::path((*parsed)["results"].as<std::string>())
+                                                              : experiments::default_results_root();
+  const std::filesystem::path dir = root / name;
+  if (!std::filesystem::is_directory(dir))
+    throw std::runtime_error(fmt::format("{}: no results for '{}' (run `bnlab run {}` first)", dir.string(), name, name));
+
+  results::ReportOptions options;
+  options.threshold = (*parsed)["threshold"].as<double>();
+  options.plots = parsed->count("no-plots") == 0;
+  const auto report = results::build_report(dir, options);
+  const auto markdown_path = dir / "report.md";
+  std::ofstream(markdown_path) << results::render_markdown(report);
+  results::print_table(std::cout, report);
+  std::cout << fmt::format("\nwrote {}", markdown_path.string());
+  for (const auto& plot : report.plot_files) std::cout << fmt::format(", {}", (dir / plot).string());
+  std::cout << "\n";
+  return kExitOk;
+}
+
+}  // namespace bnlab::cli

@@ -1,0 +1,127 @@
+#include "results/plot.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <stdexcept>
+
+#include "core/process.h"
+
+namespace bnlab::results {
+namespace fs = std::filesystem;
+namespace {
+
+// Matplotlib's tab10, readable on white and distinguishable in print.
+const std::vector<std::string> kColors = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+std::string quoted(const std::string& text) {  // a gnuplot single-quoted string
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string terminal_for(const fs::path& output, int width, int height) {
+  const std::string extension = output.extension().string();
+  if (extension == ".svg")
+    return fmt::format("svg size {},{} dynamic noenhanced font 'Helvetica,13' background rgb 'white'", width, height);
+  if (extension == ".png") return fmt::format("pngcairo size {},{} noenhanced font 'Helvetica,11'", width, height);
+  throw std::invalid_argument(fmt::format("{}: plots are written as .svg or .png", output.string()));
+}
+
+// Writes one data file per series: x mean min max.
+fs::path write_series(const fs::path& dir, size_t panel, size_t series, const Curve& curve) {
+  const fs::path file = dir / fmt::format("p{}_s{}.dat", panel, series);
+  std::ofstream out(file);
+  for (size_t i = 0; i < curve.x.size(); ++i)
+    out << fmt::format("{} {} {} {}\n", curve.x[i], curve.mean[i], curve.min[i], curve.max[i]);
+  return file;
+}
+
+std::string panel_script(const PlotPanel& panel, size_t index, const fs::path& dir) {
+  std::string script = fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(panel.title),
+                                   quoted(panel.x_label), quoted(panel.y_label));
+  const bool loss_like = panel.y_label.find("loss") != std::string::npos;
+  script += loss_like ? "set key top right\n" : "set key bottom right\n";
+  std::vector<std::string> bands, lines;
+  for (size_t s = 0; s < panel.series.size(); ++s) {
+    const auto& series = panel.series[s];
+    if (series.curve.x.empty()) continue;
+    const std::string file = quoted(write_series(dir, index, s, series.curve).string());
+    const std::string color = quoted(kColors[s % kColors.size()]);
+    if (series.curve.min != series.curve.max)
+      bands.push_back(fmt::format("{} using 1:3:4 with filledcurves fc rgb {} fs transparent solid 0.18 noborder notitle",
+                                  file, color));
+    lines.push_back(fmt::format("{} using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc rgb {} title {}", file, color,
+                                quoted(series.label)));
+  }
+  bands.insert(bands.end(), lines.begin(), lines.end());  // bands first, lines on top
+  if (bands.empty()) return script + "set label 1 'no data' at graph 0.5,0.5 center\nplot NaN notitle\nunset label 1\n";
+  return script + "plot " + fmt::format("{}", fmt::join(bands, ", \\\n     ")) + "\n";
+}
+
+}  // namespace
+
+std::string metric_label(const std::string& metric) {
+  std::string label = metric.rfind("val_", 0) == 0 ? "validation " + metric.substr(4) : metric;
+  for (char& c : label)
+    if (c == '_') c = ' ';
+  return label;
+}
+
+void render_figure(const PlotFigure& figure, const fs::path& output) {
+  if (!program_on_path("gnuplot"))
+    throw std::runtime_error("gnuplot not found: apt-get install gnuplot-nox (or run scripts/setup.sh)");
+  const int columns = std::max(1, std::min<int>(figure.columns, static_cast<int>(figure.panels.size())));
+  const int rows = (static_cast<int>(figure.panels.size()) + columns - 1) / columns;
+  const fs::path work = fs::temp_directory_path() / fmt::format("bnlab-plot-{}", getpid());
+  fs::create_directories(work);
+
+  std::string script = fmt::format("set terminal {}\nset output {}\n", terminal_for(output, 560 * columns, 420 * rows + 40),
+                                   quoted(output.string()));
+  script += fmt::format("set multiplot layout {},{} title {} font ',15'\n", rows, columns, quoted(figure.title));
+  script += "set grid lc rgb '#dddddd'\nset border lc rgb '#555555'\nset key opaque box lc rgb '#cccccc'\n";
+  for (size_t p = 0; p < figure.panels.size(); ++p) script += panel_script(figure.panels[p], p, work);
+  script += "unset multiplot\n";
+  const fs::path script_file = work / "figure.gp";
+  std::ofstream(script_file) << script;
+
+  fs::create_directories(output.parent_path().empty() ? fs::path(".") : output.parent_path());
+  fs::remove(output);
+  const auto result = run_process({"gnuplot", script_file.string()});
+  fs::remove_all(work);
+  if (result.exit_code != 0)
+    throw std::runtime_error(fmt::format("gnuplot failed (exit {}) writing {}:\n{}", result.exit_code,
+                                         output.string(), result.output));
+  if (!fs::exists(output) || fs::file_size(output) == 0)
+    throw std::runtime_error(fmt::format("gnuplot wrote nothing to {}:\n{}", output.string(), result.output));
+}
+
+PlotFigure training_curves(const std::vector<RunRef>& runs, const std::vector<std::string>& metrics,
+                           const std::string& x, const std::string& title) {
+  const std::string file = x == "step" ? "steps.csv" : "metrics.csv";
+  std::map<std::string, std::vector<CsvTable>> tables;
+  for (const auto& run : runs) {
+    if (!fs::exists(run.dir / file))
+      throw std::runtime_error(fmt::format("{}: no {}{}", run.dir.string(), file,
+                                           x == "step" ? " (run with --set train.eval_every=K to log steps)" : ""));
+    tables[run.variant].push_back(read_csv(run.dir / file));
+  }
+  PlotFigure figure;
+  figure.title = title;
+  for (const auto& metric : metrics) {
+    PlotPanel panel{metric_label(metric), x, metric_label(metric), {}};
+    for (const auto& variant : variant_names(runs)) {
+      const auto& variant_tables = tables[variant];
+      const std::string label = variant_tables.size() > 1 ? fmt::format("{} ({} seeds)", variant, variant_tables.size())
+                                                          : variant;
+      panel.series.push_back({label, aggregate_curve(variant_tables, x, metric)});
+    }
+    figure.panels.push_back(std::move(panel));
+  }
+  return figure;
+}
+
+}  // namespace bnlab::results

@@ -1,0 +1,43 @@
+#pragma once
+// Figures through gnuplot: panels side by side, one line per series with an
+// optional min-max band, written as SVG or PNG.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "results/runs.h"
+#include "results/summary.h"
+
+namespace bnlab::results {
+
+struct PlotSeries {
+  std::string label;
+  Curve curve;  // the line is `mean`; min/max draw a band when they differ
+};
+
+struct PlotPanel {
+  std::string title, x_label, y_label;
+  std::vector<PlotSeries> series;
+};
+
+struct PlotFigure {
+  std::string title;
+  std::vector<PlotPanel> panels;  // laid out side by side, wrapping after `columns`
+  int columns = 2;
+};
+
+// Renders to `output` (.svg, or .png through cairo). Throws with the command
+// to install gnuplot when it is missing, and with gnuplot's message when it
+// fails or writes nothing.
+void render_figure(const PlotFigure& figure, const std::filesystem::path& output);
+
+// Training curves: a panel per metric, a line per variant (mean over seeds,
+// band min-max). x is "epoch" (metrics.csv) or "step" (steps.csv, written
+// when train.eval_every is set).
+PlotFigure training_curves(const std::vector<RunRef>& runs, const std::vector<std::string>& metrics,
+                           const std::string& x, const std::string& title);
+
+// "val_accuracy" -> "validation accuracy".
+std::string metric_label(const std::string& metric);
+
+}  // namespace bnlab::results

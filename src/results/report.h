@@ -1,0 +1,34 @@
+#pragma once
+// `bnlab report`: an experiment's results as a table per variant (over
+// seeds) and training curves, in results/<name>/report.md.
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "results/summary.h"
+
+namespace bnlab::results {
+
+struct ReportOptions {
+  double threshold = 0.97;                    // for "epochs to reach val_accuracy >= threshold"
+  std::vector<std::string> metrics = {"loss", "val_accuracy"};
+  bool plots = true;                          // render curves.svg/png (needs gnuplot)
+};
+
+struct Report {
+  std::string experiment;
+  std::string description;  // from experiments/<name>.toml when it exists
+  std::vector<VariantSummary> variants;
+  double threshold = 0;
+  std::vector<std::string> plot_files;  // relative to the experiment's results folder
+};
+
+// Reads every run under `experiment_dir`, renders the plots into it and
+// returns the report. Throws when there are no runs.
+Report build_report(const std::filesystem::path& experiment_dir, const ReportOptions& options);
+
+std::string render_markdown(const Report& report);
+void print_table(std::ostream& out, const Report& report);
+
+}  // namespace bnlab::results
