@@ -19,25 +19,30 @@ void write_status(const RunDirectory& dir, const std::string& status) {
 
 TEST_CASE("a run folder is locked while a run writes to it", "[train][rundir]") {
   bnlab::test::TempDir root;
-  RunDirectory first(root / "run", false);
-  REQUIRE_THROWS_WITH(RunDirectory(root / "run", false), Contains("another bnlab run (pid"));
+  RunDirectory first(root / "run", RunDirectory::Mode::kNew);
+  REQUIRE_THROWS_WITH(RunDirectory(root / "run", RunDirectory::Mode::kNew), Contains("another bnlab run (pid"));
 }
 
 TEST_CASE("finished runs need --overwrite; unfinished ones are replaced", "[train][rundir]") {
   bnlab::test::TempDir root;
   const auto path = root / "run";
   const std::string status = GENERATE("completed", "diverged", "interrupted", "failed", "running");
-  { write_status(RunDirectory(path, false), status); }
+  { write_status(RunDirectory(path, RunDirectory::Mode::kNew), status); }
   std::ofstream(path / "metrics.csv") << "epoch\n1\n";
   const bool finished = status == "completed" || status == "diverged";
   CHECK(finished_run_status(path).has_value() == finished);
   if (finished) {
-    REQUIRE_THROWS_WITH(RunDirectory(path, false), Contains("already holds a " + status + " run"));
+    REQUIRE_THROWS_WITH(RunDirectory(path, RunDirectory::Mode::kNew), Contains("already holds a " + status + " run"));
+    REQUIRE_THROWS_WITH(RunDirectory(path, RunDirectory::Mode::kResume), Contains("nothing to resume"));
     CHECK(std::filesystem::exists(path / "metrics.csv"));  // nothing lost
-    RunDirectory replaced(path, true);
+    RunDirectory replaced(path, RunDirectory::Mode::kOverwrite);
     CHECK_THAT(replaced.replaced_note(), Contains("replacing the " + status + " run"));
   } else {
-    RunDirectory replaced(path, false);
+    {
+      RunDirectory resumed(path, RunDirectory::Mode::kResume);  // keeps everything
+      CHECK(std::filesystem::exists(path / "metrics.csv"));
+    }
+    RunDirectory replaced(path, RunDirectory::Mode::kNew);
     CHECK_THAT(replaced.replaced_note(), Contains("replacing the " + status + " run"));
   }
   CHECK_FALSE(std::filesystem::exists(path / "metrics.csv"));
@@ -47,7 +52,7 @@ TEST_CASE("a corrupt run.json is an error naming the file", "[train][rundir]") {
   bnlab::test::TempDir root;
   std::filesystem::create_directories(root / "run");
   std::ofstream(root / "run" / "run.json") << "{ not json";
-  REQUIRE_THROWS_WITH(RunDirectory(root / "run", false), Contains("run.json: not valid JSON"));
+  REQUIRE_THROWS_WITH(RunDirectory(root / "run", RunDirectory::Mode::kNew), Contains("run.json: not valid JSON"));
 }
 
 TEST_CASE("CSV rows are complete on disk after each write", "[train][csv]") {

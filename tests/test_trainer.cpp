@@ -39,7 +39,12 @@ std::pair<train::TrainOutcome, Recorder> train_small(const experiments::RunConfi
   torch::manual_seed(seed);
   auto model = models::build_model(config);
   Recorder recorder;
-  auto outcome = train::train_model(model, dataset, config.train, config.model.norm != "none", seed, recorder);
+  auto optimizer = train::make_optimizer(config.train, model->parameters());
+  train::TrainSetup setup;
+  setup.config = &config.train;
+  setup.has_batch_norm = config.model.norm != "none";
+  setup.seed = seed;
+  auto outcome = train::train_model(model, dataset, *optimizer, setup, recorder);
   return {outcome, recorder};
 }
 
@@ -124,7 +129,10 @@ TEST_CASE("Ctrl-C stops after the current step as interrupted", "[train]") {
   auto model = models::build_model(config);
   Recorder recorder;
   recorder.after_epoch = [](const train::EpochMetrics&) { std::raise(SIGINT); };
-  auto outcome = train::train_model(model, dataset, config.train, false, 0, recorder);
+  auto optimizer = train::make_optimizer(config.train, model->parameters());
+  train::TrainSetup setup;
+  setup.config = &config.train;
+  auto outcome = train::train_model(model, dataset, *optimizer, setup, recorder);
   train::clear_interrupt();
   CHECK(outcome.status == train::TrainStatus::kInterrupted);
   CHECK(outcome.epochs_completed == 1);

@@ -24,7 +24,7 @@ struct RunCommandOptions {
   std::vector<std::string> set_texts;  // as typed, for --dry-run
   std::optional<int64_t> epochs;
   std::optional<std::string> out, data_dir;
-  bool dry_run = false, overwrite = false, skip_finished = false;
+  bool dry_run = false, overwrite = false, skip_finished = false, resume = false, save_checkpoint = false;
   int threads = 1;
 };
 
@@ -46,6 +46,8 @@ std::string dry_run_command(const RunCommandOptions& o, const experiments::Plann
   if (o.data_dir) words.insert(words.end(), {"--data-dir", *o.data_dir});
   if (o.overwrite) words.push_back("--overwrite");
   if (o.skip_finished) words.push_back("--skip-finished");
+  if (o.save_checkpoint) words.push_back("--save-checkpoint");
+  if (o.resume) words.push_back("--resume");
   if (o.threads != 1) words.insert(words.end(), {"--threads", std::to_string(o.threads)});
   for (auto& word : words) word = shell_quote(word);
   return join(words, " ");
@@ -92,7 +94,10 @@ RunCommandOptions read_options(const cxxopts::ParseResult& parsed) {
   o.dry_run = parsed.count("dry-run") > 0;
   o.overwrite = parsed.count("overwrite") > 0;
   o.skip_finished = parsed.count("skip-finished") > 0;
-  if (o.overwrite && o.skip_finished) throw UsageError("--overwrite and --skip-finished contradict each other");
+  o.resume = parsed.count("resume") > 0;
+  o.save_checkpoint = parsed.count("save-checkpoint") > 0 || o.resume;
+  if (o.overwrite && (o.skip_finished || o.resume))
+    throw UsageError("--overwrite contradicts --skip-finished and --resume");
   o.threads = parsed["threads"].as<int>();
   return o;
 }
@@ -128,6 +133,8 @@ int run_run(const Args& args) {
       ("dry-run", "Print one `bnlab run` command per run instead of running")
       ("overwrite", "Replace finished (completed or diverged) runs")
       ("skip-finished", "Keep finished runs and report them from their run.json")
+      ("save-checkpoint", "Write checkpoint.pt (model, optimiser, position) after every epoch")
+      ("resume", "Continue interrupted runs from checkpoint.pt; skip finished runs, start missing ones")
       ("name", "Experiment name or .toml path", cxxopts::value<std::string>());
   parser.parse_positional({"name"});
   parser.positional_help("NAME");
@@ -149,7 +156,7 @@ int run_run(const Args& args) {
   }
 
   // Refuse before training anything, naming every finished run in the way.
-  if (!o.overwrite && !o.skip_finished) {
+  if (!o.overwrite && !o.skip_finished && !o.resume) {
     std::vector<std::string> finished;
     for (const auto& run : runs)
       if (auto status = train::finished_run_status(run.dir))
@@ -159,17 +166,23 @@ int run_run(const Args& args) {
                                            finished.size(), join(finished, "\n")));
   }
   train::install_interrupt_handler();
-  train::RunOptions options{o.overwrite, data::resolve_data_dir(o.data_dir).path,
-                            train::ConsoleProgress::stdout_is_terminal()};
+  train::RunOptions options;
+  options.overwrite = o.overwrite;
+  options.save_checkpoint = o.save_checkpoint;
+  options.data_dir = data::resolve_data_dir(o.data_dir).path;
+  options.live_progress = train::ConsoleProgress::stdout_is_terminal();
   train::DatasetCache datasets;
   std::vector<std::pair<experiments::PlannedRun, train::RunSummary>> done;
   for (const auto& run : runs) {
-    if (o.skip_finished && train::finished_run_status(run.dir)) {
+    if ((o.skip_finished || o.resume) && train::finished_run_status(run.dir)) {
       std::cout << fmt::format("== {} / {} / seed {}: already finished in {}, skipped\n", run.experiment,
                                run.variant, run.seed, run.dir.string());
       done.emplace_back(run, train::summary_from_record(run.dir));
       continue;
     }
+    // --resume continues what has a checkpoint and starts the rest afresh.
+    options.resume = o.resume && std::filesystem::exists(run.dir / "checkpoint.pt") &&
+                     std::filesystem::exists(run.dir / "run.json");
     done.emplace_back(run, train::execute_run(run, options, datasets, std::cout));
     if (done.back().second.status == "interrupted") break;
   }

@@ -1,6 +1,7 @@
 #pragma once
 // Named experiments: TOML files in experiments/ with a description, a base
-// config, named variants (overrides of the base) and seeds.
+// config, named variants (overrides of the base), an optional grid, optional
+// stages, and seeds.
 //
 //   description = "..."
 //   seeds = [0, 1, 2]
@@ -8,6 +9,11 @@
 //   train.epochs = 10
 //   [variants.bn-custom]
 //   model.norm = "custom"
+//   [grid]                       # crossed with the variants (if any)
+//   "train.lr" = [0.01, 0.1]
+//   [[variants.x.stages]]        # or [[stages]] for every variant
+//   name = "pretrain"
+//   dataset = "mnist"
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -17,9 +23,25 @@
 
 namespace bnlab::experiments {
 
+// One step of a staged run (e.g. train on MNIST, then adapt to Fashion-MNIST).
+// Stage overrides accumulate: a stage starts from the previous stage's config.
+struct StageSpec {
+  std::string name;
+  std::string action = "train";   // train | recalibrate (re-estimate BN statistics) | evaluate
+  std::string trainable = "all";  // train: all | bn (gamma/beta only) | non-bn
+  bool freeze_bn_stats = false;   // train: BN layers use and keep their running statistics
+  Overrides overrides;
+};
+
+struct ResolvedStage {
+  StageSpec spec;
+  RunConfig config;  // resolved and validated
+};
+
 struct Variant {
   std::string name;
   Overrides overrides;
+  std::vector<StageSpec> stages;  // empty: one unnamed training stage
 };
 
 struct Experiment {
@@ -33,6 +55,9 @@ struct Experiment {
   const Variant& variant(const std::string& name) const;  // throws listing the variants
   // defaults + base + variant + extra, arch defaults made explicit, validated.
   RunConfig config_for(const Variant& variant, const Overrides& extra = {}) const;
+  // The variant's stages with their configs (base + variant + stages so far +
+  // extra); one unnamed "train" stage when it declares none.
+  std::vector<ResolvedStage> stages_for(const Variant& variant, const Overrides& extra = {}) const;
 };
 
 // Parses and validates a file; every error names the file, line, key and reason.

@@ -217,6 +217,8 @@ std::vector<ConfigKey> build_registry() {
       field("train.epochs", &R::train, &TrainConfig::epochs, "epochs", at_least(1)),
       field("train.eval_every", &R::train, &TrainConfig::eval_every,
             "also evaluate every K steps into steps.csv (0: per epoch only)", at_least(0)),
+      field("log.bn_stats_every", &R::log, &LogConfig::bn_stats_every,
+            "log BatchNorm internals to bn_stats.csv every K steps (0: off)", at_least(0)),
   };
 }
 

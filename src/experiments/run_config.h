@@ -52,11 +52,16 @@ struct TrainConfig {
   int64_t eval_every = 0;          // also evaluate every K steps (to steps.csv); 0: per epoch only
 };
 
+struct LogConfig {
+  int64_t bn_stats_every = 0;  // BatchNorm internals to bn_stats.csv every K steps; 0: off
+};
+
 struct RunConfig {
   DataConfig data;
   ModelConfig model;
   BnConfig bn;
   TrainConfig train;
+  LogConfig log;
 };
 
 // A config value as written in an experiment file or on the command line.

@@ -17,14 +17,14 @@ std::vector<PlannedRun> plan_runs(const Experiment& experiment, const RunRequest
 
   std::vector<PlannedRun> runs;
   for (const Variant* variant : variants) {
-    RunConfig config;
+    std::vector<ResolvedStage> stages;
     try {
-      config = experiment.config_for(*variant, request.sets);
+      stages = experiment.stages_for(*variant, request.sets);
     } catch (const std::invalid_argument& error) {
       throw std::invalid_argument(fmt::format("variant {}: {}", variant->name, error.what()));
     }
     for (int64_t seed : seeds)
-      runs.push_back({experiment.name, variant->name, seed, config,
+      runs.push_back({experiment.name, variant->name, seed, stages.front().config, stages,
                       run_directory(request.results_root, experiment.name, variant->name, seed)});
   }
   return runs;

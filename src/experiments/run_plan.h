@@ -21,7 +21,8 @@ struct PlannedRun {
   std::string experiment;
   std::string variant;
   int64_t seed = 0;
-  RunConfig config;  // resolved and validated
+  RunConfig config;  // the first stage's, resolved and validated
+  std::vector<ResolvedStage> stages;  // at least one
   std::filesystem::path dir;
 };
 

@@ -115,4 +115,39 @@ std::vector<std::string> model_summary(torch::nn::Sequential& model) {
   return lines;
 }
 
+std::vector<torch::Tensor> select_trainable(torch::nn::Module& model, const std::string& group) {
+  if (group != "all" && group != "bn" && group != "non-bn")
+    throw std::invalid_argument("unknown parameter group '" + group + "' (all, bn, non-bn)");
+  std::vector<torch::Tensor> trainable;
+  for (const auto& item : model.named_modules("", /*include_self=*/false)) {
+    const bool in_bn = is_batch_norm(*item.value());
+    const bool train = group == "all" || (group == "bn") == in_bn;
+    for (auto& p : item.value()->parameters(/*recurse=*/false)) {
+      p.set_requires_grad(train);
+      if (train) trainable.push_back(p);
+    }
+  }
+  return trainable;
+}
+
+std::vector<std::string> transfer_weights(torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard no_grad;
+  auto source_params = from.named_parameters();
+  auto source_buffers = from.named_buffers();
+  std::vector<std::string> fresh;
+  auto copy_matching = [&](const torch::OrderedDict<std::string, torch::Tensor>& source,
+                           torch::OrderedDict<std::string, torch::Tensor> target) {
+    for (auto& item : target) {
+      const torch::Tensor* found = source.find(item.key());
+      if (found && found->sizes() == item.value().sizes())
+        item.value().copy_(*found);
+      else
+        fresh.push_back(item.key());
+    }
+  };
+  copy_matching(source_params, to.named_parameters());
+  copy_matching(source_buffers, to.named_buffers());
+  return fresh;
+}
+
 }  // namespace bnlab::models

@@ -27,3 +27,17 @@ int64_t count_parameters(const torch::nn::Module& model);
 std::vector<std::string> model_summary(torch::nn::Sequential& model);
 
 }  // namespace bnlab::models
+
+namespace bnlab::models {
+
+// Parameter groups for staged training: "all", "bn" (BatchNorm gamma/beta
+// only) or "non-bn". Sets requires_grad accordingly (frozen parameters get no
+// gradient at all) and returns the trainable ones for the optimiser.
+std::vector<torch::Tensor> select_trainable(torch::nn::Module& model, const std::string& group);
+
+// Copies every parameter and buffer that `to` shares with `from` (same name
+// and shape); returns the names of those `to` has that `from` lacks (e.g.
+// BatchNorm layers inserted into a model trained without them).
+std::vector<std::string> transfer_weights(torch::nn::Module& from, torch::nn::Module& to);
+
+}  // namespace bnlab::models

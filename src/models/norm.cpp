@@ -56,4 +56,35 @@ bool is_batch_norm(const torch::nn::Module& module) {
          dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&module);
 }
 
+namespace {
+
+template <typename Impl>
+BatchNormLayer view_of(const std::string& name, const std::shared_ptr<torch::nn::Module>& module, Impl* bn) {
+  return {name,
+          module,
+          bn->weight,
+          bn->bias,
+          bn->running_mean,
+          bn->running_var,
+          [bn] { return bn->options.momentum(); },
+          [bn](c10::optional<double> m) { bn->options.momentum(m); },
+          [bn] { bn->reset_running_stats(); }};
+}
+
+}  // namespace
+
+std::vector<BatchNormLayer> batch_norm_layers(torch::nn::Module& model) {
+  std::vector<BatchNormLayer> layers;
+  for (const auto& item : model.named_modules("", /*include_self=*/false)) {
+    const auto& module = item.value();
+    if (auto* ours = dynamic_cast<bn::BatchNormImpl*>(module.get()))
+      layers.push_back(view_of(item.key(), module, ours));
+    else if (auto* native1 = dynamic_cast<torch::nn::BatchNorm1dImpl*>(module.get()))
+      layers.push_back(view_of(item.key(), module, native1));
+    else if (auto* native2 = dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get()))
+      layers.push_back(view_of(item.key(), module, native2));
+  }
+  return layers;
+}
+
 }  // namespace bnlab::models

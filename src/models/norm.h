@@ -18,3 +18,20 @@ torch::nn::AnyModule make_norm(const std::string& kind, int64_t features, int sp
 bool is_batch_norm(const torch::nn::Module& module);
 
 }  // namespace bnlab::models
+
+namespace bnlab::models {
+
+// Uniform access to the BatchNorm layers of a model, native or custom.
+struct BatchNormLayer {
+  std::string name;  // e.g. "norm1"
+  std::shared_ptr<torch::nn::Module> module;
+  torch::Tensor weight, bias;                     // undefined when affine is off
+  torch::Tensor running_mean, running_var;        // undefined without running stats
+  std::function<c10::optional<double>()> momentum;
+  std::function<void(c10::optional<double>)> set_momentum;
+  std::function<void()> reset_running_stats;
+};
+
+std::vector<BatchNormLayer> batch_norm_layers(torch::nn::Module& model);
+
+}  // namespace bnlab::models

@@ -3,9 +3,29 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 
 namespace bnlab::train {
+
+void filter_csv_rows(const std::filesystem::path& path,
+                     const std::function<bool(size_t, const std::vector<std::string>&)>& keep) {
+  if (!std::filesystem::exists(path)) return;
+  std::ifstream in(path);
+  std::string header, line, kept;
+  std::getline(in, header);
+  kept = header + "\n";
+  for (size_t row = 0; std::getline(in, line); ++row) {
+    std::vector<std::string> cells;
+    std::stringstream stream(line);
+    for (std::string cell; std::getline(stream, cell, ',');) cells.push_back(cell);
+    if (keep(row, cells)) kept += line + "\n";
+  }
+  in.close();
+  const auto temporary = path.string() + ".tmp";
+  std::ofstream(temporary, std::ios::trunc) << kept;
+  std::filesystem::rename(temporary, path);
+}
 
 std::string format_number(double value) {
   if (std::isnan(value)) return "nan";
@@ -14,17 +34,31 @@ std::string format_number(double value) {
   return fmt::format("{}", value);
 }
 
-CsvWriter::CsvWriter(const std::filesystem::path& path, std::vector<std::string> columns)
-    : path_(path), columns_(std::move(columns)), out_(path, std::ios::trunc) {
+CsvWriter::CsvWriter(const std::filesystem::path& path, std::vector<std::string> columns, bool append)
+    : path_(path), columns_(std::move(columns)) {
+  const std::string header = fmt::format("{}", fmt::join(columns_, ","));
+  if (append && std::filesystem::exists(path)) {
+    std::ifstream in(path);
+    std::string existing;
+    std::getline(in, existing);
+    if (existing != header)
+      throw std::runtime_error(fmt::format("{}: cannot append, header is '{}', expected '{}'", path.string(), existing, header));
+    out_.open(path, std::ios::app);
+  } else {
+    out_.open(path, std::ios::trunc);
+    out_ << header << "\n";
+  }
   if (!out_) throw std::runtime_error(fmt::format("{}: cannot write", path.string()));
-  out_ << fmt::format("{}\n", fmt::join(columns_, ",")) << std::flush;
+  out_.flush();
 }
 
-void CsvWriter::write_row(const std::vector<double>& values) {
-  if (values.size() != columns_.size())
+void CsvWriter::write_row(const std::vector<double>& values) { write_row({}, values); }
+
+void CsvWriter::write_row(const std::vector<std::string>& labels, const std::vector<double>& values) {
+  if (labels.size() + values.size() != columns_.size())
     throw std::logic_error(fmt::format("{}: row of {} values for {} columns", path_.string(),
-                                       values.size(), columns_.size()));
-  std::vector<std::string> cells;
+                                       labels.size() + values.size(), columns_.size()));
+  std::vector<std::string> cells = labels;
   for (double v : values) cells.push_back(format_number(v));
   out_ << fmt::format("{}\n", fmt::join(cells, ",")) << std::flush;
   if (!out_) throw std::runtime_error(fmt::format("{}: write error", path_.string()));

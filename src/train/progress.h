@@ -12,6 +12,7 @@ namespace bnlab::train {
 class ConsoleProgress {
  public:
   ConsoleProgress(std::ostream& out, bool live, int64_t epochs);
+  void set_epochs(int64_t epochs) { epochs_ = epochs; }
   void epoch_begin(int64_t epoch, int64_t steps);
   bool due(double elapsed_seconds) const;  // time for a redraw?
   void running(int64_t step, double elapsed_seconds, double loss, double accuracy);

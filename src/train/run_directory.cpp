@@ -30,7 +30,7 @@ std::optional<std::string> finished_run_status(const fs::path& run_dir) {
   return std::nullopt;
 }
 
-RunDirectory::RunDirectory(const fs::path& path, bool overwrite) : path_(path) {
+RunDirectory::RunDirectory(const fs::path& path, Mode mode) : path_(path) {
   fs::create_directories(path_);
   const fs::path lock = path_ / ".lock";
   lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -38,8 +38,7 @@ RunDirectory::RunDirectory(const fs::path& path, bool overwrite) : path_(path) {
   if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     char holder[32] = {0};
     (void)!pread(lock_fd_, holder, sizeof holder - 1, 0);
-    ::close(lock_fd_);
-    lock_fd_ = -1;
+    release();
     throw std::runtime_error(fmt::format("{}: another bnlab run (pid {}) is writing here", path_.string(),
                                          holder[0] ? holder : "?"));
   }
@@ -48,21 +47,34 @@ RunDirectory::RunDirectory(const fs::path& path, bool overwrite) : path_(path) {
   (void)!pwrite(lock_fd_, pid.data(), pid.size(), 0);
 
   const auto previous = read_run_record(path_);
+  const std::string status = previous.is_null() ? "" : previous.value("status", "unknown");
+  const bool finished = finished_run_status(path_).has_value();
+  if (mode == Mode::kResume) {
+    if (previous.is_null() || finished) {
+      release();
+      throw std::runtime_error(previous.is_null()
+                                   ? fmt::format("{}: no run to resume", path_.string())
+                                   : fmt::format("{}: the run is {}, nothing to resume", path_.string(), status));
+    }
+    return;
+  }
   if (previous.is_null()) return;
-  const std::string status = previous.value("status", "unknown");
-  if (finished_run_status(path_) && !overwrite) {
-    ::close(lock_fd_);
-    lock_fd_ = -1;
+  if (finished && mode == Mode::kNew) {
+    release();
     throw std::runtime_error(fmt::format("{} already holds a {} run; pass --overwrite to replace it",
                                          path_.string(), status));
   }
   replaced_note_ = fmt::format("replacing the {} run in {}", status, path_.string());
-  for (const fs::path& file : {metrics_csv(), steps_csv(), run_json()}) fs::remove(file);
+  for (const auto& entry : fs::directory_iterator(path_))
+    if (entry.path().filename() != ".lock") fs::remove_all(entry.path());
 }
 
-RunDirectory::~RunDirectory() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+void RunDirectory::release() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
 }
+
+RunDirectory::~RunDirectory() { release(); }  // closing the file releases the flock
 
 void RunDirectory::write_record(const nlohmann::json& record) const {
   const fs::path temporary = path_ / "run.json.tmp";

@@ -11,12 +11,17 @@ namespace bnlab::train {
 
 class RunDirectory {
  public:
+  enum class Mode {
+    kNew,        // refuse a finished run; replace an unfinished one
+    kOverwrite,  // replace whatever is there
+    kResume,     // keep an unfinished run's files to continue it; refuse otherwise
+  };
   // Creates the folder and takes its lock. Refuses (std::runtime_error, with
-  // the reason) when another process holds the lock, or when it holds a
-  // finished run (completed or diverged) and `overwrite` is false. An
-  // unfinished run (interrupted, failed, or running but unlocked: the process
-  // died) is replaced, with a note in `replaced_note()`.
-  RunDirectory(const std::filesystem::path& path, bool overwrite);
+  // the reason) when another process holds the lock, or as `mode` says. A
+  // finished run is completed or diverged; an unfinished one interrupted,
+  // failed, or running but unlocked (its process died). Replacing leaves a
+  // note in replaced_note().
+  RunDirectory(const std::filesystem::path& path, Mode mode);
   ~RunDirectory();
   RunDirectory(const RunDirectory&) = delete;
   RunDirectory& operator=(const RunDirectory&) = delete;
@@ -25,12 +30,19 @@ class RunDirectory {
   std::filesystem::path metrics_csv() const { return path_ / "metrics.csv"; }
   std::filesystem::path steps_csv() const { return path_ / "steps.csv"; }
   std::filesystem::path run_json() const { return path_ / "run.json"; }
+  std::filesystem::path bn_stats_csv() const { return path_ / "bn_stats.csv"; }
+  std::filesystem::path checkpoint() const { return path_ / "checkpoint.pt"; }
+  std::filesystem::path stage_model(const std::string& stage) const {
+    return path_ / (stage.empty() ? std::string("model.pt") : "stage-" + stage + ".pt");
+  }
   const std::string& replaced_note() const { return replaced_note_; }
 
   // Writes run.json atomically (temporary file, then rename).
   void write_record(const nlohmann::json& record) const;
 
  private:
+  void release();
+
   std::filesystem::path path_;
   int lock_fd_ = -1;
   std::string replaced_note_;

@@ -4,6 +4,8 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
 #include <ctime>
 #include <memory>
 
@@ -14,6 +16,9 @@
 #include "models/norm.h"
 #include "train/csv_writer.h"
 #include "train/progress.h"
+#include "train/bn_stats.h"
+#include "train/checkpoint.h"
+#include "train/optimizer.h"
 #include "train/run_directory.h"
 
 namespace bnlab::train {
@@ -60,44 +65,143 @@ std::string dataset_key(const experiments::DataConfig& c) {
                      c.synthetic_test);
 }
 
-// Writes metrics.csv (and steps.csv) rows and drives the console output.
+bool has_named_stages(const experiments::PlannedRun& run) { return !run.stages.front().spec.name.empty(); }
+
+std::vector<std::string> metrics_file_columns(bool staged) {
+  std::vector<std::string> columns = staged ? std::vector<std::string>{"stage"} : std::vector<std::string>{};
+  for (const auto& c : metrics_columns()) columns.push_back(c);
+  return columns;
+}
+
+// Writes metrics.csv rows (with the stage name first in staged runs),
+// steps.csv and bn_stats.csv, checkpoints after epochs, and drives the console.
 class RunListener : public TrainListener {
  public:
-  RunListener(const RunDirectory& dir, ConsoleProgress& progress, bool step_evaluations)
-      : metrics_(dir.metrics_csv(), metrics_columns()), progress_(progress) {
-    if (step_evaluations)
+  RunListener(const RunDirectory& dir, bool staged, bool append, ConsoleProgress& progress)
+      : dir_(dir), staged_(staged), metrics_(dir.metrics_csv(), metrics_file_columns(staged), append),
+        append_(append), progress_(progress) {}
+
+  // Per stage: what the stage is, and what to checkpoint.
+  void begin_stage(int64_t index, const experiments::ResolvedStage& stage, torch::nn::Sequential model,
+                   torch::optim::Optimizer* optimizer, bool save_checkpoints) {
+    stage_index_ = index;
+    progress_.set_epochs(stage.config.train.epochs);
+    stage_name_ = stage.spec.name;
+    model_ = model;
+    optimizer_ = optimizer;
+    save_checkpoints_ = save_checkpoints;
+    if (stage.config.train.eval_every > 0 && !steps_)
       steps_ = std::make_unique<CsvWriter>(
-          dir.steps_csv(), std::vector<std::string>{"step", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"});
+          dir_.steps_csv(), std::vector<std::string>{"step", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"},
+          append_);
+    bn_stats_every_ = stage.config.log.bn_stats_every;
+    if (bn_stats_every_ > 0 && !bn_stats_) bn_stats_ = std::make_unique<BnStatsLogger>(dir_.bn_stats_csv(), bn_stats_every_, append_);
   }
+
   void on_epoch_begin(int64_t epoch, int64_t steps) override { progress_.epoch_begin(epoch, steps); }
   bool wants_running_metrics(int64_t, double elapsed) override { return progress_.due(elapsed); }
   void on_running_metrics(int64_t step, double elapsed, double loss, double accuracy) override {
     progress_.running(step, elapsed, loss, accuracy);
   }
   void on_epoch_end(const EpochMetrics& m) override {
-    metrics_.write_row({double(m.epoch), m.loss, m.accuracy, m.val_loss, m.val_accuracy, m.lr,
-                        m.epoch_seconds, m.ms_per_step, double(m.steps)});
+    write_metrics(m);
     progress_.epoch_end(m);
-    last = m;
-    if (m.val_accuracy > best_val_accuracy) best_val_accuracy = m.val_accuracy;
+    if (save_checkpoints_ && optimizer_ && std::isfinite(m.loss))
+      save_checkpoint(dir_.checkpoint(), *model_, *optimizer_,
+                      {stage_index_, m.epoch, m.global_step, rows_written, best_val_accuracy});
   }
   void on_step_evaluation(const StepEvaluation& e) override {
     steps_->write_row({double(e.step), double(e.epoch), e.loss, e.accuracy, e.val_loss, e.val_accuracy});
   }
+  bool wants_probe(int64_t global_step) override { return bn_stats_ && bn_stats_every_ > 0 && global_step % bn_stats_every_ == 0; }
+  void on_probe(int64_t global_step, int64_t epoch, const data::Batch& batch) override {
+    bn_stats_->log(model_, global_step, epoch, batch);
+  }
+
+  void write_metrics(const EpochMetrics& m) {
+    const std::vector<double> values = {double(m.epoch), m.loss, m.accuracy, m.val_loss, m.val_accuracy, m.lr,
+                                        m.epoch_seconds, m.ms_per_step, double(m.steps)};
+    metrics_.write_row(staged_ ? std::vector<std::string>{stage_name_} : std::vector<std::string>{}, values);
+    ++rows_written;
+    last = m;
+    if (m.val_accuracy > best_val_accuracy) best_val_accuracy = m.val_accuracy;
+  }
 
   std::optional<EpochMetrics> last;
   double best_val_accuracy = 0;
+  int64_t rows_written = 0;
 
  private:
+  const RunDirectory& dir_;
+  bool staged_;
   CsvWriter metrics_;
+  bool append_;
   std::unique_ptr<CsvWriter> steps_;
+  std::unique_ptr<BnStatsLogger> bn_stats_;
+  int64_t bn_stats_every_ = 0;
   ConsoleProgress& progress_;
+  int64_t stage_index_ = 0;
+  std::string stage_name_;
+  torch::nn::Sequential model_{nullptr};
+  torch::optim::Optimizer* optimizer_ = nullptr;
+  bool save_checkpoints_ = false;
 };
 
-bool has_batch_norm(torch::nn::Module& model) {
-  for (const auto& module : model.modules(false))
-    if (models::is_batch_norm(*module)) return true;
-  return false;
+bool has_batch_norm(torch::nn::Module& model) { return !models::batch_norm_layers(model).empty(); }
+
+json stages_to_json(const experiments::PlannedRun& run) {
+  json stages = json::array();
+  for (const auto& stage : run.stages)
+    stages.push_back({{"name", stage.spec.name},
+                      {"action", stage.spec.action},
+                      {"trainable", stage.spec.trainable},
+                      {"bn_stats", stage.spec.freeze_bn_stats ? "frozen" : "update"},
+                      {"config", config_to_json(stage.config)}});
+  return stages;
+}
+
+// The model a stage starts from: fresh for the first, else the previous
+// stage's saved model carried into this stage's architecture.
+torch::nn::Sequential stage_model(const experiments::PlannedRun& run, size_t index, const RunDirectory& dir,
+                                  int64_t num_classes, std::ostream& log) {
+  torch::manual_seed(run.seed + 1000003 * int64_t(index));  // init of layers new to this stage
+  auto model = models::build_model(run.stages[index].config, num_classes);
+  if (index == 0) return model;
+  const auto& previous = run.stages[index - 1];
+  auto before = models::build_model(previous.config, num_classes);
+  load_model(dir.stage_model(previous.spec.name), *before);
+  const auto fresh = models::transfer_weights(*before, *model);
+  if (!fresh.empty())
+    log << fmt::format("stage {}: new in this stage (initialised fresh): {}\n", run.stages[index].spec.name,
+                       fmt::join(fresh, ", "));
+  return model;
+}
+
+// Evaluation-only rows (recalibrate, evaluate): loss and accuracy on the
+// training split and val_* on the test split, all in eval mode, as epoch 0.
+EpochMetrics evaluation_row(torch::nn::Sequential& model, const data::Dataset& dataset, int64_t global_step) {
+  const auto start = std::chrono::steady_clock::now();
+  const Evaluation train = evaluate(model, dataset.train), test = evaluate(model, dataset.test);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {0, 0, train.loss, train.accuracy, test.loss, test.accuracy, 0.0, seconds, 0.0, global_step};
+}
+
+// Removes what an interrupted run wrote after its last checkpoint.
+void rewind_to(const RunDirectory& dir, const CheckpointPosition& position) {
+  filter_csv_rows(dir.metrics_csv(), [&](size_t row, const auto&) { return int64_t(row) < position.metrics_rows; });
+  for (const auto& file : {dir.steps_csv(), dir.bn_stats_csv()})
+    filter_csv_rows(file, [&](size_t, const std::vector<std::string>& cells) {
+      return !cells.empty() && std::stoll(cells[0]) <= position.global_step;
+    });
+}
+
+void check_resumable(const json& previous, const json& record, const RunDirectory& dir) {
+  if (!std::filesystem::exists(dir.checkpoint()))
+    throw std::runtime_error(fmt::format("{}: no checkpoint.pt to resume from (start runs with --save-checkpoint)",
+                                         dir.path().string()));
+  if (previous.value("stages", json()) != record["stages"])
+    throw std::runtime_error(fmt::format("{}: the config differs from the interrupted run's (run.json); resume with "
+                                         "the same experiment, variant, seed and --set values", dir.path().string()));
 }
 
 }  // namespace
@@ -146,55 +250,101 @@ const data::Dataset& DatasetCache::get(const experiments::DataConfig& config,
 
 RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& options,
                        DatasetCache& datasets, std::ostream& log) {
-  RunDirectory dir(run.dir, options.overwrite);
+  using Mode = RunDirectory::Mode;
+  RunDirectory dir(run.dir, options.resume ? Mode::kResume : options.overwrite ? Mode::kOverwrite : Mode::kNew);
   if (!dir.replaced_note().empty()) log << dir.replaced_note() << "\n";
-  log << fmt::format("== {} / {} / seed {} -> {}\n", run.experiment, run.variant, run.seed, run.dir.string());
+  log << fmt::format("== {} / {} / seed {} -> {}{}\n", run.experiment, run.variant, run.seed, run.dir.string(),
+                     options.resume ? " (resuming)" : "");
 
+  const json previous = options.resume ? read_run_record(run.dir) : json();
   json record = {{"experiment", run.experiment},
                  {"variant", run.variant},
                  {"seed", run.seed},
                  {"status", "running"},
-                 {"started_at", utc_now()},
+                 {"started_at", options.resume ? previous.value("started_at", utc_now()) : utc_now()},
                  {"ended_at", nullptr},
                  {"epochs_completed", 0},
                  {"diverged_epoch", nullptr},
                  {"error", nullptr},
                  {"config", config_to_json(run.config)},
+                 {"stages", stages_to_json(run)},
                  {"bnlab", {{"version", build_version()}, {"commit", build_commit()}}},
                  {"libtorch", TORCH_VERSION},
                  {"blas", blas_description()},
                  {"threads", at::get_num_threads()},
                  {"host", host_name()},
                  {"pid", getpid()}};
+  if (options.resume) {
+    check_resumable(previous, record, dir);
+    record["resumed_at"] = utc_now();
+  }
   dir.write_record(record);
 
   RunSummary summary;
   try {
-    const data::Dataset& dataset = datasets.get(run.config.data, options.data_dir);
-    torch::manual_seed(run.seed);  // initial weights and dropout masks
-    auto model = models::build_model(run.config, dataset.num_classes);
-    record["model"] = {{"parameters", models::count_parameters(*model)}, {"layers", models::model_summary(model)}};
-    dir.write_record(record);
-
     ConsoleProgress progress(log, options.live_progress, run.config.train.epochs);
-    RunListener listener(dir, progress, run.config.train.eval_every > 0);
-    const TrainOutcome outcome =
-        train_model(model, dataset, run.config.train, has_batch_norm(*model), run.seed, listener);
+    RunListener listener(dir, has_named_stages(run), options.resume, progress);
+    CheckpointPosition position;
+    bool resuming = options.resume;
+    if (resuming) position.stage = checkpoint_stage(dir.checkpoint());
+    TrainOutcome outcome;
+    int64_t global_step = 0, epochs_completed = 0;
+    for (size_t index = resuming ? size_t(position.stage) : 0; index < run.stages.size(); ++index) {
+      const auto& stage = run.stages[index];
+      const data::Dataset& dataset = datasets.get(stage.config.data, options.data_dir);
+      auto model = stage_model(run, index, dir, dataset.num_classes, log);
+      if (index == 0) record["model"] = {{"parameters", models::count_parameters(*model)}, {"layers", models::model_summary(model)}};
+      if (!stage.spec.name.empty()) log << fmt::format("-- stage {} ({}, {} on {})\n", stage.spec.name, stage.spec.action,
+                                                       stage.spec.trainable, stage.config.data.dataset);
+      auto optimizer = make_optimizer(stage.config.train, models::select_trainable(*model, stage.spec.trainable));
+      listener.begin_stage(int64_t(index), stage, model, optimizer.get(), options.save_checkpoint);
+      int64_t first_epoch = 1;
+      if (resuming) {
+        position = load_checkpoint(dir.checkpoint(), *model, *optimizer);
+        rewind_to(dir, position);
+        listener.rows_written = position.metrics_rows;
+        listener.best_val_accuracy = position.best_val_accuracy;
+        first_epoch = position.epoch + 1;
+        global_step = position.global_step;
+        resuming = false;
+      }
+      if (stage.spec.action == "train") {
+        TrainSetup setup{&stage.config.train, has_batch_norm(*model), stage.spec.freeze_bn_stats,
+                         uint64_t(run.seed) + 7919 * index, first_epoch, global_step};
+        outcome = train_model(model, dataset, *optimizer, setup, listener);
+        global_step = listener.last ? listener.last->global_step : global_step;
+        epochs_completed += outcome.epochs_completed;
+      } else {
+        if (stage.spec.action == "recalibrate") recalibrate_batch_norm(model, dataset.train, stage.config.train.batch_size);
+        const EpochMetrics row = evaluation_row(model, dataset, global_step);
+        listener.write_metrics(row);
+        log << fmt::format("{}: loss {:.4f} - accuracy {:.4f} - val_loss {:.4f} - val_accuracy {:.4f}\n",
+                           stage.spec.action, row.loss, row.accuracy, row.val_loss, row.val_accuracy);
+        outcome = TrainOutcome{};
+      }
+      if (outcome.status != TrainStatus::kCompleted) {
+        if (outcome.diverged_epoch) record["diverged_epoch"] = *outcome.diverged_epoch;
+        if (!stage.spec.name.empty()) record["stopped_in_stage"] = stage.spec.name;
+        break;
+      }
+      save_model(dir.stage_model(stage.spec.name), *model);
+    }
     summary.status = to_string(outcome.status);
     summary.last_epoch = listener.last;
     summary.best_val_accuracy = listener.best_val_accuracy;
-    record["epochs_completed"] = outcome.epochs_completed;
-    if (outcome.diverged_epoch) record["diverged_epoch"] = *outcome.diverged_epoch;
+    record["epochs_completed"] = epochs_completed;
     if (listener.last) record["final"] = metrics_to_json(*listener.last);
     record["best_val_accuracy"] = listener.best_val_accuracy;
     if (outcome.status == TrainStatus::kDiverged)
       log << fmt::format("diverged: non-finite loss in epoch {}\n", *outcome.diverged_epoch);
+  } catch (const c10::Error& error) {
+    summary.status = "failed";
+    summary.error = error.what_without_backtrace();
   } catch (const std::exception& error) {
     summary.status = "failed";
     summary.error = error.what();
-    if (auto* torch_error = dynamic_cast<const c10::Error*>(&error)) summary.error = torch_error->what_without_backtrace();
-    record["error"] = summary.error;
   }
+  if (!summary.error.empty()) record["error"] = summary.error;
   record["status"] = summary.status;
   record["ended_at"] = utc_now();
   dir.write_record(record);

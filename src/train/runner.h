@@ -15,6 +15,8 @@ namespace bnlab::train {
 
 struct RunOptions {
   bool overwrite = false;
+  bool resume = false;           // continue an interrupted run from its checkpoint.pt
+  bool save_checkpoint = false;  // checkpoint.pt (model, optimiser, position) after every epoch
   std::filesystem::path data_dir;
   bool live_progress = false;
 };
@@ -35,9 +37,12 @@ class DatasetCache {
   std::map<std::string, data::Dataset> loaded_;
 };
 
-// Runs it; a run that throws is recorded as failed (with the error) rather
-// than aborting a sweep. Throws only when the folder cannot be taken
-// (locked, or a finished run without --overwrite).
+// Runs it, stage by stage: each stage starts from the model the previous one
+// saved (stage-<name>.pt; layers new to the stage keep their initialisation)
+// and trains the parameter group it names, re-estimates BN statistics, or
+// only evaluates. A run that throws is recorded as failed (with the error)
+// rather than aborting a sweep. Throws only when the folder cannot be taken
+// (locked, a finished run without --overwrite, nothing to resume).
 RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& options,
                        DatasetCache& datasets, std::ostream& log);
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "models/norm.h"
 #include "train/interrupt.h"
 #include "train/optimizer.h"
 
@@ -72,20 +73,44 @@ Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, int6
   return {loss_sum / split.size(), double(correct) / split.size()};
 }
 
-TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& dataset,
-                         const experiments::TrainConfig& config, bool has_batch_norm, uint64_t seed,
-                         TrainListener& listener) {
-  auto optimizer = make_optimizer(config, model->parameters());
-  TrainOutcome outcome;
-  int64_t global_step = 0;
+void set_training_mode(torch::nn::Sequential& model, bool freeze_bn_stats) {
+  model->train();
+  if (freeze_bn_stats)
+    for (auto& layer : models::batch_norm_layers(*model)) layer.module->eval();
+}
 
-  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
+void recalibrate_batch_norm(torch::nn::Sequential& model, const data::Split& split, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  auto layers = models::batch_norm_layers(*model);
+  std::vector<c10::optional<double>> momenta;
+  model->eval();
+  for (auto& layer : layers) {
+    momenta.push_back(layer.momentum());
+    layer.set_momentum(c10::nullopt);  // cumulative: every batch weighs the same
+    layer.reset_running_stats();
+    layer.module->train();
+  }
+  for (int64_t begin = 0; begin + 1 < split.size(); begin += batch_size)
+    model->forward(split.images.slice(0, begin, std::min(begin + batch_size, split.size())));
+  for (size_t i = 0; i < layers.size(); ++i) layers[i].set_momentum(momenta[i]);
+  model->train();
+}
+
+TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& dataset,
+                         torch::optim::Optimizer& optimizer, const TrainSetup& setup, TrainListener& listener) {
+  const experiments::TrainConfig& config = *setup.config;
+  TrainOutcome outcome;
+  outcome.epochs_completed = setup.first_epoch - 1;
+  int64_t global_step = setup.first_global_step;
+
+  for (int64_t epoch = setup.first_epoch; epoch <= config.epochs; ++epoch) {
     const double lr = learning_rate_for_epoch(config, epoch - 1);
-    set_learning_rate(*optimizer, lr);
-    const data::Batches batches(dataset.train, data::epoch_order(dataset.train.size(), seed, epoch), config.batch_size);
-    const int64_t steps = usable_batches(batches, dataset.train.size(), config.batch_size, has_batch_norm);
+    set_learning_rate(optimizer, lr);
+    const data::Batches batches(dataset.train, data::epoch_order(dataset.train.size(), setup.seed, epoch),
+                                config.batch_size);
+    const int64_t steps = usable_batches(batches, dataset.train.size(), config.batch_size, setup.has_batch_norm);
     listener.on_epoch_begin(epoch, steps);
-    model->train();
+    set_training_mode(model, setup.freeze_bn_stats);
     RunningMetrics running;
     const auto start = Clock::now();
     int64_t step = 0;
@@ -97,11 +122,12 @@ TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& data
         return outcome;
       }
       const data::Batch batch = batches[step];
-      optimizer->zero_grad();
+      if (listener.wants_probe(global_step + 1)) listener.on_probe(global_step + 1, epoch, batch);
+      optimizer.zero_grad();
       auto logits = model->forward(batch.images);
       auto loss = torch::nn::functional::cross_entropy(logits, batch.labels);
       loss.backward();
-      optimizer->step();
+      optimizer.step();
       running.add(loss, logits, batch.labels);
       ++global_step;
 
@@ -115,19 +141,20 @@ TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& data
       if (config.eval_every > 0 && global_step % config.eval_every == 0) {
         const Evaluation val = evaluate(model, dataset.test);
         listener.on_step_evaluation({global_step, epoch, running.loss(), running.accuracy(), val.loss, val.accuracy});
+        set_training_mode(model, setup.freeze_bn_stats);
       }
     }
     const double train_seconds = seconds_since(start);
     diverged = diverged || !std::isfinite(running.loss());
     const Evaluation val = evaluate(model, dataset.test);
+    if (!diverged) outcome.epochs_completed = epoch;
     listener.on_epoch_end({epoch, step, running.loss(), running.accuracy(), val.loss, val.accuracy, lr,
-                           seconds_since(start), step ? 1e3 * train_seconds / step : 0.0});
+                           seconds_since(start), step ? 1e3 * train_seconds / step : 0.0, global_step});
     if (diverged) {
       outcome.status = TrainStatus::kDiverged;
       outcome.diverged_epoch = epoch;
       return outcome;
     }
-    outcome.epochs_completed = epoch;
   }
   return outcome;
 }

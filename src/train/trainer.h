@@ -20,6 +20,7 @@ struct EpochMetrics {
   double lr = 0;
   double epoch_seconds = 0;  // training and evaluation
   double ms_per_step = 0;    // training only
+  int64_t global_step = 0;   // optimiser steps so far, over all epochs (and stages)
 };
 
 struct StepEvaluation {
@@ -48,6 +49,10 @@ class TrainListener {
   virtual void on_running_metrics(int64_t /*step*/, double /*elapsed_seconds*/, double /*loss*/,
                                   double /*accuracy*/) {}
   virtual void on_epoch_end(const EpochMetrics& /*metrics*/) {}
+  // Asked every step; when true, on_probe sees the batch before the step
+  // trains on it (BatchNorm internals logging).
+  virtual bool wants_probe(int64_t /*global_step*/) { return false; }
+  virtual void on_probe(int64_t /*global_step*/, int64_t /*epoch*/, const data::Batch& /*batch*/) {}
   virtual void on_step_evaluation(const StepEvaluation& /*evaluation*/) {}
 };
 
@@ -59,13 +64,28 @@ struct Evaluation {
 // model's train/eval mode is restored afterwards.
 Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, int64_t batch_size = 1000);
 
-// Trains `model` on dataset.train for config.epochs with the shuffling of
-// `seed`, evaluating on dataset.test after every epoch (and every
-// config.eval_every steps). A last batch of one sample is skipped when the
-// model has BatchNorm (which cannot train on it). Stops early on a non-finite
-// loss (kDiverged) or Ctrl-C (kInterrupted).
+struct TrainSetup {
+  const experiments::TrainConfig* config = nullptr;
+  bool has_batch_norm = false;   // skip a last batch of one sample (BN cannot train on it)
+  bool freeze_bn_stats = false;  // BN layers in eval mode: use and keep running statistics
+  uint64_t seed = 0;             // data order
+  int64_t first_epoch = 1;       // > 1 when resuming from a checkpoint
+  int64_t first_global_step = 0; // steps already taken (earlier epochs and stages)
+};
+
+// Trains `model` with `optimizer` on dataset.train for epochs first_epoch..
+// config->epochs with the shuffling of `seed`, evaluating on dataset.test
+// after every epoch (and every config->eval_every steps). Stops early on a
+// non-finite loss (kDiverged) or Ctrl-C (kInterrupted).
 TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& dataset,
-                         const experiments::TrainConfig& config, bool has_batch_norm, uint64_t seed,
-                         TrainListener& listener);
+                         torch::optim::Optimizer& optimizer, const TrainSetup& setup, TrainListener& listener);
+
+// model.train(), with BatchNorm layers kept in eval mode when freeze_bn_stats.
+void set_training_mode(torch::nn::Sequential& model, bool freeze_bn_stats);
+
+// Re-estimates every BatchNorm layer's running statistics on `split`: reset,
+// then one pass in batches with a cumulative average (momentum None), other
+// layers in eval mode, no gradients, no parameter changes.
+void recalibrate_batch_norm(torch::nn::Sequential& model, const data::Split& split, int64_t batch_size);
 
 }  // namespace bnlab::train

@@ -1,0 +1,143 @@
+#include "train/bn_stats.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+
+#include "models/norm.h"
+
+namespace bnlab::train {
+namespace {
+
+// A handle sharing the global CPU generator (the accessor returns it const).
+at::Generator default_generator() { return at::detail::getDefaultCPUGenerator(); }
+
+constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
+
+// Per-layer inputs and outputs of one forward pass, by layer name.
+struct Capture {
+  std::map<std::string, torch::Tensor> inputs, outputs;
+};
+
+Capture forward_capturing(torch::nn::Sequential& model, torch::Tensor x) {
+  Capture capture;
+  const auto children = model->named_children();
+  size_t index = 0;
+  for (auto& layer : *model) {
+    const std::string& name = children[index++].key();
+    capture.inputs[name] = x;
+    x = layer.forward(x);
+    capture.outputs[name] = x;
+  }
+  return capture;
+}
+
+torch::Tensor forward_layer(torch::nn::Sequential& model, const std::string& wanted, const torch::Tensor& x) {
+  const auto children = model->named_children();
+  size_t index = 0;
+  for (auto& layer : *model)
+    if (children[index++].key() == wanted) return layer.forward(x);
+  throw std::logic_error("no layer " + wanted);
+}
+
+// Per-channel values of a (N,C) or (N,C,H,W) activation, averaged over all but C.
+std::pair<torch::Tensor, torch::Tensor> channel_mean_var(const torch::Tensor& x) {
+  std::vector<int64_t> dims = {0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  return {x.mean(dims), x.var(dims, /*unbiased=*/false)};
+}
+
+std::pair<double, double> avg_spread(const torch::Tensor& per_channel) {
+  if (!per_channel.defined()) return {kMissing, kMissing};
+  auto values = per_channel.to(torch::kFloat64);
+  return {values.mean().item<double>(), values.numel() > 1 ? values.std().item<double>() : 0.0};
+}
+
+double percentile_of_sorted(const torch::Tensor& sorted, double q) {
+  const double position = q * double(sorted.numel() - 1);
+  const int64_t below = static_cast<int64_t>(std::floor(position));
+  const int64_t above = std::min<int64_t>(below + 1, sorted.numel() - 1);
+  const double weight = position - below;
+  return (1 - weight) * sorted[below].item<double>() + weight * sorted[above].item<double>();
+}
+
+// Saves BN buffers and the generator, restores them when destroyed.
+class StateGuard {
+ public:
+  explicit StateGuard(torch::nn::Module& model) : rng_(default_generator().get_state()) {
+    for (auto& buffer : model.buffers()) saved_.emplace_back(buffer, buffer.clone());
+  }
+  ~StateGuard() {
+    torch::NoGradGuard no_grad;
+    for (auto& [buffer, copy] : saved_) buffer.copy_(copy);
+    default_generator().set_state(rng_);
+  }
+
+ private:
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> saved_;
+  torch::Tensor rng_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& BnStatsLogger::columns() {
+  static const std::vector<std::string> names = {
+      "step", "epoch", "block",
+      "batch_mean_avg", "batch_mean_std", "batch_var_avg", "batch_var_std",
+      "running_mean_avg", "running_mean_std", "running_var_avg", "running_var_std",
+      "gamma_avg", "gamma_std", "beta_avg", "beta_std",
+      "unit_p15", "unit_p50", "unit_p85", "train_eval_gap"};
+  return names;
+}
+
+BnStatsLogger::BnStatsLogger(const std::filesystem::path& csv, int64_t every, bool append)
+    : csv_(csv, columns(), append), every_(every) {}
+
+void BnStatsLogger::log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch) {
+  torch::NoGradGuard no_grad;
+  Capture capture;
+  std::map<std::string, torch::Tensor> eval_outputs;
+  std::map<std::string, models::BatchNormLayer> layers;
+  for (auto& layer : models::batch_norm_layers(*model)) layers.emplace(layer.name, layer);
+  {
+    StateGuard guard(*model);  // the probe's BN updates and dropout draws are undone here
+    capture = forward_capturing(model, batch.images);
+  }
+  for (auto& [name, layer] : layers) {
+    // Same input, eval mode: isolates what switching modes does to this layer.
+    const bool was_training = layer.module->is_training();
+    layer.module->eval();
+    eval_outputs[name] = forward_layer(model, name, capture.inputs[name]);
+    layer.module->train(was_training);
+  }
+  for (int block = 1;; ++block) {
+    const std::string act = fmt::format("act{}", block), norm = fmt::format("norm{}", block);
+    if (!capture.inputs.count(act)) break;
+    std::vector<double> row = {double(global_step), double(epoch), double(block)};
+    auto found = layers.find(norm);
+    if (found != layers.end()) {
+      const auto& layer = found->second;
+      auto [batch_mean, batch_var] = channel_mean_var(capture.inputs[norm]);
+      for (const auto& per_channel : {batch_mean, batch_var, layer.running_mean, layer.running_var, layer.weight, layer.bias}) {
+        auto [avg, spread] = avg_spread(per_channel);
+        row.push_back(avg);
+        row.push_back(spread);
+      }
+    } else {
+      row.insert(row.end(), 12, kMissing);
+    }
+    // Unit 0 (channel 0 for convolutions) of the activation's input, over the batch.
+    auto unit = std::get<0>(capture.inputs[act].select(1, 0).reshape({-1}).to(torch::kFloat64).sort());
+    row.push_back(percentile_of_sorted(unit, 0.15));
+    row.push_back(percentile_of_sorted(unit, 0.50));
+    row.push_back(percentile_of_sorted(unit, 0.85));
+    row.push_back(found != layers.end() && eval_outputs[norm].defined()
+                      ? (capture.outputs[norm] - eval_outputs[norm]).abs().mean().item<double>()
+                      : kMissing);
+    csv_.write_row(row);
+  }
+}
+
+}  // namespace bnlab::train

@@ -1,0 +1,35 @@
+#pragma once
+// BatchNorm internals over training (log.bn_stats_every = K): every K steps,
+// per hidden block, the batch statistics BN normalises with, its running
+// statistics, gamma and beta (averages and spread over channels), the
+// 15/50/85th percentiles of one fixed unit's input to the nonlinearity (the
+// figure of Ioffe & Szegedy), and the gap between the BN layer's train-mode
+// and eval-mode outputs on the same input. Rows go to bn_stats.csv.
+//
+// The probe is a forward pass of its own on the step's batch; BN buffers and
+// the random generator are restored afterwards, so logging never changes
+// the training it observes.
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "data/dataset.h"
+#include "train/csv_writer.h"
+
+namespace bnlab::train {
+
+class BnStatsLogger {
+ public:
+  BnStatsLogger(const std::filesystem::path& csv, int64_t every, bool append = false);
+  bool due(int64_t global_step) const { return global_step % every_ == 0; }
+  void log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch);
+
+  static const std::vector<std::string>& columns();
+
+ private:
+  CsvWriter csv_;
+  int64_t every_;
+};
+
+}  // namespace bnlab::train

@@ -1,0 +1,93 @@
+#include "train/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace bnlab::train {
+namespace fs = std::filesystem;
+namespace {
+
+// A handle sharing the global CPU generator (the accessor returns it const).
+at::Generator default_generator() { return at::detail::getDefaultCPUGenerator(); }
+
+void write_atomically(torch::serialize::OutputArchive& archive, const fs::path& path) {
+  const fs::path temporary = path.string() + ".tmp";
+  archive.save_to(temporary.string());
+  fs::rename(temporary, path);
+}
+
+torch::serialize::InputArchive open_archive(const fs::path& path) {
+  if (!fs::exists(path)) throw std::runtime_error(fmt::format("{}: no such checkpoint", path.string()));
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path.string());
+  } catch (const c10::Error& error) {
+    throw std::runtime_error(fmt::format("{}: not a readable checkpoint ({})", path.string(), error.what_without_backtrace()));
+  }
+  return archive;
+}
+
+int64_t read_int(torch::serialize::InputArchive& archive, const char* key) {
+  torch::Tensor value;
+  archive.read(key, value);
+  return value.item<int64_t>();
+}
+
+}  // namespace
+
+void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                     const CheckpointPosition& position) {
+  torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+  model.save(model_archive);
+  optimizer.save(optimizer_archive);
+  archive.write("model", model_archive);
+  archive.write("optimizer", optimizer_archive);
+  archive.write("stage", torch::tensor(position.stage));
+  archive.write("epoch", torch::tensor(position.epoch));
+  archive.write("global_step", torch::tensor(position.global_step));
+  archive.write("metrics_rows", torch::tensor(position.metrics_rows));
+  archive.write("best_val_accuracy", torch::tensor(position.best_val_accuracy, torch::kFloat64));
+  // Dropout masks come from the global generator: resuming must continue its stream.
+  archive.write("rng", default_generator().get_state());
+  write_atomically(archive, path);
+}
+
+CheckpointPosition load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer) {
+  auto archive = open_archive(path);
+  torch::serialize::InputArchive model_archive, optimizer_archive;
+  archive.read("model", model_archive);
+  archive.read("optimizer", optimizer_archive);
+  model.load(model_archive);
+  optimizer.load(optimizer_archive);
+  CheckpointPosition position;
+  position.stage = read_int(archive, "stage");
+  position.epoch = read_int(archive, "epoch");
+  position.global_step = read_int(archive, "global_step");
+  position.metrics_rows = read_int(archive, "metrics_rows");
+  torch::Tensor best, rng;
+  archive.read("best_val_accuracy", best);
+  position.best_val_accuracy = best.item<double>();
+  archive.read("rng", rng);
+  default_generator().set_state(rng);
+  return position;
+}
+
+int64_t checkpoint_stage(const fs::path& path) {
+  auto archive = open_archive(path);
+  return read_int(archive, "stage");
+}
+
+void save_model(const fs::path& path, torch::nn::Module& model) {
+  torch::serialize::OutputArchive archive;
+  model.save(archive);
+  write_atomically(archive, path);
+}
+
+void load_model(const fs::path& path, torch::nn::Module& model) {
+  auto archive = open_archive(path);
+  model.load(archive);
+}
+
+}  // namespace bnlab::train
