@@ -106,3 +106,75 @@ TEST_CASE("every shipped experiment loads and the tutorial ones have their varia
   CHECK(keras.bn.momentum == std::optional<double>(0.01));
   CHECK(keras.model.init == "glorot");
 }
+
+TEST_CASE("a grid expands into readable variants, crossed with named ones", "[experiments][grid]") {
+  bnlab::test::TempDir dir;
+  SECTION("grid alone: first key outermost") {
+    const auto e = load_experiment_file(write_toml(dir, R"(
+description = "g"
+[grid]
+train.lr = [0.1, 0.01]
+model.norm = ["none", "custom"]
+"model.hidden" = [[8], [16, 8]]
+)"));
+    REQUIRE(e.variants.size() == 8);
+    CHECK(e.variants[0].name == "lr=0.1,norm=none,hidden=8");
+    CHECK(e.variants[7].name == "lr=0.01,norm=custom,hidden=16-8");
+    CHECK(e.config_for(e.variants[7]).model.hidden == std::vector<int64_t>{16, 8});
+  }
+  SECTION("named variants x grid") {
+    const auto e = load_experiment_file(write_toml(dir, R"(
+description = "g"
+[variants.sgd]
+train.optimizer = "sgd"
+[variants.adam]
+[grid]
+"train.momentum" = [0.0, 0.9]
+"bn.momentum" = [0.1, "none"]
+)"));
+    REQUIRE(e.variants.size() == 8);
+    // "momentum" is ambiguous (train., bn.), so the full key names the axis.
+    CHECK(e.variants[0].name == "sgd,train.momentum=0,bn.momentum=0.1");
+    CHECK(e.variants[7].name == "adam,train.momentum=0.9,bn.momentum=none");
+  }
+  SECTION("bad grid values name the line") {
+    REQUIRE_THROWS_WITH(load_experiment_file(write_toml(dir, "description = \"g\"\n[grid]\ntrain.lr = [0.1, -1]\n")),
+                        Contains("exp.toml:3: grid: train.lr: must be > 0, got -1"));
+    REQUIRE_THROWS_WITH(load_experiment_file(write_toml(dir, "description = \"g\"\n[grid]\ntrain.lr = 0.1\n")),
+                        Contains("expected a non-empty list"));
+  }
+}
+
+TEST_CASE("stages parse with their actions and accumulate overrides", "[experiments][stages]") {
+  bnlab::test::TempDir dir;
+  const auto e = load_experiment_file(write_toml(dir, R"(
+description = "s"
+[base]
+train.epochs = 4
+[[variants.v.stages]]
+name = "a"
+dataset = "mnist"
+[[variants.v.stages]]
+name = "b"
+dataset = "fashion-mnist"
+trainable = "bn"
+bn_stats = "frozen"
+[[variants.v.stages]]
+name = "c"
+action = "recalibrate"
+)"));
+  const auto stages = e.stages_for(e.variant("v"), {{"train.lr", ConfigValue(0.5)}});
+  REQUIRE(stages.size() == 3);
+  CHECK(stages[1].spec.trainable == "bn");
+  CHECK(stages[1].spec.freeze_bn_stats);
+  CHECK(stages[2].spec.action == "recalibrate");
+  CHECK(stages[2].config.data.dataset == "fashion-mnist");  // inherited from b
+  CHECK(stages[2].config.train.lr == 0.5);                  // --set reaches every stage
+  const auto [text, message] = GENERATE(table<std::string, std::string>({
+      {"[[variants.v.stages]]\nname = \"a\"\naction = \"dance\"\n", "action: must be one of train, recalibrate, evaluate"},
+      {"[[variants.v.stages]]\nname = \"a\"\n[[variants.v.stages]]\nname = \"a\"\n", "stage name 'a' used twice"},
+      {"[[variants.v.stages]]\ndataset = \"mnist\"\n", "every stage needs a name"},
+      {"[[variants.v.stages]]\nname = \"a\"\nmodel.nrom = \"x\"\n", "unknown key 'model.nrom'"},
+  }));
+  REQUIRE_THROWS_WITH(load_experiment_file(write_toml(dir, "description = \"s\"\n" + text)), Contains(message));
+}

@@ -30,14 +30,15 @@ std::vector<results::RunRef> collect_runs(const std::vector<std::string>& paths,
       runs.push_back(run);
     }
   }
-  title = fmt::format("{}: mean over seeds, band min-max", join(names, " vs "));
+  title = join(names, " vs ");
   return runs;
 }
 
 std::vector<std::filesystem::path> outputs(const cxxopts::ParseResult& parsed, const std::vector<std::string>& paths) {
   if (parsed.count("output")) return {parsed["output"].as<std::string>()};
   const std::filesystem::path dir = paths.size() == 1 ? std::filesystem::path(paths[0]) : std::filesystem::path(".");
-  return {dir / "curves.svg", dir / "curves.png"};
+  const std::string stem = parsed.count("bn-stats") ? "bn_stats" : "curves";
+  return {dir / (stem + ".svg"), dir / (stem + ".png")};
 }
 
 }  // namespace
@@ -51,6 +52,7 @@ int run_plot(const Args& args) {
       ("o,output", "Output file, .svg or .png", cxxopts::value<std::string>(), "FILE")
       ("metrics", "Columns to plot", cxxopts::value<std::string>()->default_value("loss,val_accuracy"), "M,...")
       ("x", "epoch (metrics.csv) or step (steps.csv)", cxxopts::value<std::string>()->default_value("epoch"), "X")
+      ("bn-stats", "Plot BatchNorm internals from bn_stats.csv (unit percentiles, batch vs running statistics)")
       ("paths", "Run or experiment folders", cxxopts::value<std::vector<std::string>>());
   parser.parse_positional({"paths"});
   parser.positional_help("RUN_OR_EXPERIMENT_DIR...");
@@ -68,7 +70,9 @@ int run_plot(const Args& args) {
 
   std::string title;
   const auto runs = collect_runs(paths, title);
-  const auto figure = results::training_curves(runs, metrics, x, title);
+  const bool bn_stats = parsed->count("bn-stats") > 0;
+  const auto figure = bn_stats ? results::bn_stats_figure(runs, title + ": BatchNorm internals, mean over seeds")
+                               : results::training_curves(runs, metrics, x, title + ": mean over seeds, band min-max");
   for (const auto& output : outputs(*parsed, paths)) {
     results::render_figure(figure, output);
     std::cout << fmt::format("wrote {}\n", output.string());

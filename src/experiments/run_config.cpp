@@ -183,6 +183,9 @@ std::vector<ConfigKey> build_registry() {
             {"relu", "sigmoid", "tanh"}),
       field("model.dropout", &R::model, &ModelConfig::dropout,
             "dropout rate after each hidden block (0: none)", in_range(0, 1, false)),
+      field("model.dropout_placement", &R::model, &ModelConfig::dropout_placement,
+            "dropout at the end of each block (after-norm) or right before the BatchNorm layer (before-norm)",
+            nullptr, {"after-norm", "before-norm"}),
       field("model.norm", &R::model, &ModelConfig::norm,
             "normalisation per hidden layer: none, native (torch::nn::BatchNorm1d/2d), custom (bnlab)",
             nullptr, {"none", "native", "custom"}),
@@ -332,6 +335,8 @@ void validate(const RunConfig& config) {
   if (config.model.norm != "none" && config.train.batch_size < 2)
     bad_value(fmt::format("train.batch_size: BatchNorm (model.norm = \"{}\") needs at least 2 samples "
                           "per batch, got {}", config.model.norm, config.train.batch_size));
+  if (config.model.dropout_placement == "before-norm" && (config.model.norm == "none" || config.model.dropout == 0))
+    bad_value("model.dropout_placement = \"before-norm\" needs a BatchNorm layer (model.norm) and model.dropout > 0");
   if (config.model.arch == "cnn" && config.model.conv_channels.empty())
     bad_value("model.conv_channels: the cnn needs at least one conv layer");
   if (config.model.arch == "cnn" && config.model.conv_channels.size() > 3)

@@ -24,6 +24,7 @@ struct ModelConfig {
   std::vector<int64_t> conv_channels = {32};  // cnn: one 3x3 conv + 2x2 max-pool per entry
   std::string activation = "relu";       // relu | sigmoid | tanh
   double dropout = 0.0;                  // after each hidden block; 0: none
+  std::string dropout_placement = "after-norm";  // after-norm (block end) | before-norm
   std::string norm = "none";             // none | native | custom
   std::string placement = "auto";        // before | after the activation; auto: mlp before, cnn after
   std::string init = "pytorch";          // pytorch | glorot

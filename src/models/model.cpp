@@ -19,23 +19,24 @@ torch::nn::AnyModule make_activation(const std::string& name) {
 }
 
 // Appends the activation with its normalisation layer before or after it,
-// as the config's placement says: "before" gives Linear-BN-ReLU, "after"
-// Linear-ReLU-BN.
-void add_activation_and_norm(torch::nn::Sequential& net, const RunConfig& config, int index,
-                             int64_t features, int spatial_dims) {
+// as the config's placement says ("before": Linear-BN-ReLU, "after":
+// Linear-ReLU-BN), and dropout at the end of the block or, with
+// dropout_placement "before-norm", right before the BatchNorm layer. Conv
+// blocks pool before their dropout, so pooling goes here too.
+void add_block(torch::nn::Sequential& net, const RunConfig& config, int index, int64_t features, int spatial_dims) {
   const bool with_norm = config.model.norm != "none";
+  const bool with_dropout = config.model.dropout > 0;
+  const bool dropout_first = with_dropout && with_norm && config.model.dropout_placement == "before-norm";
   auto add_norm = [&] {
-    if (with_norm)
-      net->push_back(fmt::format("norm{}", index),
-                     make_norm(config.model.norm, features, spatial_dims, config.bn));
+    if (!with_norm) return;
+    if (dropout_first) net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(config.model.dropout));
+    net->push_back(fmt::format("norm{}", index), make_norm(config.model.norm, features, spatial_dims, config.bn));
   };
   if (config.model.placement == "before") add_norm();
   net->push_back(fmt::format("act{}", index), make_activation(config.model.activation));
   if (config.model.placement == "after") add_norm();
-}
-
-void add_dropout(torch::nn::Sequential& net, const RunConfig& config, int index) {
-  if (config.model.dropout > 0)
+  if (spatial_dims == 2) net->push_back(fmt::format("pool{}", index), torch::nn::MaxPool2d(2));
+  if (with_dropout && !dropout_first)
     net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(config.model.dropout));
 }
 
@@ -66,9 +67,7 @@ torch::nn::Sequential build_model(const RunConfig& config, int64_t num_classes) 
       ++index;
       net->push_back(fmt::format("conv{}", index),
                      torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, out_channels, 3)));
-      add_activation_and_norm(net, config, index, out_channels, 2);
-      net->push_back(fmt::format("pool{}", index), torch::nn::MaxPool2d(2));
-      add_dropout(net, config, index);
+      add_block(net, config, index, out_channels, 2);
       channels = out_channels;
       side = (side - 2) / 2;
     }
@@ -78,8 +77,7 @@ torch::nn::Sequential build_model(const RunConfig& config, int64_t num_classes) 
   for (int64_t width : config.model.hidden) {
     ++index;
     net->push_back(fmt::format("dense{}", index), torch::nn::Linear(features, width));
-    add_activation_and_norm(net, config, index, width, 0);
-    add_dropout(net, config, index);
+    add_block(net, config, index, width, 0);
     features = width;
   }
   net->push_back("logits", torch::nn::Linear(features, num_classes));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <stdexcept>
@@ -120,6 +121,70 @@ PlotFigure training_curves(const std::vector<RunRef>& runs, const std::vector<st
       panel.series.push_back({label, aggregate_curve(variant_tables, x, metric)});
     }
     figure.panels.push_back(std::move(panel));
+  }
+  return figure;
+}
+
+namespace {
+
+// Rows of one block from every run of a variant, as tables per run.
+std::vector<CsvTable> block_rows(const std::vector<CsvTable>& tables, int block) {
+  std::vector<CsvTable> selected;
+  for (const auto& table : tables) {
+    CsvTable rows = table;
+    rows.rows.clear();
+    const size_t column = table.column_index("block");
+    for (size_t r = 0; r < table.rows.size(); ++r)
+      if (table.number(r, column) == block) rows.rows.push_back(table.rows[r]);
+    selected.push_back(std::move(rows));
+  }
+  return selected;
+}
+
+// mean = median, band = p15..p85, averaged over seeds.
+Curve percentile_band(const std::vector<CsvTable>& tables) {
+  Curve band = aggregate_curve(tables, "step", "unit_p50");
+  band.min = aggregate_curve(tables, "step", "unit_p15").mean;
+  band.max = aggregate_curve(tables, "step", "unit_p85").mean;
+  return band;
+}
+
+Curve line_only(Curve curve) {
+  curve.min = curve.max = curve.mean;
+  return curve;
+}
+
+}  // namespace
+
+PlotFigure bn_stats_figure(const std::vector<RunRef>& runs, const std::string& title) {
+  std::map<std::string, std::vector<CsvTable>> tables;
+  int blocks = 0;
+  for (const auto& run : runs) {
+    if (!fs::exists(run.dir / "bn_stats.csv"))
+      throw std::runtime_error(fmt::format("{}: no bn_stats.csv (run with --set log.bn_stats_every=K)", run.dir.string()));
+    tables[run.variant].push_back(read_csv(run.dir / "bn_stats.csv"));
+    for (double b : tables[run.variant].back().numbers("block")) blocks = std::max(blocks, int(b));
+  }
+  PlotFigure figure;
+  figure.title = title;
+  figure.columns = 3;
+  for (int block = 1; block <= blocks; ++block) {
+    PlotPanel unit{fmt::format("block {}: unit 0 input to activation (p15-p85, median)", block), "step", "value", {}};
+    PlotPanel mean{fmt::format("block {}: BN mean, batch vs running", block), "step", "channel average", {}};
+    PlotPanel var{fmt::format("block {}: BN variance, batch vs running", block), "step", "channel average", {}};
+    for (const auto& variant : variant_names(runs)) {
+      const auto rows = block_rows(tables[variant], block);
+      unit.series.push_back({variant, percentile_band(rows)});
+      const bool has_bn = !rows.empty() && !rows[0].rows.empty() && std::isfinite(rows[0].number(0, rows[0].column_index("batch_mean_avg")));
+      if (!has_bn) continue;
+      mean.series.push_back({variant + " batch", line_only(aggregate_curve(rows, "step", "batch_mean_avg"))});
+      mean.series.push_back({variant + " running", line_only(aggregate_curve(rows, "step", "running_mean_avg"))});
+      var.series.push_back({variant + " batch", line_only(aggregate_curve(rows, "step", "batch_var_avg"))});
+      var.series.push_back({variant + " running", line_only(aggregate_curve(rows, "step", "running_var_avg"))});
+    }
+    figure.panels.push_back(std::move(unit));
+    figure.panels.push_back(std::move(mean));
+    figure.panels.push_back(std::move(var));
   }
   return figure;
 }

@@ -37,6 +37,13 @@ void render_figure(const PlotFigure& figure, const std::filesystem::path& output
 PlotFigure training_curves(const std::vector<RunRef>& runs, const std::vector<std::string>& metrics,
                            const std::string& x, const std::string& title);
 
+// BatchNorm internals from bn_stats.csv (log.bn_stats_every): per hidden
+// block, the p15-p85 band and median of one unit's input to the activation,
+// the batch vs running mean, and the batch vs running variance (channel
+// averages), against the training step; a line (pair) per variant, averaged
+// over seeds.
+PlotFigure bn_stats_figure(const std::vector<RunRef>& runs, const std::string& title);
+
 // "val_accuracy" -> "validation accuracy".
 std::string metric_label(const std::string& metric);
 

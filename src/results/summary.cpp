@@ -58,7 +58,16 @@ std::vector<VariantSummary> summarize_variants(const std::vector<RunRef>& runs, 
       ++s.runs;
       const auto record = train::read_run_record(run.dir);
       ++s.statuses[record.is_null() ? "unknown" : record.value("status", "unknown")];
-      const CsvTable table = read_csv(run.metrics_csv());
+      CsvTable table = read_csv(run.metrics_csv());
+      if (table.has_column("stage") && !table.rows.empty()) {
+        // Staged runs: the numbers of the final stage (the task the run ends on).
+        const size_t stage = table.column_index("stage");
+        const std::string last = table.rows.back()[stage];
+        std::vector<std::vector<std::string>> rows;
+        for (auto& r : table.rows)
+          if (r[stage] == last) rows.push_back(r);
+        table.rows = rows;
+      }
       if (table.rows.empty()) continue;
       const auto acc = table.numbers("val_accuracy");
       const auto epochs = table.numbers("epoch");

@@ -35,6 +35,18 @@ int64_t read_int(torch::serialize::InputArchive& archive, const char* key) {
   return value.item<int64_t>();
 }
 
+CheckpointPosition read_position(torch::serialize::InputArchive& archive) {
+  CheckpointPosition position;
+  position.stage = read_int(archive, "stage");
+  position.epoch = read_int(archive, "epoch");
+  position.global_step = read_int(archive, "global_step");
+  position.metrics_rows = read_int(archive, "metrics_rows");
+  torch::Tensor best;
+  archive.read("best_val_accuracy", best);
+  position.best_val_accuracy = best.item<double>();
+  return position;
+}
+
 }  // namespace
 
 void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
@@ -61,22 +73,16 @@ CheckpointPosition load_checkpoint(const fs::path& path, torch::nn::Module& mode
   archive.read("optimizer", optimizer_archive);
   model.load(model_archive);
   optimizer.load(optimizer_archive);
-  CheckpointPosition position;
-  position.stage = read_int(archive, "stage");
-  position.epoch = read_int(archive, "epoch");
-  position.global_step = read_int(archive, "global_step");
-  position.metrics_rows = read_int(archive, "metrics_rows");
-  torch::Tensor best, rng;
-  archive.read("best_val_accuracy", best);
-  position.best_val_accuracy = best.item<double>();
+  const CheckpointPosition position = read_position(archive);
+  torch::Tensor rng;
   archive.read("rng", rng);
   default_generator().set_state(rng);
   return position;
 }
 
-int64_t checkpoint_stage(const fs::path& path) {
+CheckpointPosition read_checkpoint_position(const fs::path& path) {
   auto archive = open_archive(path);
-  return read_int(archive, "stage");
+  return read_position(archive);
 }
 
 void save_model(const fs::path& path, torch::nn::Module& model) {

@@ -24,8 +24,9 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
 CheckpointPosition load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
                                    torch::optim::Optimizer& optimizer);
 
-// Which stage a checkpoint was taken in (to rebuild that stage's model first).
-int64_t checkpoint_stage(const std::filesystem::path& path);
+// Where a checkpoint was taken, without loading any state (a resumed run
+// rewinds its files and rebuilds that stage's model first).
+CheckpointPosition read_checkpoint_position(const std::filesystem::path& path);
 
 // The model alone (the hand-over between stages).
 void save_model(const std::filesystem::path& path, torch::nn::Module& model);

@@ -85,6 +85,7 @@ class RunListener : public TrainListener {
   void begin_stage(int64_t index, const experiments::ResolvedStage& stage, torch::nn::Sequential model,
                    torch::optim::Optimizer* optimizer, bool save_checkpoints) {
     stage_index_ = index;
+    best_val_accuracy = 0;  // "best" means within the final stage (epochs of one task)
     progress_.set_epochs(stage.config.train.epochs);
     stage_name_ = stage.spec.name;
     model_ = model;
@@ -282,11 +283,14 @@ RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& opt
 
   RunSummary summary;
   try {
-    ConsoleProgress progress(log, options.live_progress, run.config.train.epochs);
-    RunListener listener(dir, has_named_stages(run), options.resume, progress);
     CheckpointPosition position;
     bool resuming = options.resume;
-    if (resuming) position.stage = checkpoint_stage(dir.checkpoint());
+    if (resuming) {
+      position = read_checkpoint_position(dir.checkpoint());
+      rewind_to(dir, position);  // before any writer opens the files
+    }
+    ConsoleProgress progress(log, options.live_progress, run.config.train.epochs);
+    RunListener listener(dir, has_named_stages(run), options.resume, progress);
     TrainOutcome outcome;
     int64_t global_step = 0, epochs_completed = 0;
     for (size_t index = resuming ? size_t(position.stage) : 0; index < run.stages.size(); ++index) {
@@ -301,7 +305,6 @@ RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& opt
       int64_t first_epoch = 1;
       if (resuming) {
         position = load_checkpoint(dir.checkpoint(), *model, *optimizer);
-        rewind_to(dir, position);
         listener.rows_written = position.metrics_rows;
         listener.best_val_accuracy = position.best_val_accuracy;
         first_epoch = position.epoch + 1;

@@ -1,0 +1,242 @@
+// Staged runs, freezing, recalibration, checkpoints and --resume, BN
+// internals logging: through execute_run on the synthetic data set.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <fstream>
+
+#include "experiments/experiment.h"
+#include "experiments/run_plan.h"
+#include "models/model.h"
+#include "models/norm.h"
+#include "results/diff.h"
+#include "support/temp_dir.h"
+#include "train/checkpoint.h"
+#include "train/interrupt.h"
+#include "train/run_directory.h"
+#include "train/runner.h"
+
+using namespace bnlab;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// An ostream that raises SIGINT the first time `trigger` is written to it:
+// a deterministic Ctrl-C at a known point of a run.
+class InterruptingStream : public std::ostream, private std::stringbuf {
+ public:
+  explicit InterruptingStream(std::string trigger) : std::ostream(this), trigger_(std::move(trigger)) {}
+  int sync() override {
+    if (!fired_ && str().find(trigger_) != std::string::npos) {
+      fired_ = true;
+      std::raise(SIGINT);
+    }
+    return 0;
+  }
+  std::string text() const { return str(); }
+
+ private:
+  std::string trigger_;
+  bool fired_ = false;
+};
+
+const char* kStaged = R"(
+description = "staged synthetic"
+[base]
+dataset = "synthetic"
+data.synthetic_train = 640
+data.synthetic_test = 200
+model.hidden = [32, 16]
+model.norm = "custom"
+model.dropout = 0.2
+[[variants.chain.stages]]
+name = "first"
+train.epochs = 2
+[[variants.chain.stages]]
+name = "recal"
+action = "recalibrate"
+[[variants.chain.stages]]
+name = "bn-only"
+trainable = "bn"
+train.epochs = 2
+[[variants.chain.stages]]
+name = "all"
+train.epochs = 2
+train.lr = 0.0005
+)";
+
+experiments::PlannedRun plan(const test::TempDir& dir, const std::string& text, const std::string& results) {
+  const auto file = dir / "exp.toml";
+  std::ofstream(file) << text;
+  experiments::RunRequest request;
+  request.results_root = dir / results;
+  return experiments::plan_runs(experiments::load_experiment_file(file), request).front();
+}
+
+train::RunSummary run(const experiments::PlannedRun& planned, std::ostream& log, bool save_checkpoint = false,
+                      bool resume = false) {
+  train::RunOptions options;
+  options.save_checkpoint = save_checkpoint;
+  options.resume = resume;
+  train::DatasetCache datasets;
+  return train::execute_run(planned, options, datasets, log);
+}
+
+std::map<std::string, torch::Tensor> state_of(const std::filesystem::path& model_file,
+                                              const experiments::RunConfig& config) {
+  auto model = models::build_model(config);
+  train::load_model(model_file, *model);
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& p : model->named_parameters()) state[p.key()] = p.value().clone();
+  for (const auto& b : model->named_buffers()) state[b.key()] = b.value().clone();
+  return state;
+}
+
+}  // namespace
+
+TEST_CASE("stages chain through saved models, with per-stage rows", "[stages]") {
+  test::TempDir dir;
+  const auto planned = plan(dir, kStaged, "r");
+  std::ostringstream log;
+  REQUIRE(run(planned, log).status == "completed");
+  std::ifstream csv(planned.dir / "metrics.csv");
+  std::vector<std::string> stages;
+  std::string line;
+  std::getline(csv, line);
+  CHECK(line.rfind("stage,epoch,loss", 0) == 0);
+  while (std::getline(csv, line)) stages.push_back(line.substr(0, line.find(',')));
+  CHECK(stages == std::vector<std::string>{"first", "first", "recal", "bn-only", "bn-only", "all", "all"});
+
+  const auto& config = planned.stages[0].config;
+  auto first = state_of(planned.dir / "stage-first.pt", config);
+  auto recal = state_of(planned.dir / "stage-recal.pt", config);
+  auto bn_only = state_of(planned.dir / "stage-bn-only.pt", config);
+  auto all = state_of(planned.dir / "stage-all.pt", config);
+
+  SECTION("recalibration changes running statistics only") {
+    for (const auto& [name, value] : first) {
+      CAPTURE(name);
+      const bool running = name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos;
+      CHECK(torch::equal(value, recal[name]) != running);
+    }
+    // A cumulative average over the 640/32 = 20 batches of one pass.
+    CHECK(recal["norm1.num_batches_tracked"].item<int64_t>() == 20);
+  }
+  SECTION("a BN-only stage leaves every other parameter untouched") {
+    for (const auto& [name, value] : recal) {
+      CAPTURE(name);
+      const bool bn_param = name.rfind("norm", 0) == 0 && (name.find(".weight") != std::string::npos ||
+                                                           name.find(".bias") != std::string::npos);
+      const bool running = name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos;
+      if (bn_param || running)
+        CHECK_FALSE(torch::equal(value, bn_only[name]));  // trained, and statistics updated in train mode
+      else
+        CHECK(torch::equal(value, bn_only[name]));
+    }
+  }
+  SECTION("the last stage trains everything") {
+    CHECK_FALSE(torch::equal(bn_only["dense1.weight"], all["dense1.weight"]));
+  }
+}
+
+TEST_CASE("frozen BN statistics stay put while gamma and beta train", "[stages]") {
+  test::TempDir dir;
+  std::string text = kStaged;
+  text.replace(text.find("trainable = \"bn\""), std::string("trainable = \"bn\"").size(),
+               "trainable = \"bn\"\nbn_stats = \"frozen\"");
+  const auto planned = plan(dir, text, "r");
+  std::ostringstream log;
+  REQUIRE(run(planned, log).status == "completed");
+  auto recal = state_of(planned.dir / "stage-recal.pt", planned.stages[0].config);
+  auto bn_only = state_of(planned.dir / "stage-bn-only.pt", planned.stages[0].config);
+  CHECK(torch::equal(recal["norm1.running_mean"], bn_only["norm1.running_mean"]));
+  CHECK(torch::equal(recal["norm1.num_batches_tracked"], bn_only["norm1.num_batches_tracked"]));
+  CHECK_FALSE(torch::equal(recal["norm1.weight"], bn_only["norm1.weight"]));
+}
+
+TEST_CASE("inserting BN between stages keeps the trained weights", "[stages]") {
+  test::TempDir dir;
+  std::string text = kStaged;
+  text.replace(text.find("name = \"first\""), std::string("name = \"first\"").size(),
+               "name = \"first\"\nmodel.norm = \"none\"");
+  text.replace(text.find("name = \"recal\"\naction = \"recalibrate\""),
+               std::string("name = \"recal\"\naction = \"recalibrate\"").size(),
+               "name = \"recal\"\naction = \"recalibrate\"\nmodel.norm = \"custom\"");
+  const auto planned = plan(dir, text, "r");
+  std::ostringstream log;
+  REQUIRE(run(planned, log).status == "completed");
+  CHECK_THAT(log.str(), Contains("new in this stage (initialised fresh): norm1.weight"));
+  auto first = state_of(planned.dir / "stage-first.pt", planned.stages[0].config);
+  auto recal = state_of(planned.dir / "stage-recal.pt", planned.stages[1].config);
+  CHECK(torch::equal(first["dense1.weight"], recal["dense1.weight"]));
+  CHECK(torch::equal(first["logits.bias"], recal["logits.bias"]));
+}
+
+TEST_CASE("an interrupted run resumes to the same metrics as an uninterrupted one", "[stages][resume]") {
+  test::TempDir dir;
+  // Interrupt inside the third stage (bn-only), after its first epoch; dropout
+  // makes the random stream part of what must be restored.
+  const auto reference = plan(dir, kStaged, "uninterrupted");
+  std::ostringstream quiet;
+  REQUIRE(run(reference, quiet).status == "completed");
+
+  const auto planned = plan(dir, kStaged, "interrupted");
+  train::install_interrupt_handler();
+  InterruptingStream in_bn_only("-- stage bn-only");
+  const auto interrupted = run(planned, in_bn_only, /*save_checkpoint=*/true);
+  train::clear_interrupt();
+  REQUIRE(interrupted.status == "interrupted");
+  CHECK(train::read_run_record(planned.dir)["status"] == "interrupted");
+
+  std::ostringstream log;
+  const auto resumed = run(planned, log, /*save_checkpoint=*/true, /*resume=*/true);
+  REQUIRE(resumed.status == "completed");
+  CHECK_THAT(log.str(), Contains("(resuming)"));
+  const auto diff = results::diff_tables(results::read_csv(reference.dir / "metrics.csv"),
+                                         results::read_csv(planned.dir / "metrics.csv"), {});
+  std::ostringstream report;
+  results::write_diff_text(report, diff);
+  INFO(report.str());
+  CHECK(diff.equal());  // every metric to the last digit; timing columns aside
+
+  SECTION("resuming a finished run is refused") {
+    REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("nothing to resume"));
+  }
+}
+
+TEST_CASE("resume refuses without a checkpoint or with another config", "[stages][resume]") {
+  test::TempDir dir;
+  const auto planned = plan(dir, kStaged, "r");
+  train::install_interrupt_handler();
+  InterruptingStream stream("-- stage recal");
+  REQUIRE(run(planned, stream, /*save_checkpoint=*/false).status == "interrupted");
+  train::clear_interrupt();
+  std::ostringstream log;
+  REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("no checkpoint.pt to resume from"));
+}
+
+TEST_CASE("BN internals logging writes bn_stats.csv and changes nothing", "[stages][bn_stats]") {
+  test::TempDir dir;
+  const std::string base = R"(
+description = "x"
+[base]
+dataset = "synthetic"
+data.synthetic_train = 320
+model.hidden = [16, 8]
+model.norm = "custom"
+model.dropout = 0.1
+train.epochs = 2
+)";
+  const auto plain = plan(dir, base, "plain");
+  const auto logged = plan(dir, base + "log.bn_stats_every = 4\n", "logged");
+  std::ostringstream log;
+  REQUIRE(run(plain, log).status == "completed");
+  REQUIRE(run(logged, log).status == "completed");
+  CHECK(results::diff_tables(results::read_csv(plain.dir / "metrics.csv"), results::read_csv(logged.dir / "metrics.csv"), {})
+            .equal());
+  const auto stats = results::read_csv(logged.dir / "bn_stats.csv");
+  CHECK(stats.rows.size() == 5 * 2);  // 2 epochs x 10 steps, a probe every 4 steps, 2 blocks
+  const auto p15 = stats.numbers("unit_p15"), p85 = stats.numbers("unit_p85");
+  for (size_t i = 0; i < p15.size(); ++i) CHECK(p15[i] <= p85[i]);
+  for (double gap : stats.numbers("train_eval_gap")) CHECK(gap > 0);
+}
