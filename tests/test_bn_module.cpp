@@ -144,5 +144,5 @@ TEST_CASE("state saves and loads, and moves between native and ours", "[bn][modu
 TEST_CASE("pretty_print names the options", "[bn][module]") {
   std::ostringstream text;
   BatchNorm(BatchNormOptions(4).momentum(c10::nullopt))->pretty_print(text);
-  CHECK(text.str() == "bnlab::BatchNorm(4, eps=1e-05, momentum=None, affine=true, track_running_stats=true)");
+  CHECK(text.str() == "bnlab::BatchNorm(4, eps=1e-05, momentum=None, affine=true, track_running_stats=true, kernels=fused)");
 }

@@ -53,7 +53,8 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
   else
     stream << "None";
   stream << ", affine=" << std::boolalpha << options.affine()
-         << ", track_running_stats=" << options.track_running_stats() << ")";
+         << ", track_running_stats=" << options.track_running_stats() << ", kernels=" << to_string(options.kernels())
+         << ")";
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
@@ -69,7 +70,7 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
   // running statistics are kept.
   const bool use_batch_stats = is_training() || !options.track_running_stats();
   return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum,
-                    options.eps());
+                    options.eps(), options.kernels());
 }
 
 }  // namespace bnlab::bn

@@ -3,6 +3,8 @@
 
 #include <ostream>
 
+#include "bn/kernels.h"
+
 namespace bnlab::bn {
 
 // Options of bnlab's BatchNorm, with PyTorch's defaults.
@@ -23,6 +25,9 @@ struct BatchNormOptions {
   // Keep running_mean/running_var/num_batches_tracked and use them in eval
   // mode; when false, batch statistics are used in eval mode too. Default true.
   TORCH_ARG(bool, track_running_stats) = true;
+  // bnlab only: which implementation computes it. Default fused (vectorised,
+  // one-pass statistics); reference is the readable per-channel loops.
+  TORCH_ARG(Kernels, kernels) = Kernels::kFused;
 };
 
 // BatchNorm over (N,C), (N,C,L) and (N,C,H,W) inputs, whose math is

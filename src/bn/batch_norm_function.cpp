@@ -1,6 +1,6 @@
 #include "bn/batch_norm_function.h"
 
-#include "bn/reference_kernels.h"
+#include "bn/kernels.h"
 
 namespace bnlab::bn {
 namespace {
@@ -53,7 +53,8 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
                                          const torch::Tensor& bias_or_empty,
                                          const torch::Tensor& running_mean_or_empty,
                                          const torch::Tensor& running_var_or_empty,
-                                         bool use_batch_stats, double momentum, double eps) {
+                                         bool use_batch_stats, double momentum, double eps, Kernels kernels) {
+  const KernelSet& k = kernel_set(kernels);
   const auto weight = empty_as_absent(weight_or_empty);  // (C) or undefined
   const auto bias = empty_as_absent(bias_or_empty);
   const auto running_mean = empty_as_absent(running_mean_or_empty);
@@ -61,7 +62,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   auto x3 = as_ncs(x);  // (N,C,S)
   torch::Tensor mean, invstd;  // (C) float64
   if (use_batch_stats) {
-    auto [batch_mean, batch_var] = reference::batch_moments(x3);
+    auto [batch_mean, batch_var] = k.batch_moments(x3);
     if (running_mean.defined())
       update_running_stats(running_mean, running_var, batch_mean, batch_var,
                            x3.size(0) * x3.size(2), momentum);
@@ -71,7 +72,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
     mean = running_mean.to(torch::kFloat64);
     invstd = (running_var.to(torch::kFloat64) + eps).rsqrt();
   }
-  auto y3 = reference::normalize_forward(x3, mean, invstd, weight, bias);  // (N,C,S)
+  auto y3 = k.normalize_forward(x3, mean, invstd, weight, bias);  // (N,C,S)
 
   // Saved: x and the per-channel mean and invstd (O(C)); xhat is recomputed
   // in backward inside the passes that read x anyway. Saving xhat instead
@@ -82,6 +83,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   ctx->saved_data["invstd"] = invstd;
   ctx->saved_data["use_batch_stats"] = use_batch_stats;
   ctx->saved_data["input_sizes"] = x.sizes().vec();
+  ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
   return y3.view(x.sizes());
 }
 
@@ -99,6 +101,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const auto invstd = ctx->saved_data["invstd"].toTensor();  // (C) float64
   const bool use_batch_stats = ctx->saved_data["use_batch_stats"].toBool();
   const auto input_sizes = ctx->saved_data["input_sizes"].toIntVector();
+  const KernelSet& k = kernel_set(static_cast<Kernels>(ctx->saved_data["kernels"].toInt()));
   auto dy3 = grad_outputs[0].contiguous().view(x3.sizes());  // (N,C,S)
 
   const bool need_dx = ctx->needs_input_grad(0);
@@ -109,19 +112,18 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   // dbeta = sum dy, dgamma = sum dy*xhat; the batch-statistics dx needs both too.
   const bool need_sums = need_dweight || need_dbias || (need_dx && use_batch_stats);
   torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64
-  if (need_sums) std::tie(sum_dy, sum_dy_xhat) = reference::grad_sums(dy3, x3, mean, invstd);
+  if (need_sums) std::tie(sum_dy, sum_dy_xhat) = k.grad_sums(dy3, x3, mean, invstd);
 
   if (need_dx) {
-    dx = use_batch_stats ? reference::normalize_backward_batch_stats(dy3, x3, mean, invstd, weight,
-                                                                     sum_dy, sum_dy_xhat)
-                         : reference::normalize_backward_fixed_stats(dy3, invstd, weight);
+    dx = use_batch_stats ? k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, sum_dy, sum_dy_xhat)
+                         : k.normalize_backward_fixed_stats(dy3, invstd, weight);
     dx = dx.view(input_sizes);
   }
   if (need_dweight) dweight = sum_dy_xhat.to(x3.scalar_type());
   if (need_dbias) dbias = sum_dy.to(x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,
-  // running_var, use_batch_stats, momentum, eps.
-  return {dx, dweight, dbias, {}, {}, {}, {}, {}};
+  // running_var, use_batch_stats, momentum, eps, kernels.
+  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}};
 }
 
 // ---- validated entry point ----------------------------------------------------
@@ -129,7 +131,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
                          const torch::Tensor& bias, const torch::Tensor& running_mean,
                          const torch::Tensor& running_var, bool use_batch_stats, double momentum,
-                         double eps) {
+                         double eps, Kernels kernels) {
   TORCH_CHECK(x.dim() >= 2 && x.dim() <= 4,
               "BatchNorm: expected 2D (N,C), 3D (N,C,L) or 4D (N,C,H,W) input (got ", x.dim(),
               "D input of shape ", x.sizes(), ")");
@@ -151,7 +153,7 @@ torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
   }
   return BatchNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x),
                                   absent_as_empty(running_mean, x), absent_as_empty(running_var, x),
-                                  use_batch_stats, momentum, eps);
+                                  use_batch_stats, momentum, eps, kernels);
 }
 
 }  // namespace bnlab::bn

@@ -1,6 +1,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "bn/kernels.h"
+
 namespace bnlab::bn {
 
 // BatchNorm as one autograd node with an analytic backward (docs/batchnorm.md).
@@ -19,6 +21,7 @@ namespace bnlab::bn {
 //                    false: normalise with running_mean/var (eval).
 //   momentum     the exponential-average factor for that update
 //   eps          added to the variance
+//   kernels      which implementation of the math runs (kernels.h)
 // Returns y, shaped like x.
 //
 // Prefer bnlab::bn::batch_norm(), which validates the arguments first.
@@ -27,10 +30,10 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                               bool use_batch_stats, double momentum, double eps);
+                               bool use_batch_stats, double momentum, double eps, Kernels kernels);
 
   // Returns dx, dweight, dbias (each undefined when not needed) and undefined
-  // gradients for the five non-differentiable arguments.
+  // gradients for the six non-differentiable arguments.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs);
 };
@@ -41,6 +44,6 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
                          const torch::Tensor& bias, const torch::Tensor& running_mean,
                          const torch::Tensor& running_var, bool use_batch_stats, double momentum,
-                         double eps);
+                         double eps, Kernels kernels = Kernels::kFused);
 
 }  // namespace bnlab::bn

@@ -95,7 +95,8 @@ Runner make_ours(const EquivalenceCase& c) {
   BatchNorm bn(BatchNormOptions(c.shape[1])
                    .momentum(c.momentum ? c10::optional<double>(*c.momentum) : c10::nullopt)
                    .affine(c.affine)
-                   .track_running_stats(c.track_running_stats));
+                   .track_running_stats(c.track_running_stats)
+                   .kernels(c.kernels));
   bn->to(c.dtype);
   return Runner(bn.ptr(), [bn](const Tensor& x) mutable { return bn(x); });
 }
@@ -166,7 +167,7 @@ std::vector<Tensor StepOutputs::*> quantity_members() {
 }  // namespace
 
 std::string EquivalenceCase::describe() const {
-  return fmt::format("({}) {} momentum={} affine={} track={} {} steps={}{}{}",
+  return fmt::format("{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}", kernels == Kernels::kFused ? "fused" : "ref",
                      fmt::join(shape, ","), dtype == torch::kFloat64 ? "f64" : "f32",
                      momentum ? fmt::format("{}", *momentum) : "none", affine ? 1 : 0,
                      track_running_stats ? 1 : 0, training ? "train" : "eval", steps,
@@ -254,6 +255,17 @@ CaseReport compare_with_native(const EquivalenceCase& c, uint64_t seed) {
     q.pass = q.within_tolerance ||
              (q.ours_vs_float64 && q.native_vs_float64 && *q.ours_vs_float64 <= *q.native_vs_float64);
   return report;
+}
+
+std::vector<EquivalenceCase> for_each_kernels(const std::vector<EquivalenceCase>& cases,
+                                              const std::vector<Kernels>& kernels) {
+  std::vector<EquivalenceCase> out;
+  for (Kernels k : kernels)
+    for (auto c : cases) {
+      c.kernels = k;
+      out.push_back(c);
+    }
+  return out;
 }
 
 EquivalenceCase large_offset_case(std::vector<int64_t> shape) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "bn/kernels.h"
+
 namespace bnlab::bn {
 
 struct EquivalenceCase {
@@ -22,6 +24,7 @@ struct EquivalenceCase {
   bool non_contiguous = false;
   double offset = 0.0;    // inputs are offset + spread * N(0, 1)
   double spread = 1.0;
+  Kernels kernels = Kernels::kFused;
 
   std::string describe() const;
 };
@@ -69,6 +72,10 @@ std::vector<EquivalenceCase> standard_cases();
 // `count` random cases; dtype fixed when given, otherwise mixed.
 std::vector<EquivalenceCase> random_cases(int count, uint64_t seed,
                                           std::optional<torch::Dtype> dtype = std::nullopt);
+
+// Each case once per implementation.
+std::vector<EquivalenceCase> for_each_kernels(const std::vector<EquivalenceCase>& cases,
+                                              const std::vector<Kernels>& kernels);
 
 // The ill-conditioned case: mean 1e4, std 1e-2 in float32.
 EquivalenceCase large_offset_case(std::vector<int64_t> shape);

@@ -15,6 +15,7 @@ struct VerifyOptions {
   int cases = 24;
   uint64_t seed = 0;
   std::optional<torch::Dtype> dtype;  // nullopt: both
+  std::vector<bn::Kernels> kernels = {bn::Kernels::kReference, bn::Kernels::kFused};
 };
 
 std::vector<bn::EquivalenceCase> verify_table(const VerifyOptions& options) {
@@ -24,20 +25,20 @@ std::vector<bn::EquivalenceCase> verify_table(const VerifyOptions& options) {
     cases.push_back(bn::large_offset_case({64, 8}));
     cases.push_back(bn::large_offset_case({16, 8, 10, 10}));
   }
-  return cases;
+  return bn::for_each_kernels(cases, options.kernels);
 }
 
 constexpr const char* kShownQuantities[] = {"y", "dx", "dweight", "dbias", "running_mean",
                                             "running_var"};
 
 void print_header() {
-  std::cout << fmt::format("{:>3}  {:<74} ", "#", "case (errors vs native: max abs/max rel)");
+  std::cout << fmt::format("{:>3}  {:<80} ", "#", "case (errors vs native: max abs/max rel)");
   for (const char* name : kShownQuantities) std::cout << fmt::format("{:<17} ", name);
   std::cout << fmt::format("{:<13} {}\n", "tol atol/rtol", "result");
 }
 
 void print_row(int index, const bn::CaseReport& report) {
-  std::cout << fmt::format("{:>3}  {:<74} ", index, report.test_case.describe());
+  std::cout << fmt::format("{:>3}  {:<80} ", index, report.test_case.describe());
   for (const char* name : kShownQuantities) {
     const auto* q = report.find(name);
     const std::string cell =
@@ -75,7 +76,8 @@ int run_verify(const Args& args) {
   parser.add_options()
       ("cases", "Number of random cases", cxxopts::value<int>()->default_value("24"), "N")
       ("seed", "Seed of the case table and the data", cxxopts::value<uint64_t>()->default_value("0"), "S")
-      ("dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T");
+      ("dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")
+      ("kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K");
   add_global_options(parser);
   auto parsed = parse_or_help(parser, args);
   if (!parsed) return kExitOk;
@@ -91,6 +93,15 @@ int run_verify(const Args& args) {
   else if (dtype != "both")
     throw UsageError(fmt::format("--dtype: expected float32, float64 or both, got '{}'", dtype));
 
+  const auto kernels = (*parsed)["kernels"].as<std::string>();
+  if (kernels != "both") {
+    try {
+      options.kernels = {bn::parse_kernels(kernels)};
+    } catch (const std::invalid_argument& error) {
+      throw UsageError(fmt::format("--kernels: {}", error.what()));
+    }
+  }
+  std::cout << fmt::format("fused kernels run with: {}\n", bn::fused_isa());
   print_header();
   int failures = 0, index = 0;
   std::string failure_details, notes;

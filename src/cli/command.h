@@ -26,6 +26,7 @@ int dispatch(int argc, char** argv);
 // words into UsageError. Prints help and returns nullopt for --help.
 std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, const Args& args);
 
+int run_bench(const Args& args);
 int run_data(const Args& args);
 int run_diff(const Args& args);
 int run_plot(const Args& args);

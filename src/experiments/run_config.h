@@ -37,6 +37,7 @@ struct BnConfig {
   bool affine = true;
   double gamma_init = 1.0;
   double beta_init = 0.0;
+  std::string kernels = "fused";         // custom BN only: fused | reference
 };
 
 struct TrainConfig {

@@ -33,7 +33,8 @@ torch::nn::AnyModule make_norm(const std::string& kind, int64_t features, int sp
     bn::BatchNorm layer(bn::BatchNormOptions(features)
                             .eps(config.eps)
                             .momentum(momentum_of(config))
-                            .affine(config.affine));
+                            .affine(config.affine)
+                            .kernels(bn::parse_kernels(config.kernels)));
     init_affine(layer, config);
     return torch::nn::AnyModule(layer);
   }

@@ -20,22 +20,6 @@ double seconds_since(Clock::time_point start) {
 // steps (one host read) finds a divergence without reading every loss.
 constexpr int64_t kDivergenceCheckInterval = 25;
 
-// Running sums over an epoch, kept as tensors so a step costs no host read.
-struct RunningMetrics {
-  torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64);
-  torch::Tensor correct = torch::zeros({}, torch::kInt64);
-  int64_t samples = 0;
-
-  void add(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels) {
-    const int64_t n = labels.size(0);
-    loss_sum.add_(loss.detach().to(torch::kFloat64) * double(n));
-    correct.add_(logits.detach().argmax(1).eq(labels).sum());
-    samples += n;
-  }
-  double loss() const { return samples ? loss_sum.item<double>() / samples : 0.0; }
-  double accuracy() const { return samples ? double(correct.item<int64_t>()) / samples : 0.0; }
-};
-
 int64_t usable_batches(const data::Batches& batches, int64_t total, int64_t batch_size,
                        bool has_batch_norm) {
   const int64_t last = total - (batches.count() - 1) * batch_size;
@@ -43,6 +27,26 @@ int64_t usable_batches(const data::Batches& batches, int64_t total, int64_t batc
 }
 
 }  // namespace
+
+void RunningMetrics::add(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels) {
+  const int64_t n = labels.size(0);
+  loss_sum.add_(loss.detach(), double(n));  // float into the float64 sum, in place
+  correct.add_(logits.detach().argmax(1).eq(labels).sum());
+  samples += n;
+}
+
+double RunningMetrics::loss() const { return samples ? loss_sum.item<double>() / samples : 0.0; }
+double RunningMetrics::accuracy() const { return samples ? double(correct.item<int64_t>()) / samples : 0.0; }
+
+void train_step(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
+                RunningMetrics& running) {
+  optimizer.zero_grad();
+  auto logits = model->forward(batch.images);
+  auto loss = torch::nn::functional::cross_entropy(logits, batch.labels);
+  loss.backward();
+  optimizer.step();
+  running.add(loss, logits, batch.labels);
+}
 
 const char* to_string(TrainStatus status) {
   switch (status) {
@@ -123,12 +127,7 @@ TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& data
       }
       const data::Batch batch = batches[step];
       if (listener.wants_probe(global_step + 1)) listener.on_probe(global_step + 1, epoch, batch);
-      optimizer.zero_grad();
-      auto logits = model->forward(batch.images);
-      auto loss = torch::nn::functional::cross_entropy(logits, batch.labels);
-      loss.backward();
-      optimizer.step();
-      running.add(loss, logits, batch.labels);
+      train_step(model, optimizer, batch, running);
       ++global_step;
 
       if ((step + 1) % kDivergenceCheckInterval == 0 && !std::isfinite(running.loss())) {

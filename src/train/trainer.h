@@ -56,6 +56,22 @@ class TrainListener {
   virtual void on_step_evaluation(const StepEvaluation& /*evaluation*/) {}
 };
 
+// Loss and accuracy summed over an epoch's batches, kept as tensors so that a
+// step costs no host read; read them only when needed (display, checks).
+struct RunningMetrics {
+  torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64);
+  torch::Tensor correct = torch::zeros({}, torch::kInt64);
+  int64_t samples = 0;
+  void add(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels);
+  double loss() const;
+  double accuracy() const;
+};
+
+// One optimiser step on a batch (the whole of a training step: zero_grad,
+// forward, cross-entropy, backward, step), adding to `running`.
+void train_step(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
+                RunningMetrics& running);
+
 struct Evaluation {
   double loss = 0, accuracy = 0;
 };

@@ -1,0 +1,32 @@
+#pragma once
+// `bnlab bench bn`: forward+backward time of native BatchNorm, bnlab's
+// reference kernels and bnlab's fused kernels on a table of shapes.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/timing.h"
+
+namespace bnlab::bench {
+
+struct BnBenchRow {
+  std::vector<int64_t> shape;
+  std::string impl;  // native, reference, fused
+  Timing timing;     // forward + backward, ms
+  double ratio_to_native = 0;
+  double gbps = 0;   // 8 tensor passes (3 forward, 5 backward) / time
+};
+
+struct BnBenchOptions {
+  std::vector<std::vector<int64_t>> shapes;  // empty: the default table
+  double seconds_per_case = 0.4;             // timing budget per shape and implementation
+};
+
+std::vector<std::vector<int64_t>> default_bn_shapes();
+
+std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options);
+
+// Read+write bandwidth of a large tensor copy, GB/s (median of 7).
+double copy_bandwidth_gbps();
+
+}  // namespace bnlab::bench

@@ -1,0 +1,33 @@
+#pragma once
+// `bnlab bench train`: ms per training step of the tutorial models, with no
+// BN, native BN and bnlab's BN, at several batch sizes and thread counts.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/timing.h"
+
+namespace bnlab::bench {
+
+struct TrainBenchRow {
+  std::string experiment;  // keras-mlp, keras-cnn
+  int64_t batch_size = 0;
+  std::string norm;        // none, native, custom
+  int threads = 1;
+  Timing timing;           // ms per step
+  double ratio_to_none = 0;
+};
+
+struct TrainBenchOptions {
+  std::vector<std::string> experiments = {"keras-mlp", "keras-cnn"};
+  std::vector<int64_t> batch_sizes = {32, 128};
+  std::vector<std::string> norms = {"none", "native", "custom"};
+  std::vector<int> threads = {1, 2};
+  double seconds_per_case = 1.5;  // after warm-up
+};
+
+// Steps on a generated MNIST-shaped data set (no download), with the same
+// step code as training (train::train_step). Restores the thread count.
+std::vector<TrainBenchRow> bench_training(const TrainBenchOptions& options);
+
+}  // namespace bnlab::bench

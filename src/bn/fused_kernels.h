@@ -1,0 +1,23 @@
+#pragma once
+// Tensor-level entry points of the fused kernels (see kernels.h); same
+// contracts as reference_kernels.h. Inputs must be contiguous (N, C, S).
+#include <torch/types.h>
+
+#include <utility>
+
+namespace bnlab::bn::fused {
+
+std::pair<torch::Tensor, torch::Tensor> batch_moments(const torch::Tensor& x);
+torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
+                                const torch::Tensor& gamma, const torch::Tensor& beta);
+std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const torch::Tensor& x,
+                                                  const torch::Tensor& mean, const torch::Tensor& invstd);
+torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean,
+                                             const torch::Tensor& invstd, const torch::Tensor& gamma,
+                                             const torch::Tensor& sum_dy, const torch::Tensor& sum_dy_xhat);
+torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torch::Tensor& invstd,
+                                             const torch::Tensor& gamma);
+
+bool using_avx2();
+
+}  // namespace bnlab::bn::fused

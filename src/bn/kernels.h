@@ -1,0 +1,41 @@
+#pragma once
+// The two implementations of BatchNorm's math behind one interface:
+// "reference" (reference_kernels.cpp: plain per-channel loops, two-pass
+// statistics, float64 arithmetic, written to be read) and "fused"
+// (fused_kernels.cpp: one-pass shifted statistics, vectorised loops with one
+// FMA per element, channels split across threads, AVX2 when the CPU has it).
+// Same signatures and shapes as reference_kernels.h.
+#include <torch/types.h>
+
+#include <string>
+#include <utility>
+
+namespace bnlab::bn {
+
+enum class Kernels { kReference, kFused };
+
+struct KernelSet {
+  const char* name;
+  std::pair<torch::Tensor, torch::Tensor> (*batch_moments)(const torch::Tensor& x);
+  torch::Tensor (*normalize_forward)(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
+                                     const torch::Tensor& gamma, const torch::Tensor& beta);
+  std::pair<torch::Tensor, torch::Tensor> (*grad_sums)(const torch::Tensor& dy, const torch::Tensor& x,
+                                                       const torch::Tensor& mean, const torch::Tensor& invstd);
+  torch::Tensor (*normalize_backward_batch_stats)(const torch::Tensor& dy, const torch::Tensor& x,
+                                                  const torch::Tensor& mean, const torch::Tensor& invstd,
+                                                  const torch::Tensor& gamma, const torch::Tensor& sum_dy,
+                                                  const torch::Tensor& sum_dy_xhat);
+  torch::Tensor (*normalize_backward_fixed_stats)(const torch::Tensor& dy, const torch::Tensor& invstd,
+                                                  const torch::Tensor& gamma);
+};
+
+const KernelSet& kernel_set(Kernels which);
+
+// "reference" | "fused"; throws std::invalid_argument otherwise.
+Kernels parse_kernels(const std::string& name);
+const char* to_string(Kernels which);
+
+// The instruction set the fused kernels run with here: "avx2" or "portable".
+const char* fused_isa();
+
+}  // namespace bnlab::bn

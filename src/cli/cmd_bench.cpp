@@ -1,0 +1,92 @@
+// bnlab bench bn|train [--out FILE.csv] [--quick]
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "bench/bn_bench.h"
+#include "bench/train_bench.h"
+#include "bn/kernels.h"
+#include "cli/command.h"
+#include "cli/global_options.h"
+#include "core/errors.h"
+#include "core/text.h"
+#include "core/threads.h"
+
+namespace bnlab::cli {
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("({})", fmt::join(shape, ",")); }
+
+void bench_bn(bool quick, const std::optional<std::string>& out) {
+  bench::BnBenchOptions options;
+  if (quick) options.seconds_per_case = 0.05;
+  const double copy = bench::copy_bandwidth_gbps();
+  std::cout << fmt::format("BatchNorm forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
+                           at::get_num_threads(), bn::fused_isa());
+  std::cout << fmt::format("copy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", copy);
+  std::cout << fmt::format("{:<18} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "impl", "median ms",
+                           "p25-p75 ms", "x native", "GB/s", "% copy");
+  const auto rows = bench::bench_batch_norm(options);
+  for (const auto& r : rows)
+    std::cout << fmt::format("{:<18} {:<10} {:>10.4f} {:>17} {:>9.2f} {:>8.1f} {:>7.0f}%\n", shape_text(r.shape), r.impl,
+                             r.timing.median, fmt::format("{:.4f}-{:.4f}", r.timing.p25, r.timing.p75),
+                             r.ratio_to_native, r.gbps, 100 * r.gbps / copy);
+  if (!out) return;
+  std::ofstream csv(*out);
+  csv << "shape,impl,median_ms,p25_ms,p75_ms,samples,ratio_to_native,gbps,copy_gbps\n";
+  for (const auto& r : rows)
+    csv << fmt::format("\"{}\",{},{},{},{},{},{},{},{}\n", shape_text(r.shape), r.impl, r.timing.median, r.timing.p25,
+                       r.timing.p75, r.timing.samples, r.ratio_to_native, r.gbps, copy);
+}
+
+void bench_train(bool quick, const std::optional<std::string>& out) {
+  bench::TrainBenchOptions options;
+  if (quick) options.seconds_per_case = 0.1;
+  std::cout << fmt::format("Training step (zero_grad, forward, loss, backward, Adam step), ms/step; BLAS: {}\n\n",
+                           blas_description());
+  std::cout << fmt::format("{:<10} {:>6} {:<7} {:>7} {:>10} {:>17} {:>9}\n", "model", "batch", "norm", "threads",
+                           "median ms", "p25-p75 ms", "x none");
+  const auto rows = bench::bench_training(options);
+  for (const auto& r : rows)
+    std::cout << fmt::format("{:<10} {:>6} {:<7} {:>7} {:>10.3f} {:>17} {:>9.2f}\n", r.experiment, r.batch_size, r.norm,
+                             r.threads, r.timing.median, fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75),
+                             r.ratio_to_none);
+  if (!out) return;
+  std::ofstream csv(*out);
+  csv << "model,batch_size,norm,threads,median_ms,p25_ms,p75_ms,samples,ratio_to_none\n";
+  for (const auto& r : rows)
+    csv << fmt::format("{},{},{},{},{},{},{},{},{}\n", r.experiment, r.batch_size, r.norm, r.threads, r.timing.median,
+                       r.timing.p25, r.timing.p75, r.timing.samples, r.ratio_to_none);
+}
+
+}  // namespace
+
+int run_bench(const Args& args) {
+  cxxopts::Options parser("bnlab bench",
+                          "Benchmarks (run on a quiet machine; medians and quartiles of interleaved repetitions).\n"
+                          "  bnlab bench bn      BatchNorm forward+backward: native vs reference vs fused kernels\n"
+                          "  bnlab bench train   ms/step of keras-mlp and keras-cnn: none/native/custom BN, batch 32\n"
+                          "                      and 128, threads 1 and 2\n");
+  parser.add_options()
+      ("out", "Also write the table as CSV", cxxopts::value<std::string>(), "FILE")
+      ("quick", "Short timing budget (for tests; noisy)")
+      ("what", "bn or train", cxxopts::value<std::string>());
+  parser.parse_positional({"what"});
+  parser.positional_help("bn|train");
+  add_global_options(parser);
+  auto parsed = parse_or_help(parser, args);
+  if (!parsed) return kExitOk;
+  apply_global_options(*parsed);
+  if (!parsed->count("what")) throw UsageError("missing benchmark: bn or train");
+  const std::string what = (*parsed)["what"].as<std::string>();
+  const bool quick = parsed->count("quick") > 0;
+  const auto out = parsed->count("out") ? std::optional<std::string>((*parsed)["out"].as<std::string>()) : std::nullopt;
+  if (what == "bn") bench_bn(quick, out);
+  else if (what == "train") bench_train(quick, out);
+  else throw UsageError(fmt::format("unknown benchmark '{}': expected bn or train", what));
+  if (out) std::cout << fmt::format("\nwrote {}\n", *out);
+  return kExitOk;
+}
+
+}  // namespace bnlab::cli
