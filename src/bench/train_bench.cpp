@@ -15,9 +15,13 @@
 namespace bnlab::bench {
 namespace {
 
+// norm: none, native, custom (fused kernels) or custom-reference.
 experiments::RunConfig config_for(const std::string& experiment, const std::string& norm, int64_t batch_size) {
   const auto loaded = experiments::load_experiment(experiment);
-  experiments::Overrides overrides = {{"model.norm", norm}, {"train.batch_size", batch_size}};
+  const bool reference = norm == "custom-reference";
+  experiments::Overrides overrides = {{"model.norm", reference ? std::string("custom") : norm},
+                                      {"train.batch_size", batch_size},
+                                      {"bn.kernels", std::string(reference ? "reference" : "fused")}};
   return loaded.config_for(loaded.variants.front(), overrides);
 }
 

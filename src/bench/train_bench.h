@@ -12,7 +12,7 @@ namespace bnlab::bench {
 struct TrainBenchRow {
   std::string experiment;  // keras-mlp, keras-cnn
   int64_t batch_size = 0;
-  std::string norm;        // none, native, custom
+  std::string norm;        // none, native, custom (fused kernels), custom-reference
   int threads = 1;
   Timing timing;           // ms per step
   double ratio_to_none = 0;
@@ -21,7 +21,7 @@ struct TrainBenchRow {
 struct TrainBenchOptions {
   std::vector<std::string> experiments = {"keras-mlp", "keras-cnn"};
   std::vector<int64_t> batch_sizes = {32, 128};
-  std::vector<std::string> norms = {"none", "native", "custom"};
+  std::vector<std::string> norms = {"none", "native", "custom", "custom-reference"};
   std::vector<int> threads = {1, 2};
   double seconds_per_case = 1.5;  // after warm-up
 };

@@ -1,5 +1,9 @@
 #include "bn/batch_norm_function.h"
 
+#include <ATen/Dispatch.h>
+
+#include <cmath>
+
 #include "bn/kernels.h"
 
 namespace bnlab::bn {
@@ -21,16 +25,41 @@ torch::Tensor as_ncs(const torch::Tensor& x) {
   return x.contiguous().view({x.size(0), x.size(1), -1});
 }
 
-// r = (1 - momentum) * r + momentum * batch_stat, running_var with the
-// unbiased variance var * M / (M - 1). Arithmetic in float64, stored in the
-// buffers' dtype.
-void update_running_stats(const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                          const torch::Tensor& batch_mean, const torch::Tensor& batch_var,
-                          int64_t values_per_channel, double momentum) {
-  const double bessel = double(values_per_channel) / double(values_per_channel - 1);
-  running_mean.copy_(running_mean.to(torch::kFloat64) * (1 - momentum) + batch_mean * momentum);
-  running_var.copy_(running_var.to(torch::kFloat64) * (1 - momentum) +
-                    batch_var * (bessel * momentum));
+// Per-channel bookkeeping in one plain loop over C (tensor ops here would
+// cost a dispatch and an allocation each, which dominates small layers):
+//   running stats: r = (1 - momentum) * r + momentum * batch_stat, running_var
+//     with the unbiased variance var * M / (M - 1), in float64;
+//   var is turned into invstd = 1 / sqrt(var + eps) in place.
+void finish_batch_statistics(const torch::Tensor& batch_mean, torch::Tensor& var_to_invstd,
+                             const torch::Tensor& running_mean, const torch::Tensor& running_var, int64_t M,
+                             double momentum, double eps) {
+  const int64_t C = batch_mean.numel();
+  const double* mean = batch_mean.data_ptr<double>();
+  double* var = var_to_invstd.data_ptr<double>();
+  if (running_mean.defined()) {
+    const double bessel = double(M) / double(M - 1);
+    AT_DISPATCH_FLOATING_TYPES(running_mean.scalar_type(), "bnlab_running_stats", [&] {
+      scalar_t* rm = running_mean.data_ptr<scalar_t>();
+      scalar_t* rv = running_var.data_ptr<scalar_t>();
+      for (int64_t c = 0; c < C; ++c) {
+        rm[c] = scalar_t((1 - momentum) * double(rm[c]) + momentum * mean[c]);
+        rv[c] = scalar_t((1 - momentum) * double(rv[c]) + momentum * bessel * var[c]);
+      }
+    });
+  }
+  for (int64_t c = 0; c < C; ++c) var[c] = 1.0 / std::sqrt(var[c] + eps);
+}
+
+// Eval: (mean, invstd) in float64 from the running statistics.
+std::pair<torch::Tensor, torch::Tensor> running_statistics(const torch::Tensor& running_mean,
+                                                           const torch::Tensor& running_var, double eps) {
+  // Copies even when already float64: the buffers must not alias what is
+  // saved for backward or overwritten here.
+  auto mean = running_mean.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
+  auto invstd = running_var.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
+  double* v = invstd.data_ptr<double>();
+  for (int64_t c = 0; c < invstd.numel(); ++c) v[c] = 1.0 / std::sqrt(v[c] + eps);
+  return {mean, invstd};
 }
 
 void check_per_channel(const torch::Tensor& t, const char* name, const torch::Tensor& x) {
@@ -62,15 +91,10 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   auto x3 = as_ncs(x);  // (N,C,S)
   torch::Tensor mean, invstd;  // (C) float64
   if (use_batch_stats) {
-    auto [batch_mean, batch_var] = k.batch_moments(x3);
-    if (running_mean.defined())
-      update_running_stats(running_mean, running_var, batch_mean, batch_var,
-                           x3.size(0) * x3.size(2), momentum);
-    mean = batch_mean;
-    invstd = (batch_var + eps).rsqrt();
+    std::tie(mean, invstd) = k.batch_moments(x3);  // invstd holds the biased variance until finished
+    finish_batch_statistics(mean, invstd, running_mean, running_var, x3.size(0) * x3.size(2), momentum, eps);
   } else {
-    mean = running_mean.to(torch::kFloat64);
-    invstd = (running_var.to(torch::kFloat64) + eps).rsqrt();
+    std::tie(mean, invstd) = running_statistics(running_mean, running_var, eps);
   }
   auto y3 = k.normalize_forward(x3, mean, invstd, weight, bias);  // (N,C,S)
 

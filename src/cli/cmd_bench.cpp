@@ -45,11 +45,11 @@ void bench_train(bool quick, const std::optional<std::string>& out) {
   if (quick) options.seconds_per_case = 0.1;
   std::cout << fmt::format("Training step (zero_grad, forward, loss, backward, Adam step), ms/step; BLAS: {}\n\n",
                            blas_description());
-  std::cout << fmt::format("{:<10} {:>6} {:<7} {:>7} {:>10} {:>17} {:>9}\n", "model", "batch", "norm", "threads",
+  std::cout << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9}\n", "model", "batch", "norm", "threads",
                            "median ms", "p25-p75 ms", "x none");
   const auto rows = bench::bench_training(options);
   for (const auto& r : rows)
-    std::cout << fmt::format("{:<10} {:>6} {:<7} {:>7} {:>10.3f} {:>17} {:>9.2f}\n", r.experiment, r.batch_size, r.norm,
+    std::cout << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10.3f} {:>17} {:>9.2f}\n", r.experiment, r.batch_size, r.norm,
                              r.threads, r.timing.median, fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75),
                              r.ratio_to_none);
   if (!out) return;
