@@ -8,7 +8,6 @@
 #include "bench/train_bench.h"
 #include "bn/kernels.h"
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/errors.h"
 #include "core/text.h"
 #include "core/threads.h"
@@ -74,10 +73,8 @@ int run_bench(const Args& args) {
       ("what", "bn or train", cxxopts::value<std::string>());
   parser.parse_positional({"what"});
   parser.positional_help("bn|train");
-  add_global_options(parser);
-  auto parsed = parse_or_help(parser, args);
+  auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
-  apply_global_options(*parsed);
   if (!parsed->count("what")) throw UsageError("missing benchmark: bn or train");
   const std::string what = (*parsed)["what"].as<std::string>();
   const bool quick = parsed->count("quick") > 0;

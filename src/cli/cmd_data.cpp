@@ -4,7 +4,6 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/errors.h"
 #include "data/catalog.h"
 #include "data/data_dir.h"
@@ -111,10 +110,8 @@ int run_data(const Args& args) {
       ("datasets", "data sets", cxxopts::value<std::vector<std::string>>());
   parser.parse_positional({"action", "datasets"});
   parser.positional_help("fetch|verify|info [DATASET...]");
-  add_global_options(parser);
-  auto parsed = parse_or_help(parser, args);
+  auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
-  apply_global_options(*parsed);
 
   DataOptions options;
   if (!parsed->count("action")) throw UsageError("missing action: fetch, verify or info");

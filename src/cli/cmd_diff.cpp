@@ -5,7 +5,6 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/errors.h"
 #include "core/text.h"
 #include "results/diff.h"
@@ -72,11 +71,9 @@ int run_diff(const Args& args) {
       ("paths", "A B", cxxopts::value<std::vector<std::string>>());
   parser.parse_positional({"paths"});
   parser.positional_help("A B");
-  add_global_options(parser);
   try {
-    auto parsed = parse_or_help(parser, args);
+    auto parsed = parse_command(parser, args);
     if (!parsed) return kExitOk;
-    apply_global_options(*parsed);
     const auto paths = parsed->count("paths") ? (*parsed)["paths"].as<std::vector<std::string>>() : Args{};
     if (paths.size() != 2) throw UsageError(fmt::format("expected two paths A B, got {}", paths.size()));
     results::DiffOptions options;

@@ -4,7 +4,6 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/errors.h"
 #include "experiments/experiment.h"
 
@@ -12,10 +11,8 @@ namespace bnlab::cli {
 
 int run_list(const Args& args) {
   cxxopts::Options parser("bnlab list", "List the named experiments in experiments/ (or $BNLAB_EXPERIMENTS_DIR).");
-  add_global_options(parser);
-  auto parsed = parse_or_help(parser, args);
+  auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
-  apply_global_options(*parsed);
 
   const auto dir = experiments::experiments_dir();
   const auto all = experiments::load_all_experiments(dir);

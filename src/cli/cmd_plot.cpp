@@ -4,7 +4,6 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/errors.h"
 #include "core/text.h"
 #include "results/plot.h"
@@ -56,10 +55,8 @@ int run_plot(const Args& args) {
       ("paths", "Run or experiment folders", cxxopts::value<std::vector<std::string>>());
   parser.parse_positional({"paths"});
   parser.positional_help("RUN_OR_EXPERIMENT_DIR...");
-  add_global_options(parser);
-  auto parsed = parse_or_help(parser, args);
+  auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
-  apply_global_options(*parsed);
 
   if (!parsed->count("paths")) throw UsageError("give at least one run or experiment results folder");
   const auto paths = (*parsed)["paths"].as<std::vector<std::string>>();

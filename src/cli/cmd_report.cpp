@@ -5,7 +5,6 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/errors.h"
 #include "experiments/run_plan.h"
 #include "results/report.h"
@@ -24,10 +23,8 @@ int run_report(const Args& args) {
       ("name", "Experiment name", cxxopts::value<std::string>());
   parser.parse_positional({"name"});
   parser.positional_help("NAME");
-  add_global_options(parser);
-  auto parsed = parse_or_help(parser, args);
+  auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
-  apply_global_options(*parsed);
   if (!parsed->count("name")) throw UsageError("missing experiment name");
 
   const std::string name = (*parsed)["name"].as<std::string>();

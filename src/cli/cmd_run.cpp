@@ -5,7 +5,6 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/errors.h"
 #include "core/text.h"
 #include "data/data_dir.h"
@@ -138,10 +137,8 @@ int run_run(const Args& args) {
       ("name", "Experiment name or .toml path", cxxopts::value<std::string>());
   parser.parse_positional({"name"});
   parser.positional_help("NAME");
-  add_global_options(parser);
-  auto parsed = parse_or_help(parser, args);
+  auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
-  apply_global_options(*parsed);
   const RunCommandOptions o = read_options(*parsed);
 
   std::vector<experiments::PlannedRun> runs;

@@ -4,7 +4,6 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/errors.h"
 #include "experiments/experiment.h"
 
@@ -56,10 +55,8 @@ int run_show(const Args& args) {
       ("name", "Experiment name or .toml path", cxxopts::value<std::string>());
   parser.parse_positional({"name"});
   parser.positional_help("NAME");
-  add_global_options(parser);
-  auto parsed = parse_or_help(parser, args);
+  auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
-  apply_global_options(*parsed);
 
   if (parsed->count("keys")) {
     print_keys();

@@ -5,7 +5,6 @@
 
 #include "bn/equivalence.h"
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/errors.h"
 
 namespace bnlab::cli {
@@ -78,10 +77,8 @@ int run_verify(const Args& args) {
       ("seed", "Seed of the case table and the data", cxxopts::value<uint64_t>()->default_value("0"), "S")
       ("dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")
       ("kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K");
-  add_global_options(parser);
-  auto parsed = parse_or_help(parser, args);
+  auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
-  apply_global_options(*parsed);
 
   VerifyOptions options;
   options.cases = (*parsed)["cases"].as<int>();

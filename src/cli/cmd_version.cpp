@@ -6,7 +6,6 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/global_options.h"
 #include "core/build_info.h"
 #include "core/errors.h"
 #include "core/threads.h"
@@ -15,10 +14,8 @@ namespace bnlab::cli {
 
 int run_version(const Args& args) {
   cxxopts::Options parser("bnlab version", "Print versions and runtime settings.");
-  add_global_options(parser);
-  auto parsed = parse_or_help(parser, args);
+  auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
-  apply_global_options(*parsed);
 
   std::cout << fmt::format("bnlab {} (commit {})\n", build_version(), build_commit())
             << fmt::format("LibTorch {}\n", TORCH_VERSION)

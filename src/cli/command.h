@@ -26,6 +26,10 @@ int dispatch(int argc, char** argv);
 // words into UsageError. Prints help and returns nullopt for --help.
 std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, const Args& args);
 
+// What every command does first: add the global options (--threads, --help),
+// parse, and apply them. nullopt when --help was printed (exit 0).
+std::optional<cxxopts::ParseResult> parse_command(cxxopts::Options& options, const Args& args);
+
 int run_bench(const Args& args);
 int run_data(const Args& args);
 int run_diff(const Args& args);

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/global_options.h"
 #include "core/errors.h"
 #include "core/threads.h"
 
@@ -69,6 +70,13 @@ std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, con
   } catch (const cxxopts::exceptions::exception& error) {
     throw UsageError(error.what());
   }
+}
+
+std::optional<cxxopts::ParseResult> parse_command(cxxopts::Options& options, const Args& args) {
+  add_global_options(options);
+  auto parsed = parse_or_help(options, args);
+  if (parsed) apply_global_options(*parsed);
+  return parsed;
 }
 
 int dispatch(int argc, char** argv) {
