@@ -21,30 +21,35 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   return out;
 }
 
-int64_t parse_int(const std::string& text, const std::string& what) {
+namespace {
+
+// Parses all of `text` with `convert` (std::stoll, std::stod, ...), or
+// throws naming `what`, the expected `kind` and the text.
+template <typename T, typename Convert>
+T parse_whole(const std::string& text, const std::string& what, const char* kind, Convert convert) {
   size_t used = 0;
-  int64_t value = 0;
+  T value{};
   try {
-    value = std::stoll(text, &used);
+    value = convert(text, &used);
   } catch (const std::exception&) {
     used = 0;
   }
   if (text.empty() || used != text.size())
-    throw std::invalid_argument(fmt::format("{}: expected an integer, got '{}'", what, text));
+    throw std::invalid_argument(fmt::format("{}: expected {}, got '{}'", what, kind, text));
   return value;
 }
 
+}  // namespace
+
+int64_t parse_int(const std::string& text, const std::string& what) {
+  return parse_whole<int64_t>(text, what, "an integer",
+                              [](const std::string& t, size_t* used) { return std::stoll(t, used); });
+}
+
 double parse_double(const std::string& text, const std::string& what) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size())
-    throw std::invalid_argument(fmt::format("{}: expected a number, got '{}'", what, text));
-  return value;
+  // std::stod also reads "nan", "inf" and "-inf", as bnlab writes them.
+  return parse_whole<double>(text, what, "a number",
+                             [](const std::string& t, size_t* used) { return std::stod(t, used); });
 }
 
 }  // namespace bnlab

@@ -36,19 +36,11 @@ size_t CsvTable::column_index(const std::string& name) const {
 
 double CsvTable::number(size_t row, size_t column) const {
   const std::string& cell = rows.at(row).at(column);
-  if (cell == "nan" || cell == "NaN") return std::nan("");
-  if (cell == "inf") return INFINITY;
-  if (cell == "-inf") return -INFINITY;
-  size_t used = 0;
-  double value = 0;
   try {
-    value = std::stod(cell, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (cell.empty() || used != cell.size())
+    return parse_double(cell, columns[column]);
+  } catch (const std::invalid_argument&) {
     fail(path, fmt::format("row {}, column '{}': '{}' is not a number", row + 1, columns[column], cell));
-  return value;
+  }
 }
 
 std::vector<double> CsvTable::numbers(const std::string& column) const {
