@@ -4,51 +4,15 @@
 
 #include <cmath>
 
+#include "bn/function_support.h"
 #include "bn/kernels.h"
 
 namespace bnlab::bn {
 namespace {
 
+using namespace detail;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// LibTorch 1.13's Function::apply records device and dtype of every tensor
-// argument and fails on undefined ones, so "absent" optional tensors (affine
-// or running statistics off) travel through apply as empty tensors.
-torch::Tensor absent_as_empty(const torch::Tensor& t, const torch::Tensor& like) {
-  return t.defined() ? t : torch::empty({0}, like.options());
-}
-torch::Tensor empty_as_absent(const torch::Tensor& t) { return t.numel() ? t : torch::Tensor(); }
-
-// (N, C, *) -> (N, C, S), contiguous; a view when x already is contiguous.
-torch::Tensor as_ncs(const torch::Tensor& x) {
-  return x.contiguous().view({x.size(0), x.size(1), -1});
-}
-
-// Per-channel bookkeeping in one plain loop over C (tensor ops here would
-// cost a dispatch and an allocation each, which dominates small layers):
-//   running stats: r = (1 - momentum) * r + momentum * batch_stat, running_var
-//     with the unbiased variance var * M / (M - 1), in float64;
-//   var is turned into invstd = 1 / sqrt(var + eps) in place.
-void finish_batch_statistics(const torch::Tensor& batch_mean, torch::Tensor& var_to_invstd,
-                             const torch::Tensor& running_mean, const torch::Tensor& running_var, int64_t M,
-                             double momentum, double eps) {
-  const int64_t C = batch_mean.numel();
-  const double* mean = batch_mean.data_ptr<double>();
-  double* var = var_to_invstd.data_ptr<double>();
-  if (running_mean.defined()) {
-    const double bessel = double(M) / double(M - 1);
-    AT_DISPATCH_FLOATING_TYPES(running_mean.scalar_type(), "bnlab_running_stats", [&] {
-      scalar_t* rm = running_mean.data_ptr<scalar_t>();
-      scalar_t* rv = running_var.data_ptr<scalar_t>();
-      for (int64_t c = 0; c < C; ++c) {
-        rm[c] = scalar_t((1 - momentum) * double(rm[c]) + momentum * mean[c]);
-        rv[c] = scalar_t((1 - momentum) * double(rv[c]) + momentum * bessel * var[c]);
-      }
-    });
-  }
-  for (int64_t c = 0; c < C; ++c) var[c] = 1.0 / std::sqrt(var[c] + eps);
-}
 
 // Eval: (mean, invstd) in float64 from the running statistics.
 std::pair<torch::Tensor, torch::Tensor> running_statistics(const torch::Tensor& running_mean,
@@ -60,17 +24,6 @@ std::pair<torch::Tensor, torch::Tensor> running_statistics(const torch::Tensor& 
   double* v = invstd.data_ptr<double>();
   for (int64_t c = 0; c < invstd.numel(); ++c) v[c] = 1.0 / std::sqrt(v[c] + eps);
   return {mean, invstd};
-}
-
-void check_per_channel(const torch::Tensor& t, const char* name, const torch::Tensor& x) {
-  if (!t.defined()) return;
-  TORCH_CHECK(t.dim() == 1 && t.size(0) == x.size(1), "BatchNorm: ", name, " should contain ",
-              x.size(1), " elements (one per input channel) but has shape ", t.sizes(),
-              " (input shape ", x.sizes(), ")");
-  TORCH_CHECK(t.scalar_type() == x.scalar_type(), "BatchNorm: ", name, " has dtype ",
-              t.scalar_type(), " but the input has dtype ", x.scalar_type());
-  TORCH_CHECK(t.device() == x.device(), "BatchNorm: ", name, " is on ", t.device(),
-              " but the input is on ", x.device());
 }
 
 }  // namespace
@@ -139,7 +92,8 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   if (need_sums) std::tie(sum_dy, sum_dy_xhat) = k.grad_sums(dy3, x3, mean, invstd);
 
   if (need_dx) {
-    dx = use_batch_stats ? k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, sum_dy, sum_dy_xhat)
+    dx = use_batch_stats ? k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, sum_dy, sum_dy_xhat,
+                                                                   x3.size(0) * x3.size(2))
                          : k.normalize_backward_fixed_stats(dy3, invstd, weight);
     dx = dx.view(input_sizes);
   }
@@ -156,20 +110,7 @@ torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
                          const torch::Tensor& bias, const torch::Tensor& running_mean,
                          const torch::Tensor& running_var, bool use_batch_stats, double momentum,
                          double eps, Kernels kernels) {
-  TORCH_CHECK(x.dim() >= 2 && x.dim() <= 4,
-              "BatchNorm: expected 2D (N,C), 3D (N,C,L) or 4D (N,C,H,W) input (got ", x.dim(),
-              "D input of shape ", x.sizes(), ")");
-  TORCH_CHECK(x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64,
-              "BatchNorm: expected a float32 or float64 input, got ", x.scalar_type());
-  TORCH_CHECK(x.device().is_cpu(), "BatchNorm: only CPU tensors are supported, got ", x.device());
-  check_per_channel(weight, "weight", x);
-  check_per_channel(bias, "bias", x);
-  check_per_channel(running_mean, "running_mean", x);
-  check_per_channel(running_var, "running_var", x);
-  TORCH_CHECK(running_mean.defined() == running_var.defined(),
-              "BatchNorm: running_mean and running_var must both be given or both be undefined");
-  TORCH_CHECK(use_batch_stats || running_mean.defined(),
-              "BatchNorm: normalising with running statistics needs running_mean and running_var");
+  check_batch_norm_arguments(x, weight, bias, running_mean, running_var, use_batch_stats);
   if (use_batch_stats) {
     const int64_t values_per_channel = x.numel() / std::max<int64_t>(1, x.size(1));
     TORCH_CHECK(values_per_channel > 1,

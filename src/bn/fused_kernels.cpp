@@ -21,7 +21,7 @@
                  double*, double*);                                                                              \
   template <typename T>                                                                                         \
   void backward_batch_stats(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, \
-                            const double*, const T*, const double*, const double*, T*, T*, T*, T*, T*);          \
+                            const double*, const T*, const double*, const double*, double, T*, T*, T*, T*, T*);  \
   template <typename T>                                                                                         \
   void backward_fixed_stats(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, const T*, \
                             T*);                                                                                 \
@@ -128,7 +128,8 @@ std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const
 
 torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean,
                                              const torch::Tensor& invstd, const torch::Tensor& gamma,
-                                             const torch::Tensor& sum_dy, const torch::Tensor& sum_dy_xhat) {
+                                             const torch::Tensor& sum_dy, const torch::Tensor& sum_dy_xhat,
+                                             int64_t count) {
   check_contiguous(x);
   check_contiguous(dy);
   const Shape s(x);
@@ -140,7 +141,7 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
       BNLAB_FUSED_CALL(backward_batch_stats, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
                        dx.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
                        invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), sum_dy.data_ptr<double>(),
-                       sum_dy_xhat.data_ptr<double>(), sc, sc + s.C, sc + 2 * s.C, sc + 3 * s.C, sc + 4 * s.C);
+                       sum_dy_xhat.data_ptr<double>(), double(count), sc, sc + s.C, sc + 2 * s.C, sc + 3 * s.C, sc + 4 * s.C);
     });
   });
   return dx;

@@ -14,7 +14,8 @@ std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const
                                                   const torch::Tensor& mean, const torch::Tensor& invstd);
 torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean,
                                              const torch::Tensor& invstd, const torch::Tensor& gamma,
-                                             const torch::Tensor& sum_dy, const torch::Tensor& sum_dy_xhat);
+                                             const torch::Tensor& sum_dy, const torch::Tensor& sum_dy_xhat,
+                                             int64_t count);
 torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torch::Tensor& invstd,
                                              const torch::Tensor& gamma);
 

@@ -136,15 +136,15 @@ void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t
   for (int64_t c = c0; c < c1; ++c) sum_dy_xhat[c] *= invstd[c];
 }
 
-// dx = g*invstd * (dy - sum_dy/M - xhat * sum_dy_xhat/M), rewritten per
+// dx = g*invstd * (dy - sum_dy/M - xhat * sum_dy_xhat/M), M the count the sums
+// and statistics were taken over (N*S, or the global count under sync BN), rewritten per
 // channel as dx = a*dy + b*(x - mean) + k with a = g*invstd,
 // b = -a*invstd*sum_dy_xhat/M, k = -a*sum_dy/M: two FMAs per element.
 template <typename T>
 void backward_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
                           const double* mean, const double* invstd, const T* gamma, const double* sum_dy,
-                          const double* sum_dy_xhat, T* scratch_hi, T* scratch_lo, T* scratch_a, T* scratch_b,
-                          T* scratch_k) {
-  const double M = double(N * S);
+                          const double* sum_dy_xhat, double M, T* scratch_hi, T* scratch_lo, T* scratch_a,
+                          T* scratch_b, T* scratch_k) {
   for (int64_t c = c0; c < c1; ++c) {
     const double a = invstd[c] * (gamma ? double(gamma[c]) : 1.0);
     scratch_hi[c] = T(mean[c]);
@@ -206,8 +206,8 @@ void backward_fixed_stats(const T* dy, T* dx, int64_t N, int64_t C, int64_t S, i
   template void grad_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,    \
                              const double*, double*, double*);                                                   \
   template void backward_batch_stats<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,   \
-                                        const double*, const double*, const T*, const double*, const double*, T*, \
-                                        T*, T*, T*, T*);                                                         \
+                                        const double*, const double*, const T*, const double*, const double*,     \
+                                        double, T*, T*, T*, T*, T*);                                             \
   template void backward_fixed_stats<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, \
                                         const T*, T*);
 BNLAB_INSTANTIATE(float)

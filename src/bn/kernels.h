@@ -24,7 +24,8 @@ struct KernelSet {
   torch::Tensor (*normalize_backward_batch_stats)(const torch::Tensor& dy, const torch::Tensor& x,
                                                   const torch::Tensor& mean, const torch::Tensor& invstd,
                                                   const torch::Tensor& gamma, const torch::Tensor& sum_dy,
-                                                  const torch::Tensor& sum_dy_xhat);
+                                                  const torch::Tensor& sum_dy_xhat,
+                                                  int64_t count);
   torch::Tensor (*normalize_backward_fixed_stats)(const torch::Tensor& dy, const torch::Tensor& invstd,
                                                   const torch::Tensor& gamma);
 };

@@ -125,7 +125,7 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
                                              const torch::Tensor& mean, const torch::Tensor& invstd,
                                              const torch::Tensor& gamma,
                                              const torch::Tensor& sum_dy,
-                                             const torch::Tensor& sum_dy_xhat) {
+                                             const torch::Tensor& sum_dy_xhat, int64_t count) {
   const Layout layout(x);
   auto dx = torch::empty_like(x);  // (N,C,S)
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_normalize_backward_batch_stats", [&] {
@@ -138,7 +138,7 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
     const double* sum_dy_xhat_data = sum_dy_xhat.data_ptr<double>();
     scalar_t* dx_data = dx.data_ptr<scalar_t>();
     parallel_over_channels(layout, [&](int64_t c) {
-      const double M = static_cast<double>(layout.count());
+      const double M = static_cast<double>(count);
       const double istd = invstd_data[c];
       const double g = gamma_data ? double(gamma_data[c]) : 1.0;
       // dx = g*istd * ( dy                        direct path through xhat

@@ -35,12 +35,14 @@ std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const
 
 // dx when mean and invstd were the batch's own statistics (training):
 // dx = gamma * invstd * (dy - sum_dy / M - xhat * sum_dy_xhat / M)
+// M = count, the number of values mean, invstd and the sums were taken over:
+// N*S for one process, the whole batch's count under sync BatchNorm.
 // dy, x: (N,C,S); per-channel tensors: (C) -> dx: (N,C,S)
 torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torch::Tensor& x,
                                              const torch::Tensor& mean, const torch::Tensor& invstd,
                                              const torch::Tensor& gamma,
                                              const torch::Tensor& sum_dy,
-                                             const torch::Tensor& sum_dy_xhat);
+                                             const torch::Tensor& sum_dy_xhat, int64_t count);
 
 // dx when mean and invstd were constants (eval with running statistics):
 // dx = gamma * invstd * dy
