@@ -1,6 +1,8 @@
 #include "bn/batch_norm.h"
 
 #include "bn/batch_norm_function.h"
+#include "bn/sync_batch_norm_function.h"
+#include "dist/group.h"
 
 namespace bnlab::bn {
 
@@ -54,7 +56,7 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
     stream << "None";
   stream << ", affine=" << std::boolalpha << options.affine()
          << ", track_running_stats=" << options.track_running_stats() << ", kernels=" << to_string(options.kernels())
-         << ")";
+         << (options.sync() ? ", sync=true" : "") << ")";
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
@@ -69,6 +71,9 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
   // PyTorch's rule: batch statistics in training, and in eval too when no
   // running statistics are kept.
   const bool use_batch_stats = is_training() || !options.track_running_stats();
+  if (options.sync() && is_training() && dist::default_group().size() > 1)
+    return sync_batch_norm(input, weight, bias, running_mean, running_var, momentum, options.eps(),
+                           options.kernels());
   return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum,
                     options.eps(), options.kernels());
 }

@@ -28,6 +28,11 @@ struct BatchNormOptions {
   // bnlab only: which implementation computes it. Default fused (vectorised,
   // one-pass statistics); reference is the readable per-channel loops.
   TORCH_ARG(Kernels, kernels) = Kernels::kFused;
+  // bnlab only: in training, normalise with the statistics of the whole batch
+  // across the ranks of dist::default_group() (SyncBatchNormFunction), as
+  // torch.nn.SyncBatchNorm does. Every rank must then run the layer in step.
+  // Without a group of more than one process it is plain BatchNorm. Default false.
+  TORCH_ARG(bool, sync) = false;
 };
 
 // BatchNorm over (N,C), (N,C,L) and (N,C,H,W) inputs, whose math is

@@ -1,13 +1,16 @@
 // bnlab run NAME [--variant V]... [--seed S]... [--set key=value]... [--epochs N]
 //                [--out DIR] [--dry-run] [--overwrite] [--data-dir DIR]
+//                [--world-size N --rank R --master-addr H --master-port P]
 #include <fmt/format.h>
 
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/dist_options.h"
 #include "core/errors.h"
 #include "core/text.h"
 #include "data/data_dir.h"
+#include "dist/group.h"
 #include "experiments/run_plan.h"
 #include "train/interrupt.h"
 #include "train/progress.h"
@@ -115,6 +118,61 @@ void print_summary(const std::vector<std::pair<experiments::PlannedRun, train::R
   }
 }
 
+// A data-parallel job runs the runs meant for its world size (dist.world_size
+// 0 means any).
+std::vector<experiments::PlannedRun> runs_for_world_size(std::vector<experiments::PlannedRun> runs, int world_size,
+                                                         bool speak) {
+  std::vector<experiments::PlannedRun> kept;
+  std::vector<std::string> other_sizes;
+  for (auto& run : runs) {
+    const int64_t wanted = run.config.dist.world_size;
+    if (wanted == 0 || wanted == world_size) kept.push_back(std::move(run));
+    else other_sizes.push_back(std::to_string(wanted));
+  }
+  if (kept.empty())
+    throw UsageError(fmt::format("no selected run is meant for world size {} (their dist.world_size: {}); start the "
+                                 "job with that many processes, e.g. `bnlab launch --nproc {} -- run ...`",
+                                 world_size, join(other_sizes, ", "), other_sizes.front()));
+  if (speak && !other_sizes.empty())
+    std::cout << fmt::format("{} run(s) meant for another world size skipped (this job: {} process{})\n",
+                             other_sizes.size(), world_size, world_size == 1 ? "" : "es");
+  return kept;
+}
+
+// What to do with each run: rank 0 looks at the results folders (the other
+// ranks may be on hosts without them) and tells the others.
+enum RunAction : int64_t { kTrain = 0, kSkipFinished = 1 };
+
+std::vector<int64_t> decide_runs(const std::vector<experiments::PlannedRun>& runs, const RunCommandOptions& o,
+                                 const dist::Group& group) {
+  std::vector<int64_t> actions(runs.size(), kTrain);
+  std::string refusal;
+  if (group.is_root()) {
+    std::vector<std::string> finished;
+    for (size_t i = 0; i < runs.size(); ++i)
+      if (auto status = train::finished_run_status(runs[i].dir)) {
+        if (o.skip_finished || o.resume) actions[i] = kSkipFinished;
+        else if (!o.overwrite) finished.push_back(fmt::format("  {} ({})", runs[i].dir.string(), *status));
+      }
+    if (!finished.empty())
+      refusal = fmt::format("{} run(s) already finished; pass --overwrite to replace them:\n{}", finished.size(),
+                            join(finished, "\n"));
+  }
+  if (group.size() > 1) {
+    actions.push_back(refusal.empty() ? 0 : 1);
+    std::vector<torch::Tensor> shared = {torch::tensor(actions, torch::kInt64)};
+    group.broadcast(shared, 0);
+    actions.assign(shared[0].data_ptr<int64_t>(), shared[0].data_ptr<int64_t>() + shared[0].numel());
+    const bool refused = actions.back() != 0;
+    actions.pop_back();
+    if (refused && !group.is_root())
+      throw std::runtime_error("rank 0 refused to start: finished runs in the way (see rank 0's message)");
+  }
+  // Refuse before training anything, naming every finished run in the way.
+  if (!refusal.empty()) throw std::runtime_error(refusal);
+  return actions;
+}
+
 }  // namespace
 
 int run_run(const Args& args) {
@@ -135,6 +193,7 @@ int run_run(const Args& args) {
       ("save-checkpoint", "Write checkpoint.pt (model, optimiser, position) after every epoch")
       ("resume", "Continue interrupted runs from checkpoint.pt; skip finished runs, start missing ones")
       ("name", "Experiment name or .toml path", cxxopts::value<std::string>());
+  add_dist_options(parser);
   parser.parse_positional({"name"});
   parser.positional_help("NAME");
   auto parsed = parse_command(parser, args);
@@ -152,38 +211,47 @@ int run_run(const Args& args) {
     return kExitOk;
   }
 
-  // Refuse before training anything, naming every finished run in the way.
-  if (!o.overwrite && !o.skip_finished && !o.resume) {
-    std::vector<std::string> finished;
-    for (const auto& run : runs)
-      if (auto status = train::finished_run_status(run.dir))
-        finished.push_back(fmt::format("  {} ({})", run.dir.string(), *status));
-    if (!finished.empty())
-      throw std::runtime_error(fmt::format("{} run(s) already finished; pass --overwrite to replace them:\n{}",
-                                           finished.size(), join(finished, "\n")));
-  }
+  const auto group = join_group(*parsed);
+  const bool root = group->is_root();
+  if (group->size() > 1 && (o.resume || o.save_checkpoint))
+    throw UsageError("--save-checkpoint and --resume are not supported in data-parallel jobs");
+  runs = runs_for_world_size(std::move(runs), group->size(), root);
+  const std::vector<int64_t> actions = decide_runs(runs, o, *group);
+
   train::install_interrupt_handler();
   train::RunOptions options;
   options.overwrite = o.overwrite;
   options.save_checkpoint = o.save_checkpoint;
   options.data_dir = data::resolve_data_dir(o.data_dir).path;
   options.live_progress = train::ConsoleProgress::stdout_is_terminal();
+  options.group = group;
   train::DatasetCache datasets;
   std::vector<std::pair<experiments::PlannedRun, train::RunSummary>> done;
-  for (const auto& run : runs) {
-    if ((o.skip_finished || o.resume) && train::finished_run_status(run.dir)) {
-      std::cout << fmt::format("== {} / {} / seed {}: already finished in {}, skipped\n", run.experiment,
-                               run.variant, run.seed, run.dir.string());
-      done.emplace_back(run, train::summary_from_record(run.dir));
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto& run = runs[i];
+    if (actions[i] == kSkipFinished) {
+      if (root)
+        std::cout << fmt::format("== {} / {} / seed {}: already finished in {}, skipped\n", run.experiment,
+                                 run.variant, run.seed, run.dir.string());
+      train::RunSummary skipped;
+      skipped.status = "skipped";
+      done.emplace_back(run, root ? train::summary_from_record(run.dir) : skipped);
       continue;
     }
     // --resume continues what has a checkpoint and starts the rest afresh.
     options.resume = o.resume && std::filesystem::exists(run.dir / "checkpoint.pt") &&
                      std::filesystem::exists(run.dir / "run.json");
     done.emplace_back(run, train::execute_run(run, options, datasets, std::cout));
-    if (done.back().second.status == "interrupted") break;
+    const std::string& status = done.back().second.status;
+    if (status == "interrupted") break;
+    // A failed rank leaves the others mid-collective: the job ends here.
+    if (status == "failed" && group->size() > 1) {
+      std::cerr << fmt::format("rank {}: run {} / {} / seed {} failed: {}\n", group->rank(), run.experiment,
+                               run.variant, run.seed, done.back().second.error);
+      break;
+    }
   }
-  print_summary(done);
+  if (root) print_summary(done);
 
   bool failed = false;
   for (const auto& [run, summary] : done) {

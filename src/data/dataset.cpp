@@ -83,11 +83,17 @@ Batches::Batches(const Split& split, torch::Tensor order, int64_t batch_size)
   count_ = (order_.numel() + batch_size - 1) / batch_size;
 }
 
-Batch Batches::operator[](int64_t index) const {
-  const int64_t begin = index * batch_size_;
-  const int64_t end = std::min(begin + batch_size_, order_.numel());
-  auto indices = order_.slice(0, begin, end);
+int64_t Batches::rows(int64_t index) const {
+  return std::min(batch_size_, order_.numel() - index * batch_size_);
+}
+
+Batch Batches::rows(int64_t index, int64_t first, int64_t last) const {
+  TORCH_CHECK(0 <= first && first <= last && last <= rows(index), "Batches: rows ", first, "..", last,
+              " outside batch ", index, " of ", rows(index), " rows");
+  auto indices = order_.slice(0, index * batch_size_ + first, index * batch_size_ + last);
   return {split_.images.index_select(0, indices), split_.labels.index_select(0, indices)};
 }
+
+Batch Batches::operator[](int64_t index) const { return rows(index, 0, rows(index)); }
 
 }  // namespace bnlab::data

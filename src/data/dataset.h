@@ -56,6 +56,10 @@ class Batches {
   Batches(const Split& split, torch::Tensor order, int64_t batch_size);
   int64_t count() const { return count_; }
   Batch operator[](int64_t index) const;
+  // The number of rows of batch `index`, and rows [first, last) of it (a
+  // data-parallel rank's share of the global batch).
+  int64_t rows(int64_t index) const;
+  Batch rows(int64_t index, int64_t first, int64_t last) const;
 
  private:
   const Split& split_;

@@ -206,6 +206,9 @@ std::vector<ConfigKey> build_registry() {
       field("bn.kernels", &R::bn, &BnConfig::kernels,
             "bnlab's BN (model.norm = custom): fused (vectorised) or reference (readable loops) kernels", nullptr,
             {"fused", "reference"}),
+      field("bn.mode", &R::bn, &BnConfig::mode,
+            "bnlab's BN in a data-parallel job: local (each rank its own batch statistics) or sync "
+            "(statistics of the whole batch over all ranks)", nullptr, {"local", "sync"}),
       field("train.optimizer", &R::train, &TrainConfig::optimizer, "optimiser", nullptr,
             {"adam", "sgd"}),
       field("train.lr", &R::train, &TrainConfig::lr, "learning rate", positive()),
@@ -225,6 +228,9 @@ std::vector<ConfigKey> build_registry() {
             "also evaluate every K steps into steps.csv (0: per epoch only)", at_least(0)),
       field("log.bn_stats_every", &R::log, &LogConfig::bn_stats_every,
             "log BatchNorm internals to bn_stats.csv every K steps (0: off)", at_least(0)),
+      field("dist.world_size", &R::dist, &DistConfig::world_size,
+            "run only in a data-parallel job of this many processes (0: any); train.batch_size is per rank",
+            at_least(0)),
   };
 }
 
@@ -335,7 +341,12 @@ RunConfig resolved(RunConfig config) {
 }
 
 void validate(const RunConfig& config) {
-  if (config.model.norm != "none" && config.train.batch_size < 2)
+  // Without BatchNorm the mode is moot; native BatchNorm cannot synchronise.
+  if (config.bn.mode == "sync" && config.model.norm == "native")
+    bad_value(fmt::format("bn.mode = \"sync\" needs bnlab's BatchNorm (model.norm = \"custom\"), got model.norm = \"{}\"",
+                          config.model.norm));
+  // Sync BN normalises over every rank's samples, so one per rank can do.
+  if (config.model.norm != "none" && config.train.batch_size < 2 && config.bn.mode != "sync")
     bad_value(fmt::format("train.batch_size: BatchNorm (model.norm = \"{}\") needs at least 2 samples "
                           "per batch, got {}", config.model.norm, config.train.batch_size));
   if (config.model.dropout_placement == "before-norm" && (config.model.norm == "none" || config.model.dropout == 0))

@@ -38,6 +38,7 @@ struct BnConfig {
   double gamma_init = 1.0;
   double beta_init = 0.0;
   std::string kernels = "fused";         // custom BN only: fused | reference
+  std::string mode = "local";            // custom BN across ranks: local | sync
 };
 
 struct TrainConfig {
@@ -58,12 +59,19 @@ struct LogConfig {
   int64_t bn_stats_every = 0;  // BatchNorm internals to bn_stats.csv every K steps; 0: off
 };
 
+struct DistConfig {
+  // The world size a run is meant for: a data-parallel job runs only the runs
+  // whose value is its own world size (0: any, including one process).
+  int64_t world_size = 0;
+};
+
 struct RunConfig {
   DataConfig data;
   ModelConfig model;
   BnConfig bn;
   TrainConfig train;
   LogConfig log;
+  DistConfig dist;
 };
 
 // A config value as written in an experiment file or on the command line.

@@ -34,7 +34,8 @@ torch::nn::AnyModule make_norm(const std::string& kind, int64_t features, int sp
                             .eps(config.eps)
                             .momentum(momentum_of(config))
                             .affine(config.affine)
-                            .kernels(bn::parse_kernels(config.kernels)));
+                            .kernels(bn::parse_kernels(config.kernels))
+                            .sync(config.mode == "sync"));
     init_affine(layer, config);
     return torch::nn::AnyModule(layer);
   }

@@ -12,6 +12,7 @@
 #include "core/build_info.h"
 #include "core/threads.h"
 #include "data/synthetic.h"
+#include "dist/data_parallel.h"
 #include "models/model.h"
 #include "models/norm.h"
 #include "train/csv_writer.h"
@@ -75,11 +76,14 @@ std::vector<std::string> metrics_file_columns(bool staged) {
 
 // Writes metrics.csv rows (with the stage name first in staged runs),
 // steps.csv and bn_stats.csv, checkpoints after epochs, and drives the console.
+// `dir` is null on data-parallel ranks other than 0, which keep the
+// bookkeeping (last epoch, best accuracy) but write no file.
 class RunListener : public TrainListener {
  public:
-  RunListener(const RunDirectory& dir, bool staged, bool append, ConsoleProgress& progress)
-      : dir_(dir), staged_(staged), metrics_(dir.metrics_csv(), metrics_file_columns(staged), append),
-        append_(append), progress_(progress) {}
+  RunListener(const RunDirectory* dir, bool staged, bool append, ConsoleProgress& progress)
+      : dir_(dir), staged_(staged), append_(append), progress_(progress) {
+    if (dir_) metrics_.emplace(dir_->metrics_csv(), metrics_file_columns(staged), append);
+  }
 
   // Per stage: what the stage is, and what to checkpoint.
   void begin_stage(int64_t index, const experiments::ResolvedStage& stage, torch::nn::Sequential model,
@@ -91,12 +95,14 @@ class RunListener : public TrainListener {
     model_ = model;
     optimizer_ = optimizer;
     save_checkpoints_ = save_checkpoints;
+    if (!dir_) return;
     if (stage.config.train.eval_every > 0 && !steps_)
       steps_ = std::make_unique<CsvWriter>(
-          dir_.steps_csv(), std::vector<std::string>{"step", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"},
+          dir_->steps_csv(), std::vector<std::string>{"step", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"},
           append_);
     bn_stats_every_ = stage.config.log.bn_stats_every;
-    if (bn_stats_every_ > 0 && !bn_stats_) bn_stats_ = std::make_unique<BnStatsLogger>(dir_.bn_stats_csv(), bn_stats_every_, append_);
+    if (bn_stats_every_ > 0 && !bn_stats_)
+      bn_stats_ = std::make_unique<BnStatsLogger>(dir_->bn_stats_csv(), bn_stats_every_, append_);
   }
 
   void on_epoch_begin(int64_t epoch, int64_t steps) override { progress_.epoch_begin(epoch, steps); }
@@ -107,12 +113,12 @@ class RunListener : public TrainListener {
   void on_epoch_end(const EpochMetrics& m) override {
     write_metrics(m);
     progress_.epoch_end(m);
-    if (save_checkpoints_ && optimizer_ && std::isfinite(m.loss))
-      save_checkpoint(dir_.checkpoint(), *model_, *optimizer_,
+    if (dir_ && save_checkpoints_ && optimizer_ && std::isfinite(m.loss))
+      save_checkpoint(dir_->checkpoint(), *model_, *optimizer_,
                       {stage_index_, m.epoch, m.global_step, rows_written, best_val_accuracy});
   }
   void on_step_evaluation(const StepEvaluation& e) override {
-    steps_->write_row({double(e.step), double(e.epoch), e.loss, e.accuracy, e.val_loss, e.val_accuracy});
+    if (steps_) steps_->write_row({double(e.step), double(e.epoch), e.loss, e.accuracy, e.val_loss, e.val_accuracy});
   }
   bool wants_probe(int64_t global_step) override { return bn_stats_ && bn_stats_every_ > 0 && global_step % bn_stats_every_ == 0; }
   void on_probe(int64_t global_step, int64_t epoch, const data::Batch& batch) override {
@@ -122,7 +128,7 @@ class RunListener : public TrainListener {
   void write_metrics(const EpochMetrics& m) {
     const std::vector<double> values = {double(m.epoch), m.loss, m.accuracy, m.val_loss, m.val_accuracy, m.lr,
                                         m.epoch_seconds, m.ms_per_step, double(m.steps)};
-    metrics_.write_row(staged_ ? std::vector<std::string>{stage_name_} : std::vector<std::string>{}, values);
+    if (metrics_) metrics_->write_row(staged_ ? std::vector<std::string>{stage_name_} : std::vector<std::string>{}, values);
     ++rows_written;
     last = m;
     if (m.val_accuracy > best_val_accuracy) best_val_accuracy = m.val_accuracy;
@@ -133,9 +139,9 @@ class RunListener : public TrainListener {
   int64_t rows_written = 0;
 
  private:
-  const RunDirectory& dir_;
+  const RunDirectory* dir_;
   bool staged_;
-  CsvWriter metrics_;
+  std::optional<CsvWriter> metrics_;
   bool append_;
   std::unique_ptr<CsvWriter> steps_;
   std::unique_ptr<BnStatsLogger> bn_stats_;
@@ -162,16 +168,19 @@ json stages_to_json(const experiments::PlannedRun& run) {
 }
 
 // The model a stage starts from: fresh for the first, else the previous
-// stage's saved model carried into this stage's architecture.
-torch::nn::Sequential stage_model(const experiments::PlannedRun& run, size_t index, const RunDirectory& dir,
-                                  int64_t num_classes, std::ostream& log) {
+// stage's model (`previous`, or when resuming into a later stage, the one it
+// saved) carried into this stage's architecture.
+torch::nn::Sequential stage_model(const experiments::PlannedRun& run, size_t index, torch::nn::Sequential previous,
+                                  const RunDirectory* dir, int64_t num_classes, std::ostream& log) {
   torch::manual_seed(run.seed + 1000003 * int64_t(index));  // init of layers new to this stage
   auto model = models::build_model(run.stages[index].config, num_classes);
   if (index == 0) return model;
-  const auto& previous = run.stages[index - 1];
-  auto before = models::build_model(previous.config, num_classes);
-  load_model(dir.stage_model(previous.spec.name), *before);
-  const auto fresh = models::transfer_weights(*before, *model);
+  if (!previous) {
+    const auto& spec = run.stages[index - 1];
+    previous = models::build_model(spec.config, num_classes);
+    load_model(dir->stage_model(spec.spec.name), *previous);
+  }
+  const auto fresh = models::transfer_weights(*previous, *model);
   if (!fresh.empty())
     log << fmt::format("stage {}: new in this stage (initialised fresh): {}\n", run.stages[index].spec.name,
                        fmt::join(fresh, ", "));
@@ -180,11 +189,12 @@ torch::nn::Sequential stage_model(const experiments::PlannedRun& run, size_t ind
 
 // Evaluation-only rows (recalibrate, evaluate): loss and accuracy on the
 // training split and val_* on the test split, all in eval mode, as epoch 0.
-EpochMetrics evaluation_row(torch::nn::Sequential& model, const data::Dataset& dataset, int64_t global_step) {
+EpochMetrics evaluation_row(torch::nn::Sequential& model, const data::Dataset& dataset, int64_t global_step,
+                            const dist::Group& group) {
   const auto start = std::chrono::steady_clock::now();
-  const Evaluation train = evaluate(model, dataset.train), test = evaluate(model, dataset.test);
+  const Evaluation train = evaluate(model, dataset.train, group), test = evaluate(model, dataset.test, group);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return {0, 0, train.loss, train.accuracy, test.loss, test.accuracy, 0.0, seconds, 0.0, global_step};
+  return {0, 0, train.loss, train.accuracy, test.loss, test.accuracy, 0.0, seconds, 0.0, global_step, {}};
 }
 
 // Removes what an interrupted run wrote after its last checkpoint.
@@ -249,13 +259,49 @@ const data::Dataset& DatasetCache::get(const experiments::DataConfig& config,
   return loaded_.emplace(key, std::move(dataset)).first->second;
 }
 
+namespace {
+
+// Where a non-zero rank's console output goes: nowhere (rank 0 speaks for the job).
+class NullBuffer : public std::streambuf {
+ protected:
+  int overflow(int c) override { return c; }
+};
+
+json data_parallel_record(const dist::Group& group, const experiments::RunConfig& config) {
+  return {{"world_size", group.size()},
+          {"batch_size_per_rank", config.train.batch_size},
+          {"global_batch_size", config.train.batch_size * group.size()},
+          {"master", fmt::format("{}:{}", group.options().master_addr, group.options().master_port)}};
+}
+
+void check_data_parallel_support(const experiments::PlannedRun& run, const RunOptions& options) {
+  if (options.resume || options.save_checkpoint)
+    throw std::runtime_error("checkpoints (--save-checkpoint, --resume) are not supported in data-parallel jobs");
+  for (const auto& stage : run.stages)
+    if (stage.config.log.bn_stats_every > 0)
+      throw std::runtime_error("log.bn_stats_every is not supported in data-parallel jobs (the probe would run "
+                               "collectives on one rank only); set it to 0");
+}
+
+}  // namespace
+
 RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& options,
-                       DatasetCache& datasets, std::ostream& log) {
+                       DatasetCache& datasets, std::ostream& console) {
   using Mode = RunDirectory::Mode;
-  RunDirectory dir(run.dir, options.resume ? Mode::kResume : options.overwrite ? Mode::kOverwrite : Mode::kNew);
-  if (!dir.replaced_note().empty()) log << dir.replaced_note() << "\n";
-  log << fmt::format("== {} / {} / seed {} -> {}{}\n", run.experiment, run.variant, run.seed, run.dir.string(),
-                     options.resume ? " (resuming)" : "");
+  const auto group = options.group ? options.group : std::shared_ptr<const dist::Group>(dist::Group::solo());
+  const bool root = group->is_root();
+  NullBuffer discard;
+  std::ostream quiet(&discard);
+  std::ostream& log = root ? console : quiet;
+  if (group->size() > 1) check_data_parallel_support(run, options);
+  std::optional<RunDirectory> dir;
+  if (root) {
+    dir.emplace(run.dir, options.resume ? Mode::kResume : options.overwrite ? Mode::kOverwrite : Mode::kNew);
+    if (!dir->replaced_note().empty()) log << dir->replaced_note() << "\n";
+  }
+  log << fmt::format("== {} / {} / seed {} -> {}{}{}\n", run.experiment, run.variant, run.seed, run.dir.string(),
+                     options.resume ? " (resuming)" : "",
+                     group->size() > 1 ? fmt::format(" ({} ranks)", group->size()) : "");
 
   const json previous = options.resume ? read_run_record(run.dir) : json();
   json record = {{"experiment", run.experiment},
@@ -274,29 +320,33 @@ RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& opt
                  {"blas", blas_description()},
                  {"threads", at::get_num_threads()},
                  {"host", host_name()},
-                 {"pid", getpid()}};
+                 {"pid", getpid()},
+                 {"data_parallel", data_parallel_record(*group, run.config)}};
   if (options.resume) {
-    check_resumable(previous, record, dir);
+    check_resumable(previous, record, *dir);
     record["resumed_at"] = utc_now();
   }
-  dir.write_record(record);
+  if (dir) dir->write_record(record);
+  const RunDirectory* files = dir ? &*dir : nullptr;
 
   RunSummary summary;
   try {
     CheckpointPosition position;
     bool resuming = options.resume;
     if (resuming) {
-      position = read_checkpoint_position(dir.checkpoint());
-      rewind_to(dir, position);  // before any writer opens the files
+      position = read_checkpoint_position(dir->checkpoint());
+      rewind_to(*dir, position);  // before any writer opens the files
     }
-    ConsoleProgress progress(log, options.live_progress, run.config.train.epochs);
-    RunListener listener(dir, has_named_stages(run), options.resume, progress);
+    ConsoleProgress progress(log, options.live_progress && root, run.config.train.epochs);
+    RunListener listener(files, has_named_stages(run), options.resume, progress);
     TrainOutcome outcome;
     int64_t global_step = 0, epochs_completed = 0;
+    torch::nn::Sequential previous_model{nullptr};
     for (size_t index = resuming ? size_t(position.stage) : 0; index < run.stages.size(); ++index) {
       const auto& stage = run.stages[index];
       const data::Dataset& dataset = datasets.get(stage.config.data, options.data_dir);
-      auto model = stage_model(run, index, dir, dataset.num_classes, log);
+      auto model = stage_model(run, index, previous_model, files, dataset.num_classes, log);
+      dist::broadcast_parameters_and_buffers(*model, *group);
       if (index == 0) record["model"] = {{"parameters", models::count_parameters(*model)}, {"layers", models::model_summary(model)}};
       if (!stage.spec.name.empty()) log << fmt::format("-- stage {} ({}, {} on {})\n", stage.spec.name, stage.spec.action,
                                                        stage.spec.trainable, stage.config.data.dataset);
@@ -304,7 +354,7 @@ RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& opt
       listener.begin_stage(int64_t(index), stage, model, optimizer.get(), options.save_checkpoint);
       int64_t first_epoch = 1;
       if (resuming) {
-        position = load_checkpoint(dir.checkpoint(), *model, *optimizer);
+        position = load_checkpoint(dir->checkpoint(), *model, *optimizer);
         listener.rows_written = position.metrics_rows;
         listener.best_val_accuracy = position.best_val_accuracy;
         first_epoch = position.epoch + 1;
@@ -313,13 +363,14 @@ RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& opt
       }
       if (stage.spec.action == "train") {
         TrainSetup setup{&stage.config.train, has_batch_norm(*model), stage.spec.freeze_bn_stats,
-                         uint64_t(run.seed) + 7919 * index, first_epoch, global_step};
+                         uint64_t(run.seed) + 7919 * index, first_epoch, global_step, group.get(),
+                         stage.config.bn.mode != "sync"};
         outcome = train_model(model, dataset, *optimizer, setup, listener);
         global_step = listener.last ? listener.last->global_step : global_step;
         epochs_completed += outcome.epochs_completed;
       } else {
         if (stage.spec.action == "recalibrate") recalibrate_batch_norm(model, dataset.train, stage.config.train.batch_size);
-        const EpochMetrics row = evaluation_row(model, dataset, global_step);
+        const EpochMetrics row = evaluation_row(model, dataset, global_step, *group);
         listener.write_metrics(row);
         log << fmt::format("{}: loss {:.4f} - accuracy {:.4f} - val_loss {:.4f} - val_accuracy {:.4f}\n",
                            stage.spec.action, row.loss, row.accuracy, row.val_loss, row.val_accuracy);
@@ -330,13 +381,16 @@ RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& opt
         if (!stage.spec.name.empty()) record["stopped_in_stage"] = stage.spec.name;
         break;
       }
-      save_model(dir.stage_model(stage.spec.name), *model);
+      if (dir) save_model(dir->stage_model(stage.spec.name), *model);
+      previous_model = model;
     }
     summary.status = to_string(outcome.status);
     summary.last_epoch = listener.last;
     summary.best_val_accuracy = listener.best_val_accuracy;
     record["epochs_completed"] = epochs_completed;
     if (listener.last) record["final"] = metrics_to_json(*listener.last);
+    if (listener.last && !listener.last->rank_ms_per_step.empty())
+      record["data_parallel"]["rank_ms_per_step"] = listener.last->rank_ms_per_step;
     record["best_val_accuracy"] = listener.best_val_accuracy;
     if (outcome.status == TrainStatus::kDiverged)
       log << fmt::format("diverged: non-finite loss in epoch {}\n", *outcome.diverged_epoch);
@@ -350,7 +404,7 @@ RunSummary execute_run(const experiments::PlannedRun& run, const RunOptions& opt
   if (!summary.error.empty()) record["error"] = summary.error;
   record["status"] = summary.status;
   record["ended_at"] = utc_now();
-  dir.write_record(record);
+  if (dir) dir->write_record(record);
   return summary;
 }
 

@@ -3,11 +3,13 @@
 // data, model, training, metrics.csv rows as epochs finish, and run.json.
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
 
 #include "data/dataset.h"
+#include "dist/group.h"
 #include "experiments/run_plan.h"
 #include "train/trainer.h"
 
@@ -19,6 +21,10 @@ struct RunOptions {
   bool save_checkpoint = false;  // checkpoint.pt (model, optimiser, position) after every epoch
   std::filesystem::path data_dir;
   bool live_progress = false;
+  // A data-parallel job (null: one process). Every rank calls execute_run for
+  // the same runs in the same order; rank 0 alone owns the run's folder and
+  // writes metrics.csv and run.json, the others write nothing and stay quiet.
+  std::shared_ptr<const dist::Group> group;
 };
 
 struct RunSummary {

@@ -1,5 +1,8 @@
 #include "train/trainer.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -20,32 +23,75 @@ double seconds_since(Clock::time_point start) {
 // steps (one host read) finds a divergence without reading every loss.
 constexpr int64_t kDivergenceCheckInterval = 25;
 
-int64_t usable_batches(const data::Batches& batches, int64_t total, int64_t batch_size,
-                       bool has_batch_norm) {
-  const int64_t last = total - (batches.count() - 1) * batch_size;
-  return (has_batch_norm && last == 1 && batches.count() > 1) ? batches.count() - 1 : batches.count();
+// The last batch of an epoch is the remainder; it is used when every rank's
+// share holds at least min_rows_per_rank samples (BatchNorm with per-rank
+// statistics cannot train on one).
+int64_t usable_batches(const data::Batches& batches, int world_size, int64_t min_rows_per_rank) {
+  const int64_t last = batches.rows(batches.count() - 1);
+  return (last / world_size < min_rows_per_rank && batches.count() > 1) ? batches.count() - 1 : batches.count();
+}
+
+const dist::Group& group_of(const TrainSetup& setup) {
+  static const auto solo = dist::Group::solo();
+  return setup.group ? *setup.group : *solo;
+}
+
+// Every kDivergenceCheckInterval steps the ranks agree on the metrics so far
+// and on stopping (a non-finite loss anywhere, Ctrl-C anywhere), so that all
+// of them leave the loop after the same step. One process reads its own.
+struct Agreement {
+  double loss = 0, accuracy = 0;
+  bool diverged = false, interrupted = false;
+};
+
+Agreement agree(const RunningMetrics& running, const dist::Group& group) {
+  if (group.size() == 1) return {running.loss(), running.accuracy(), !std::isfinite(running.loss()), interrupt_requested()};
+  auto flags = torch::tensor({interrupt_requested() ? 1.0 : 0.0}, torch::kFloat64);
+  group.all_reduce_sum(flags);
+  const RunningMetrics all = running.over_ranks(group);
+  return {all.loss(), all.accuracy(), !std::isfinite(all.loss()), flags.item<double>() > 0};
+}
+
+std::vector<double> per_rank(double value, const dist::Group& group) {
+  const auto gathered = group.all_gather(torch::tensor({value}, torch::kFloat64));
+  return std::vector<double>(gathered.data_ptr<double>(), gathered.data_ptr<double>() + gathered.numel());
 }
 
 }  // namespace
 
-void RunningMetrics::add(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels) {
-  const int64_t n = labels.size(0);
-  loss_sum.add_(loss.detach(), double(n));  // float into the float64 sum, in place
+void RunningMetrics::add(const torch::Tensor& batch_loss_sum, const torch::Tensor& logits,
+                         const torch::Tensor& labels) {
+  loss_sum.add_(batch_loss_sum.detach());  // float into the float64 sum, in place
   correct.add_(logits.detach().argmax(1).eq(labels).sum());
-  samples += n;
+  samples += labels.size(0);
 }
 
 double RunningMetrics::loss() const { return samples ? loss_sum.item<double>() / samples : 0.0; }
 double RunningMetrics::accuracy() const { return samples ? double(correct.item<int64_t>()) / samples : 0.0; }
 
+RunningMetrics RunningMetrics::over_ranks(const dist::Group& group) const {
+  if (group.size() == 1) return *this;
+  // One collective: loss sum, correct count and samples, exact in float64.
+  auto sums = torch::stack({loss_sum, correct.to(torch::kFloat64), torch::tensor(double(samples), torch::kFloat64)});
+  group.all_reduce_sum(sums);
+  RunningMetrics all;
+  all.loss_sum.fill_(sums[0].item<double>());
+  all.correct.fill_(int64_t(sums[1].item<double>()));
+  all.samples = int64_t(sums[2].item<double>());
+  return all;
+}
+
 void train_step(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
-                RunningMetrics& running) {
+                RunningMetrics& running, const DataParallelStep& data_parallel) {
   optimizer.zero_grad();
   auto logits = model->forward(batch.images);
-  auto loss = torch::nn::functional::cross_entropy(logits, batch.labels);
-  loss.backward();
+  auto loss_sum = torch::nn::functional::cross_entropy(
+      logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  const int64_t rows = data_parallel.global_batch_rows ? data_parallel.global_batch_rows : batch.labels.size(0);
+  loss_sum.div(double(rows)).backward();
+  if (data_parallel.gradients) data_parallel.gradients->all_reduce();
   optimizer.step();
-  running.add(loss, logits, batch.labels);
+  running.add(loss_sum, logits, batch.labels);
 }
 
 const char* to_string(TrainStatus status) {
@@ -57,24 +103,27 @@ const char* to_string(TrainStatus status) {
   return "?";
 }
 
-Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, int64_t batch_size) {
+Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, const dist::Group& group,
+                    int64_t batch_size) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
-  double loss_sum = 0;
-  int64_t correct = 0;
-  for (int64_t begin = 0; begin < split.size(); begin += batch_size) {
-    const int64_t end = std::min(begin + batch_size, split.size());
+  const dist::Shard shard = dist::shard_of(split.size(), group.rank(), group.size());
+  auto loss_sum = torch::zeros({}, torch::kFloat64);
+  auto correct = torch::zeros({}, torch::kInt64);
+  for (int64_t begin = shard.begin; begin < shard.end; begin += batch_size) {
+    const int64_t end = std::min(begin + batch_size, shard.end);
     auto images = split.images.slice(0, begin, end);
     auto labels = split.labels.slice(0, begin, end);
     auto logits = model->forward(images);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
-    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+    loss_sum.add_(torch::nn::functional::cross_entropy(
+        logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)));
+    correct.add_(logits.argmax(1).eq(labels).sum());
   }
   model->train(was_training);
-  return {loss_sum / split.size(), double(correct) / split.size()};
+  auto sums = torch::stack({loss_sum, correct.to(torch::kFloat64)});
+  group.all_reduce_sum(sums);
+  return {sums[0].item<double>() / split.size(), sums[1].item<double>() / split.size()};
 }
 
 void set_training_mode(torch::nn::Sequential& model, bool freeze_bn_stats) {
@@ -103,16 +152,30 @@ void recalibrate_batch_norm(torch::nn::Sequential& model, const data::Split& spl
 TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& dataset,
                          torch::optim::Optimizer& optimizer, const TrainSetup& setup, TrainListener& listener) {
   const experiments::TrainConfig& config = *setup.config;
+  const dist::Group& group = group_of(setup);
+  const int world = group.size();
   TrainOutcome outcome;
   outcome.epochs_completed = setup.first_epoch - 1;
   int64_t global_step = setup.first_global_step;
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  dist::GradientReducer gradients(trainable, group);
+  // Sync BatchNorm normalises over the whole global batch, so one row per
+  // rank is enough there; per-rank statistics need two.
+  const bool bn_statistics_per_rank = setup.has_batch_norm && (world == 1 || setup.broadcast_bn_buffers);
+  const int64_t min_rows_per_rank = bn_statistics_per_rank ? 2 : 1;
+  auto evaluate_test = [&] {
+    if (world > 1 && setup.broadcast_bn_buffers) dist::broadcast_buffers(*model, group);
+    return evaluate(model, dataset.test, group);
+  };
 
   for (int64_t epoch = setup.first_epoch; epoch <= config.epochs; ++epoch) {
     const double lr = learning_rate_for_epoch(config, epoch - 1);
     set_learning_rate(optimizer, lr);
     const data::Batches batches(dataset.train, data::epoch_order(dataset.train.size(), setup.seed, epoch),
-                                config.batch_size);
-    const int64_t steps = usable_batches(batches, dataset.train.size(), config.batch_size, setup.has_batch_norm);
+                                config.batch_size * world);
+    const int64_t steps = usable_batches(batches, world, min_rows_per_rank);
     listener.on_epoch_begin(epoch, steps);
     set_training_mode(model, setup.freeze_bn_stats);
     RunningMetrics running;
@@ -121,34 +184,54 @@ TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& data
     bool diverged = false;
 
     for (; step < steps; ++step) {
-      if (interrupt_requested()) {
+      // One process stops at once on Ctrl-C; ranks stop together at the next check.
+      if (world == 1 && interrupt_requested()) {
         outcome.status = TrainStatus::kInterrupted;
         return outcome;
       }
-      const data::Batch batch = batches[step];
+      const dist::Shard shard = dist::shard_of(batches.rows(step), group.rank(), world);
+      const data::Batch batch = batches.rows(step, shard.begin, shard.end);
       if (listener.wants_probe(global_step + 1)) listener.on_probe(global_step + 1, epoch, batch);
-      train_step(model, optimizer, batch, running);
+      train_step(model, optimizer, batch, running, {batches.rows(step), world > 1 ? &gradients : nullptr});
       ++global_step;
 
-      if ((step + 1) % kDivergenceCheckInterval == 0 && !std::isfinite(running.loss())) {
-        diverged = true;
-        ++step;
-        break;
+      if ((step + 1) % kDivergenceCheckInterval == 0) {
+        const Agreement agreed = agree(running, group);
+        if (agreed.interrupted) {
+          outcome.status = TrainStatus::kInterrupted;
+          return outcome;
+        }
+        if (agreed.diverged) {
+          diverged = true;
+          ++step;
+          break;
+        }
       }
       if (listener.wants_running_metrics(step + 1, seconds_since(start)))
         listener.on_running_metrics(step + 1, seconds_since(start), running.loss(), running.accuracy());
       if (config.eval_every > 0 && global_step % config.eval_every == 0) {
-        const Evaluation val = evaluate(model, dataset.test);
-        listener.on_step_evaluation({global_step, epoch, running.loss(), running.accuracy(), val.loss, val.accuracy});
+        const RunningMetrics all = running.over_ranks(group);
+        const Evaluation val = evaluate_test();
+        listener.on_step_evaluation({global_step, epoch, all.loss(), all.accuracy(), val.loss, val.accuracy});
         set_training_mode(model, setup.freeze_bn_stats);
       }
     }
     const double train_seconds = seconds_since(start);
-    diverged = diverged || !std::isfinite(running.loss());
-    const Evaluation val = evaluate(model, dataset.test);
-    if (!diverged) outcome.epochs_completed = epoch;
-    listener.on_epoch_end({epoch, step, running.loss(), running.accuracy(), val.loss, val.accuracy, lr,
-                           seconds_since(start), step ? 1e3 * train_seconds / step : 0.0, global_step});
+    const double ms_per_step = step ? 1e3 * train_seconds / step : 0.0;
+    const RunningMetrics all = running.over_ranks(group);
+    diverged = diverged || !std::isfinite(all.loss());
+    const Evaluation val = evaluate_test();
+    if (!diverged) {
+      dist::check_replicas_agree(*model, group, fmt::format("end of epoch {}", epoch));
+      outcome.epochs_completed = epoch;
+    }
+    EpochMetrics metrics{epoch, step, all.loss(), all.accuracy(), val.loss, val.accuracy, lr,
+                         seconds_since(start), ms_per_step, global_step, {}};
+    if (world > 1) {
+      metrics.rank_ms_per_step = per_rank(ms_per_step, group);
+      metrics.ms_per_step = *std::max_element(metrics.rank_ms_per_step.begin(), metrics.rank_ms_per_step.end());
+    }
+    listener.on_epoch_end(metrics);
     if (diverged) {
       outcome.status = TrainStatus::kDiverged;
       outcome.diverged_epoch = epoch;

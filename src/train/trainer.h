@@ -8,6 +8,8 @@
 #include <optional>
 
 #include "data/dataset.h"
+#include "dist/data_parallel.h"
+#include "dist/group.h"
 #include "experiments/run_config.h"
 
 namespace bnlab::train {
@@ -19,8 +21,9 @@ struct EpochMetrics {
   double val_loss = 0, val_accuracy = 0;  // on the whole test split, eval mode
   double lr = 0;
   double epoch_seconds = 0;  // training and evaluation
-  double ms_per_step = 0;    // training only
+  double ms_per_step = 0;    // training only; in a data-parallel job, the slowest rank's
   int64_t global_step = 0;   // optimiser steps so far, over all epochs (and stages)
+  std::vector<double> rank_ms_per_step;  // data-parallel jobs: every rank's, in rank order
 };
 
 struct StepEvaluation {
@@ -62,23 +65,38 @@ struct RunningMetrics {
   torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64);
   torch::Tensor correct = torch::zeros({}, torch::kInt64);
   int64_t samples = 0;
-  void add(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels);
+  // batch_loss_sum: the cross-entropy summed over the batch's samples.
+  void add(const torch::Tensor& batch_loss_sum, const torch::Tensor& logits, const torch::Tensor& labels);
   double loss() const;
   double accuracy() const;
+  // The sums over every rank of `group` (a collective: all ranks call it).
+  RunningMetrics over_ranks(const dist::Group& group) const;
+};
+
+// What a step needs to know in a data-parallel job.
+struct DataParallelStep {
+  int64_t global_batch_rows = 0;               // the batch over all ranks; 0: this batch is all of it
+  dist::GradientReducer* gradients = nullptr;  // sums gradients over ranks; null in one process
 };
 
 // One optimiser step on a batch (the whole of a training step: zero_grad,
-// forward, cross-entropy, backward, step), adding to `running`.
+// forward, cross-entropy, backward, step), adding to `running`. The loss
+// differentiated is this batch's summed cross-entropy over the global batch
+// size, so that gradients summed over ranks are those of the global batch's
+// mean loss (in one process, simply the batch's mean loss).
 void train_step(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
-                RunningMetrics& running);
+                RunningMetrics& running, const DataParallelStep& data_parallel = {});
 
 struct Evaluation {
   double loss = 0, accuracy = 0;
 };
 
 // Loss and accuracy on a whole split, in eval mode, without gradients; the
-// model's train/eval mode is restored afterwards.
-Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, int64_t batch_size = 1000);
+// model's train/eval mode is restored afterwards. In a data-parallel job each
+// rank evaluates its shard of the split and the sums are reduced over ranks
+// (a collective: every rank calls it).
+Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, const dist::Group& group,
+                    int64_t batch_size = 1000);
 
 struct TrainSetup {
   const experiments::TrainConfig* config = nullptr;
@@ -87,6 +105,13 @@ struct TrainSetup {
   uint64_t seed = 0;             // data order
   int64_t first_epoch = 1;       // > 1 when resuming from a checkpoint
   int64_t first_global_step = 0; // steps already taken (earlier epochs and stages)
+  // The data-parallel job (null: one process). train.batch_size is per rank;
+  // every rank draws the same permutation and takes its shard of each global
+  // batch of world_size x batch_size samples.
+  const dist::Group* group = nullptr;
+  // Data-parallel: BatchNorm layers keep per-rank running statistics (local
+  // mode), so rank 0's are broadcast before every evaluation, as DDP does.
+  bool broadcast_bn_buffers = false;
 };
 
 // Trains `model` with `optimizer` on dataset.train for epochs first_epoch..
