@@ -42,6 +42,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       {"run", "run a named experiment (variants x seeds) into results/", run_run},
       {"list", "list the named experiments", run_list},
+      {"launch", "start a data-parallel job of N local ranks: bnlab launch --nproc N -- run NAME", run_launch},
       {"show", "show an experiment's resolved configs, or every config key", run_show},
       {"diff", "compare result CSVs, runs or experiments cell by cell (exit 0 equal, 1 different)", run_diff},
       {"plot", "training curves (SVG/PNG through gnuplot), mean over seeds with a min-max band", run_plot},
