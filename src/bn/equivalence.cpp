@@ -9,6 +9,7 @@
 #include <random>
 
 #include "bn/batch_norm.h"
+#include "dist/group.h"
 
 namespace bnlab::bn {
 namespace {
@@ -91,12 +92,13 @@ Runner make_native(const EquivalenceCase& c, torch::Dtype dtype, std::string& na
   return Runner(bn.ptr(), [bn](const Tensor& x) mutable { return bn(x); });
 }
 
-Runner make_ours(const EquivalenceCase& c) {
+Runner make_ours(const EquivalenceCase& c, bool sync = false) {
   BatchNorm bn(BatchNormOptions(c.shape[1])
                    .momentum(c.momentum ? c10::optional<double>(*c.momentum) : c10::nullopt)
                    .affine(c.affine)
                    .track_running_stats(c.track_running_stats)
-                   .kernels(c.kernels));
+                   .kernels(c.kernels)
+                   .sync(sync));
   bn->to(c.dtype);
   return Runner(bn.ptr(), [bn](const Tensor& x) mutable { return bn(x); });
 }
@@ -255,6 +257,95 @@ CaseReport compare_with_native(const EquivalenceCase& c, uint64_t seed) {
     q.pass = q.within_tolerance ||
              (q.ours_vs_float64 && q.native_vs_float64 && *q.ours_vs_float64 <= *q.native_vs_float64);
   return report;
+}
+
+namespace {
+
+// Over ranks: the largest error of each quantity, and whether every rank was
+// within tolerance.
+void reduce_over_ranks(std::vector<QuantityError>& quantities, const dist::Group& group) {
+  std::vector<double> local;
+  for (const auto& q : quantities)
+    local.insert(local.end(), {q.max_abs, q.max_rel, q.within_tolerance ? 0.0 : 1.0, double(q.compared_steps)});
+  const auto all = group.all_gather(torch::tensor(local, torch::kFloat64)).amax(0);  // (4 * quantities)
+  for (size_t i = 0; i < quantities.size(); ++i) {
+    auto& q = quantities[i];
+    q.max_abs = all[4 * i].item<double>();
+    q.max_rel = all[4 * i + 1].item<double>();
+    q.within_tolerance = all[4 * i + 2].item<double>() == 0;
+    q.compared_steps = int(all[4 * i + 3].item<double>());
+    q.pass = q.within_tolerance;
+  }
+}
+
+// A (N, *) tensor's rows of this rank's shard.
+Tensor shard_rows(const Tensor& t, const dist::Shard& shard) { return t.slice(0, shard.begin, shard.end); }
+
+}  // namespace
+
+CaseReport compare_sync_with_single(const EquivalenceCase& c, uint64_t seed, const dist::Group& group) {
+  TORCH_CHECK(c.shape.size() >= 2 && c.shape.size() <= 4, "sync equivalence case: bad shape");
+  TORCH_CHECK(c.shape[0] >= group.size(), "sync equivalence case: batch ", c.shape[0], " is smaller than the ",
+              group.size(), " ranks");
+  // Every rank draws the same whole batch from the same seed, runs the
+  // one-process BatchNorm on all of it, and sync BatchNorm on its rows.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  CaseReport report{c, "bnlab BatchNorm, one process, whole batch", {}};
+  Runner single = make_ours(c);
+  randomize_state(single.module(), gen);
+  Runner synced = make_ours(c, /*sync=*/true);
+  synced.copy_state_from(single.module());
+  for (const auto& name : kQuantities) {
+    QuantityError q;
+    q.name = name;
+    q.tolerance = default_tolerance(c.dtype);
+    report.quantities.push_back(q);
+  }
+  const auto shard = dist::shard_of(c.shape[0], group.rank(), group.size());
+  const auto members = quantity_members();
+  const int total_steps = c.steps + (c.training ? 0 : 1);
+  for (int step = 0; step < total_steps; ++step) {
+    const bool train = c.training || step < c.steps;
+    auto x_base = make_input_base(c, gen);
+    auto dy = torch::randn(c.shape, gen, torch::TensorOptions().dtype(c.dtype));
+    StepOutputs whole = single.step(x_base, c.non_contiguous, dy, train);
+    StepOutputs mine = synced.step(shard_rows(x_base, shard), c.non_contiguous, shard_rows(dy, shard), train);
+    whole.y = shard_rows(whole.y, shard);
+    whole.dx = shard_rows(whole.dx, shard);
+    // Parameter gradients are per-rank sums; training adds them over ranks.
+    for (Tensor* grad : {&mine.dweight, &mine.dbias})
+      if (grad->defined()) group.all_reduce_sum(*grad);
+    for (size_t q = 0; q < members.size(); ++q) accumulate(report.quantities[q], mine.*members[q], whole.*members[q]);
+  }
+  reduce_over_ranks(report.quantities, group);
+  return report;
+}
+
+std::vector<EquivalenceCase> sync_cases() {
+  // Batch sizes that 2 and 3 ranks split unevenly, every input rank, both
+  // dtypes, the switches, several steps, and the ill-conditioned offset.
+  std::vector<EquivalenceCase> cases;
+  const std::vector<std::vector<int64_t>> shapes = {{7, 5}, {13, 4, 6}, {11, 3, 5, 5}, {5, 16}};
+  int variant = 0;
+  for (const auto& shape : shapes)
+    for (torch::Dtype dtype : {torch::kFloat32, torch::kFloat64}) {
+      EquivalenceCase c;
+      c.shape = shape;
+      c.dtype = dtype;
+      c.momentum = variant % 3 == 2 ? std::nullopt : std::optional<double>(0.1);
+      c.affine = variant % 4 != 1;
+      c.track_running_stats = variant % 5 != 3;
+      c.training = variant % 4 != 3;
+      c.non_contiguous = variant % 3 == 1;
+      c.steps = 3;
+      // In eval without running statistics each rank normalises its own
+      // batch (as torch.nn.SyncBatchNorm does): nothing to compare there.
+      if (!c.training) c.track_running_stats = true;
+      cases.push_back(c);
+      ++variant;
+    }
+  cases.push_back(large_offset_case({61, 8}));
+  return cases;
 }
 
 std::vector<EquivalenceCase> for_each_kernels(const std::vector<EquivalenceCase>& cases,

@@ -11,6 +11,10 @@
 
 #include "bn/kernels.h"
 
+namespace bnlab::dist {
+class Group;
+}
+
 namespace bnlab::bn {
 
 struct EquivalenceCase {
@@ -79,5 +83,17 @@ std::vector<EquivalenceCase> for_each_kernels(const std::vector<EquivalenceCase>
 
 // The ill-conditioned case: mean 1e4, std 1e-2 in float32.
 EquivalenceCase large_offset_case(std::vector<int64_t> shape);
+
+// Sync BatchNorm against bnlab's one-process BatchNorm: every rank of `group`
+// draws the same whole batch (N, C, *), runs the one-process layer on all of
+// it and the sync layer on its shard of rows (uneven when N % world size != 0),
+// and compares its rows of y and dx, the parameter gradients summed over
+// ranks, and the running statistics. Errors are the maxima over ranks; every
+// rank gets the same report. A collective: all ranks call it, case by case.
+CaseReport compare_sync_with_single(const EquivalenceCase& test_case, uint64_t seed, const dist::Group& group);
+
+// The table `bnlab verify --sync-bn` and the tests run (batch sizes that 2
+// and 3 ranks split unevenly, every switch, the large-offset case).
+std::vector<EquivalenceCase> sync_cases();
 
 }  // namespace bnlab::bn

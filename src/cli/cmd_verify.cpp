@@ -1,10 +1,12 @@
-// bnlab verify [--cases N] [--seed S] [--dtype float32|float64|both]
+// bnlab verify [--cases N] [--seed S] [--dtype float32|float64|both] [--kernels K]
+// bnlab launch --nproc N -- verify --sync-bn
 #include <fmt/format.h>
 
 #include <iostream>
 
 #include "bn/equivalence.h"
 #include "cli/command.h"
+#include "cli/dist_options.h"
 #include "core/errors.h"
 
 namespace bnlab::cli {
@@ -15,6 +17,7 @@ struct VerifyOptions {
   uint64_t seed = 0;
   std::optional<torch::Dtype> dtype;  // nullopt: both
   std::vector<bn::Kernels> kernels = {bn::Kernels::kReference, bn::Kernels::kFused};
+  bool sync_bn = false;
 };
 
 std::vector<bn::EquivalenceCase> verify_table(const VerifyOptions& options) {
@@ -62,6 +65,48 @@ std::string accuracy_notes(int index, const bn::CaseReport& report) {
   return notes;
 }
 
+// One report per case of the table, printed as a table; returns the exit code.
+template <typename Compare>
+int run_table(const std::vector<bn::EquivalenceCase>& table, uint64_t seed, bool print, Compare compare) {
+  if (print) print_header();
+  int failures = 0, index = 0;
+  std::string failure_details, notes, reference;
+  for (const auto& test_case : table) {
+    const auto report = compare(test_case, seed + index);
+    reference = report.reference;
+    ++index;
+    if (print) print_row(index, report);
+    notes += accuracy_notes(index, report);
+    if (!report.pass()) {
+      ++failures;
+      failure_details += report.failure_summary();
+    }
+  }
+  if (!print) return failures ? kExitFailure : kExitOk;
+  std::cout << fmt::format("\n{} cases, {} passed, {} failed (reference: {})\n", index, index - failures, failures,
+                           reference);
+  if (!notes.empty())
+    std::cout << "\n* beyond tolerance of float32 native, but closer than it to float64 native BN on the\n"
+                 "  same inputs (native's own float32 rounding; counted as PASS):\n"
+              << notes;
+  if (failures) std::cout << "\nFailures:\n" << failure_details;
+  return failures ? kExitFailure : kExitOk;
+}
+
+int verify_sync_bn(const VerifyOptions& options, const cxxopts::ParseResult& parsed) {
+  const auto group = join_group(parsed);
+  if (group->size() < 2)
+    throw UsageError("--sync-bn compares across ranks: run it in a job, e.g. "
+                     "`bnlab launch --nproc 2 -- verify --sync-bn`");
+  if (group->is_root())
+    std::cout << fmt::format("sync BatchNorm on {} ranks vs bnlab BatchNorm in one process on the whole batch "
+                             "(fused kernels: {})\n", group->size(), bn::fused_isa());
+  return run_table(bn::for_each_kernels(bn::sync_cases(), options.kernels), options.seed, group->is_root(),
+                   [&](const bn::EquivalenceCase& c, uint64_t seed) {
+                     return bn::compare_sync_with_single(c, seed, *group);
+                   });
+}
+
 }  // namespace
 
 int run_verify(const Args& args) {
@@ -76,7 +121,10 @@ int run_verify(const Args& args) {
       ("cases", "Number of random cases", cxxopts::value<int>()->default_value("24"), "N")
       ("seed", "Seed of the case table and the data", cxxopts::value<uint64_t>()->default_value("0"), "S")
       ("dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")
-      ("kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K");
+      ("kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K")
+      ("sync-bn", "Instead: sync BatchNorm across the ranks of a job against one-process BatchNorm on the "
+                  "whole batch (run under `bnlab launch --nproc N`)");
+  add_dist_options(parser);
   auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
 
@@ -98,27 +146,9 @@ int run_verify(const Args& args) {
       throw UsageError(fmt::format("--kernels: {}", error.what()));
     }
   }
+  if (parsed->count("sync-bn")) return verify_sync_bn(options, *parsed);
   std::cout << fmt::format("fused kernels run with: {}\n", bn::fused_isa());
-  print_header();
-  int failures = 0, index = 0;
-  std::string failure_details, notes;
-  for (const auto& test_case : verify_table(options)) {
-    const auto report = bn::compare_with_native(test_case, options.seed + index);
-    print_row(++index, report);
-    notes += accuracy_notes(index, report);
-    if (!report.pass()) {
-      ++failures;
-      failure_details += report.failure_summary();
-    }
-  }
-  std::cout << fmt::format("\n{} cases, {} passed, {} failed (reference: torch::nn::BatchNorm1d/2d)\n",
-                           index, index - failures, failures);
-  if (!notes.empty())
-    std::cout << "\n* beyond tolerance of float32 native, but closer than it to float64 native BN on the\n"
-                 "  same inputs (native's own float32 rounding; counted as PASS):\n"
-              << notes;
-  if (failures) std::cout << "\nFailures:\n" << failure_details;
-  return failures ? kExitFailure : kExitOk;
+  return run_table(verify_table(options), options.seed, true, bn::compare_with_native);
 }
 
 }  // namespace bnlab::cli
