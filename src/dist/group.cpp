@@ -32,6 +32,15 @@ std::string describe(const GroupOptions& o) {
   return fmt::format("rank {} of {} (store {}:{})", o.rank, o.world_size, o.master_addr, o.master_port);
 }
 
+std::string message_of(const std::exception& error);
+
+// The rendezvous (store, then Gloo's full mesh) timed out or was refused.
+std::string not_joined(const GroupOptions& o, const char* stage, const std::string& what) {
+  return fmt::format("{}: not every rank joined within {} s ({}: {}); a rank never started, crashed, or was given "
+                     "another --master-addr/--master-port/--world-size",
+                     describe(o), o.timeout.count() / 1000.0, stage, what);
+}
+
 std::string message_of(const std::exception& error) {
   if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) return c10_error->what_without_backtrace();
   return error.what();
@@ -90,7 +99,6 @@ std::shared_ptr<Group> Group::solo() { return std::shared_ptr<Group>(new Group(G
 std::shared_ptr<Group> Group::join(const GroupOptions& o) {
   if (o.world_size == 1) return std::shared_ptr<Group>(new Group(o, nullptr));
   auto engine = std::make_unique<Engine>();
-  const double seconds = o.timeout.count() / 1000.0;
   try {
     c10d::TCPStoreOptions store_options;
     store_options.port = uint16_t(o.master_port);
@@ -104,9 +112,7 @@ std::shared_ptr<Group> Group::join(const GroupOptions& o) {
     if (o.rank == 0 && what.find("bind") != std::string::npos)
       throw DistError(fmt::format("{}: cannot serve the rendezvous store on port {} (in use? pick another "
                                   "--master-port): {}", describe(o), o.master_port, what));
-    throw DistError(fmt::format("{}: not every rank joined within {} s ({}); a rank that never started, "
-                                "crashed, or has a different --master-addr/--master-port/--world-size",
-                                describe(o), seconds, what));
+    throw DistError(not_joined(o, "the rendezvous store", what));
   }
   try {
     auto gloo_options = c10d::ProcessGroupGloo::Options::create(o.timeout);
@@ -117,8 +123,7 @@ std::shared_ptr<Group> Group::join(const GroupOptions& o) {
     gloo_options->threads = 1;
     engine->group = c10::make_intrusive<c10d::ProcessGroupGloo>(engine->store, o.rank, o.world_size, gloo_options);
   } catch (const std::exception& error) {
-    throw DistError(fmt::format("{}: forming the Gloo process group failed within {} s: {}", describe(o), seconds,
-                                message_of(error)));
+    throw DistError(not_joined(o, "forming the Gloo process group", message_of(error)));
   }
   return std::shared_ptr<Group>(new Group(o, std::move(engine)));
 }

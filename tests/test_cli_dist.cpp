@@ -1,0 +1,211 @@
+// Data-parallel jobs through the real binary: `bnlab launch`, `bnlab run` as
+// a rank, `bnlab verify --sync-bn`, and the failures users will meet.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "dist/launcher.h"
+#include "results/csv_table.h"
+#include "support/background_process.h"
+#include "support/cli_runner.h"
+#include "support/temp_dir.h"
+
+using bnlab::test::run_bnlab;
+using Catch::Matchers::Contains;
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+
+namespace {
+
+nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// SGD keeps replicas comparable step by step (Adam magnifies rounding noise
+// in the zero-gradient bias before BatchNorm into +-lr steps, see test_trainer).
+const std::vector<std::string> kSgd = {"--set", "train.optimizer=sgd", "--set", "train.lr=0.05"};
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+// A socket listening on a free loopback port for the test's lifetime.
+class OccupiedPort {
+ public:
+  OccupiedPort() : port_(bnlab::dist::free_loopback_port()) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(uint16_t(port_));
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(listen(fd_, 1) == 0);
+  }
+  ~OccupiedPort() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int port_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("sync BatchNorm on 2 and 3 ranks equals one-process BatchNorm on the whole batch", "[cli][dist][bn]") {
+  const std::string ranks = GENERATE("2", "3");
+  const auto result = run_bnlab({"launch", "--nproc", ranks, "--", "verify", "--sync-bn"});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.output, Contains("[rank 0] 18 cases, 18 passed, 0 failed"));
+}
+
+TEST_CASE("data-parallel training with sync BatchNorm matches one process on the concatenated batch",
+          "[cli][dist]") {
+  // Per-rank batch x ranks = the one-process batch (30 = 3 x 10 splits 1000
+  // samples into batches the ranks share unevenly at the end: 10 rows left).
+  const auto [ranks, per_rank, whole] = GENERATE(table<std::string, std::string, std::string>(
+      {{"2", "16", "32"}, {"3", "10", "30"}}));
+  bnlab::test::TempDir out;
+  const auto single = run_bnlab(with({"run", "smoke", "--variant", "bn-custom", "--out", (out / "one").string(),
+                                      "--set", "train.batch_size=" + whole}, kSgd));
+  REQUIRE(single.exit_code == 0);
+  const auto job = run_bnlab(with({"launch", "--nproc", ranks, "--", "run", "smoke", "--variant", "bn-custom", "--out",
+                                   (out / "job").string(), "--set", "train.batch_size=" + per_rank, "--set",
+                                   "bn.mode=sync", "--set", "dist.world_size=" + ranks}, kSgd));
+  INFO(job.output);
+  REQUIRE(job.exit_code == 0);
+
+  const auto a = bnlab::results::read_csv(out / "one/smoke/bn-custom/seed-0/metrics.csv");
+  const auto b = bnlab::results::read_csv(out / "job/smoke/bn-custom/seed-0/metrics.csv");
+  CHECK(a.numbers("steps") == b.numbers("steps"));
+  // The same arithmetic in different orders (sums split over ranks, a
+  // different Chan merge): float32 rounding, observed 1e-8 relative after
+  // two epochs; 1e-5 leaves room for growth without hiding a real error.
+  for (const char* column : {"loss", "val_loss"})
+    for (size_t row = 0; row < a.rows.size(); ++row)
+      CHECK_THAT(b.numbers(column)[row], WithinRel(a.numbers(column)[row], 1e-5));
+  // Accuracies count samples: allow one sample's flip (1 / 200 test, 1 / 1000 train).
+  for (const char* column : {"accuracy", "val_accuracy"})
+    for (size_t row = 0; row < a.rows.size(); ++row)
+      CHECK_THAT(b.numbers(column)[row], WithinAbs(a.numbers(column)[row], 0.005 + 1e-12));
+
+  const auto record = read_json(out / "job/smoke/bn-custom/seed-0/run.json");
+  CHECK(record["data_parallel"]["world_size"] == std::stoi(ranks));
+  CHECK(record["data_parallel"]["global_batch_size"] == std::stoi(whole));
+  CHECK(record["data_parallel"]["rank_ms_per_step"].size() == size_t(std::stoi(ranks)));
+  CHECK(record["config"]["bn.mode"] == "sync");
+  // Only rank 0 spoke.
+  CHECK_THAT(job.output, !Contains("[rank 1] =="));
+}
+
+TEST_CASE("local BatchNorm in a job normalises each rank's shard alone", "[cli][dist]") {
+  bnlab::test::TempDir out;
+  const auto sync = run_bnlab(with({"launch", "--nproc", "2", "--", "run", "smoke", "--variant", "bn-custom", "--out",
+                                    (out / "sync").string(), "--set", "train.batch_size=4", "--set", "bn.mode=sync"},
+                                   kSgd));
+  const auto local = run_bnlab(with({"launch", "--nproc", "2", "--", "run", "smoke", "--variant", "bn-custom", "--out",
+                                     (out / "local").string(), "--set", "train.batch_size=4", "--set",
+                                     "bn.mode=local"}, kSgd));
+  INFO(sync.output << local.output);
+  REQUIRE(sync.exit_code == 0);
+  REQUIRE(local.exit_code == 0);
+  const auto s = bnlab::results::read_csv(out / "sync/smoke/bn-custom/seed-0/metrics.csv").numbers("loss");
+  const auto l = bnlab::results::read_csv(out / "local/smoke/bn-custom/seed-0/metrics.csv").numbers("loss");
+  // Statistics of 4 rows instead of 8 change the first epoch's loss far
+  // beyond rounding (observed ~1e-2 relative).
+  CHECK(std::abs(s[0] - l[0]) > 1e-4 * std::abs(s[0]));
+}
+
+TEST_CASE("a rank that never joins makes the others fail within the timeout", "[cli][dist]") {
+  bnlab::test::TempDir out;
+  const std::string port = std::to_string(bnlab::dist::free_loopback_port());
+  const std::string rank = GENERATE("0", "1");
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = run_bnlab({"run", "smoke", "--variant", "plain", "--out", out.path().string(), "--world-size",
+                                 "2", "--rank", rank, "--master-port", port, "--dist-timeout", "2"});
+  INFO(result.output);
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.output, Contains("rank " + rank + " of 2") && Contains("not every rank joined within 2 s"));
+  // c10d's store waits up to about twice the timeout (connect, then handshake).
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+}
+
+TEST_CASE("a rank that crashes mid-run makes the others fail with a clear message", "[cli][dist]") {
+  bnlab::test::TempDir out;
+  const std::string port = std::to_string(bnlab::dist::free_loopback_port());
+  // Long enough to be killed mid-training.
+  const std::vector<std::string> run = {"run", "smoke", "--variant", "bn-custom", "--out", out.path().string(),
+                                        "--epochs", "500", "--world-size", "2", "--master-port", port,
+                                        "--dist-timeout", "5", "--set", "bn.mode=sync"};
+  bnlab::test::BackgroundBnlab rank0(with(run, {"--rank", "0"}), out / "rank0.log");
+  bnlab::test::BackgroundBnlab rank1(with(run, {"--rank", "1"}), out / "rank1.log");
+  REQUIRE(rank0.wait_for_output("Epoch 2/500", std::chrono::seconds(60)));
+  rank1.kill(SIGKILL);
+  const auto code = rank0.wait_for(std::chrono::seconds(30));
+  INFO(rank0.output());
+  REQUIRE(code);
+  CHECK(*code == 1);
+  CHECK_THAT(rank0.output(), Contains("rank 0 of 2") && Contains("failed"));
+  const auto record = read_json(out / "smoke/bn-custom/seed-0/run.json");
+  CHECK(record["status"] == "failed");
+  CHECK_THAT(record["error"].get<std::string>(), Contains("rank 0 of 2"));
+}
+
+TEST_CASE("launch exits non-zero when its ranks fail, naming them", "[cli][dist]") {
+  const auto result = run_bnlab({"launch", "--nproc", "2", "--", "run", "smoke", "--set", "train.lr=-1"});
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("[rank 1] bnlab run: ") && Contains("train.lr") &&
+                                Contains("launch: failed: rank 0 (exit 2), rank 1 (exit 2)"));
+}
+
+TEST_CASE("a rendezvous port in use is a clear error", "[cli][dist]") {
+  OccupiedPort taken;
+  const std::string port = std::to_string(taken.port());
+  bnlab::test::TempDir out;
+  SECTION("bnlab launch checks it first") {
+    const auto result = run_bnlab({"launch", "--nproc", "2", "--master-port", port, "--", "run", "smoke"});
+    CHECK(result.exit_code == 1);
+    CHECK_THAT(result.output, Contains("port " + port + " on 127.0.0.1 is already in use"));
+  }
+  SECTION("rank 0 of a job started by hand") {
+    const auto result = run_bnlab({"run", "smoke", "--out", out.path().string(), "--world-size", "2", "--rank", "0",
+                                   "--master-port", port, "--dist-timeout", "2"});
+    CHECK(result.exit_code == 1);
+    CHECK_THAT(result.output, Contains("cannot serve the rendezvous store on port " + port));
+  }
+}
+
+TEST_CASE("distributed usage errors", "[cli][dist]") {
+  struct Case {
+    std::vector<std::string> args, env;
+    std::string message;
+  };
+  const auto c = GENERATE(values<Case>({
+      {{"run", "smoke", "--world-size", "2", "--rank", "2"}, {}, "--rank (or RANK) must be in 0..1"},
+      {{"run", "smoke"}, {"WORLD_SIZE=two"}, "WORLD_SIZE"},
+      {{"run", "smoke", "--set", "dist.world_size=2"}, {}, "no selected run is meant for world size 1"},
+      {{"launch", "--nproc", "2"}, {}, "missing the command to run after `--`"},
+      {{"launch", "--nproc", "0", "--", "run", "smoke"}, {}, "--nproc must be at least 1"},
+      {{"verify", "--sync-bn"}, {}, "--sync-bn compares across ranks"},
+      {{"run", "smoke", "--set", "model.norm=native", "--set", "bn.mode=sync"}, {}, "needs bnlab's BatchNorm"},
+  }));
+  const auto result = run_bnlab(c.args, c.env);
+  INFO(result.output);
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains(c.message));
+}
+
+TEST_CASE("checkpoints are refused in data-parallel jobs", "[cli][dist]") {
+  bnlab::test::TempDir out;
+  const auto result = run_bnlab({"launch", "--nproc", "2", "--", "run", "smoke", "--out", out.path().string(),
+                                 "--save-checkpoint"});
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.output, Contains("not supported in data-parallel jobs"));
+}
