@@ -27,7 +27,7 @@ struct RunCommandOptions {
   std::optional<int64_t> epochs;
   std::optional<std::string> out, data_dir;
   bool dry_run = false, overwrite = false, skip_finished = false, resume = false, save_checkpoint = false;
-  int threads = 1;
+  std::string threads = "1";  // as typed: a number or auto
 };
 
 std::string shell_quote(const std::string& word) {
@@ -50,7 +50,7 @@ std::string dry_run_command(const RunCommandOptions& o, const experiments::Plann
   if (o.skip_finished) words.push_back("--skip-finished");
   if (o.save_checkpoint) words.push_back("--save-checkpoint");
   if (o.resume) words.push_back("--resume");
-  if (o.threads != 1) words.insert(words.end(), {"--threads", std::to_string(o.threads)});
+  if (o.threads != "1") words.insert(words.end(), {"--threads", o.threads});
   for (auto& word : words) word = shell_quote(word);
   return join(words, " ");
 }
@@ -100,7 +100,7 @@ RunCommandOptions read_options(const cxxopts::ParseResult& parsed) {
   o.save_checkpoint = parsed.count("save-checkpoint") > 0 || o.resume;
   if (o.overwrite && (o.skip_finished || o.resume))
     throw UsageError("--overwrite contradicts --skip-finished and --resume");
-  o.threads = parsed["threads"].as<int>();
+  o.threads = parsed["threads"].as<std::string>();
   return o;
 }
 

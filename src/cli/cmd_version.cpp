@@ -20,7 +20,8 @@ int run_version(const Args& args) {
   std::cout << fmt::format("bnlab {} (commit {})\n", build_version(), build_commit())
             << fmt::format("LibTorch {}\n", TORCH_VERSION)
             << fmt::format("BLAS: {}\n", blas_description())
-            << fmt::format("threads: {} (set with --threads N)\n", at::get_num_threads());
+            << fmt::format("threads: {} (set with --threads N or auto; auto here: {})\n", at::get_num_threads(),
+                           parse_thread_count("auto"));
   return kExitOk;
 }
 

@@ -9,16 +9,18 @@ namespace bnlab::cli {
 
 void add_global_options(cxxopts::Options& options) {
   options.add_options("Global")
-      ("threads", "LibTorch and OpenBLAS threads. More than 1 slows small-batch training on "
-                  "2-core machines (measured 3-20x)",
-       cxxopts::value<int>()->default_value(std::to_string(kDefaultThreads)), "N")
+      ("threads", "LibTorch and OpenBLAS threads, or auto (half the cores, shared among a job's local "
+                  "ranks: 1 on 2-core machines, where 2 slowed small-batch training 3-20x)",
+       cxxopts::value<std::string>()->default_value(std::to_string(kDefaultThreads)), "N|auto")
       ("h,help", "Show this help");
 }
 
 void apply_global_options(const cxxopts::ParseResult& result) {
-  const int threads = result["threads"].as<int>();
-  if (threads < 1) throw UsageError(fmt::format("--threads must be at least 1, got {}", threads));
-  apply_thread_count(threads);
+  try {
+    apply_thread_count(parse_thread_count(result["threads"].as<std::string>()));
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
+  }
 }
 
 }  // namespace bnlab::cli

@@ -3,8 +3,12 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <thread>
+
+#include "core/text.h"
 
 namespace bnlab {
 namespace {
@@ -18,6 +22,22 @@ Fn find_blas_symbol(const char* name) {
 }
 
 }  // namespace
+
+int auto_thread_count(int hardware_threads, int local_processes) {
+  return std::max(1, hardware_threads / (2 * std::max(1, local_processes)));
+}
+
+int parse_thread_count(const std::string& text) {
+  if (text == "auto") {
+    const char* local = std::getenv("LOCAL_WORLD_SIZE");
+    const int processes = local ? std::max<int64_t>(1, parse_int(local, "LOCAL_WORLD_SIZE")) : 1;
+    return auto_thread_count(int(std::thread::hardware_concurrency()), processes);
+  }
+  const int64_t threads = parse_int(text, "--threads");
+  if (threads < 1 || threads > 1024)
+    throw std::invalid_argument("--threads must be \"auto\" or 1..1024, got " + text);
+  return int(threads);
+}
 
 void apply_thread_count(int threads) {
   at::set_num_threads(threads);
