@@ -59,7 +59,6 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   ctx->saved_data["mean"] = mean;
   ctx->saved_data["invstd"] = invstd;
   ctx->saved_data["use_batch_stats"] = use_batch_stats;
-  ctx->saved_data["input_sizes"] = x.sizes().vec();
   ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
   return y3.view(x.sizes());
 }
@@ -77,7 +76,6 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const auto mean = ctx->saved_data["mean"].toTensor();      // (C) float64
   const auto invstd = ctx->saved_data["invstd"].toTensor();  // (C) float64
   const bool use_batch_stats = ctx->saved_data["use_batch_stats"].toBool();
-  const auto input_sizes = ctx->saved_data["input_sizes"].toIntVector();
   const KernelSet& k = kernel_set(static_cast<Kernels>(ctx->saved_data["kernels"].toInt()));
   auto dy3 = grad_outputs[0].contiguous().view(x3.sizes());  // (N,C,S)
 
@@ -95,7 +93,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
     dx = use_batch_stats ? k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, sum_dy, sum_dy_xhat,
                                                                    x3.size(0) * x3.size(2))
                          : k.normalize_backward_fixed_stats(dy3, invstd, weight);
-    dx = dx.view(input_sizes);
+    dx = dx.view(grad_outputs[0].sizes());  // x's shape
   }
   if (need_dweight) dweight = sum_dy_xhat.to(x3.scalar_type());
   if (need_dbias) dbias = sum_dy.to(x3.scalar_type());

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <stdexcept>
+#include <vector>
 
 #include "bn/kernels.h"
 #include "bn/reference_kernels.h"
@@ -51,6 +52,19 @@ torch::Tensor per_channel(const Shape& shape, const torch::Tensor& like, torch::
   return torch::empty({shape.C}, like.options().dtype(type));
 }
 
+// Per-channel coefficients the kernels compute before their element loops.
+// A buffer reused by the calling thread rather than a tensor per call: for
+// small layers an allocation costs as much as the arithmetic. One call at a
+// time uses it (the kernels do not nest); worker threads of parallel_for
+// write disjoint channel ranges of it.
+template <typename T>
+T* scratch(int64_t count) {
+  thread_local std::vector<double> buffer;
+  const size_t doubles = (size_t(count) * sizeof(T) + sizeof(double) - 1) / sizeof(double);
+  if (buffer.size() < doubles) buffer.resize(doubles);
+  return reinterpret_cast<T*>(buffer.data());
+}
+
 template <typename T>
 const T* data_or_null(const torch::Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
@@ -83,11 +97,11 @@ std::pair<torch::Tensor, torch::Tensor> batch_moments(const torch::Tensor& x) {
   check_contiguous(x);
   const Shape s(x);
   auto mean = per_channel(s, x, torch::kFloat64), var = per_channel(s, x, torch::kFloat64);
-  auto scratch = torch::empty({2, s.C}, x.options().dtype(torch::kFloat64));
+  double* sc = scratch<double>(2 * s.C);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_moments", [&] {
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(moments, scalar_t, x.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
-                       var.data_ptr<double>(), scratch[0].data_ptr<double>(), scratch[1].data_ptr<double>());
+                       var.data_ptr<double>(), sc, sc + s.C);
     });
   });
   return {mean, var};
@@ -98,9 +112,8 @@ torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mea
   check_contiguous(x);
   const Shape s(x);
   auto y = torch::empty_like(x);
-  auto scratch = torch::empty({4, s.C}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_normalize", [&] {
-    scalar_t* sc = scratch.data_ptr<scalar_t>();
+    scalar_t* sc = scratch<scalar_t>(4 * s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(normalize, scalar_t, x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1,
                        mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma),
@@ -134,9 +147,8 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
   check_contiguous(dy);
   const Shape s(x);
   auto dx = torch::empty_like(x);
-  auto scratch = torch::empty({5, s.C}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_backward", [&] {
-    scalar_t* sc = scratch.data_ptr<scalar_t>();
+    scalar_t* sc = scratch<scalar_t>(5 * s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(backward_batch_stats, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
                        dx.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
@@ -152,12 +164,11 @@ torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torc
   check_contiguous(dy);
   const Shape s(dy);
   auto dx = torch::empty_like(dy);
-  auto scratch = torch::empty({s.C}, dy.options());
   AT_DISPATCH_FLOATING_TYPES(dy.scalar_type(), "bnlab_fused_backward_fixed", [&] {
+    scalar_t* sc = scratch<scalar_t>(s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(backward_fixed_stats, scalar_t, dy.data_ptr<scalar_t>(), dx.data_ptr<scalar_t>(), s.N, s.C,
-                       s.S, c0, c1, invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma),
-                       scratch.data_ptr<scalar_t>());
+                       s.S, c0, c1, invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), sc);
     });
   });
   return dx;

@@ -77,7 +77,6 @@ torch::Tensor SyncBatchNormFunction::forward(AutogradContext* ctx, const torch::
   ctx->saved_data["mean"] = mean;
   ctx->saved_data["invstd"] = invstd;
   ctx->saved_data["count"] = count;
-  ctx->saved_data["input_sizes"] = x.sizes().vec();
   ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
   return y3.view(x.sizes());
 }
@@ -93,7 +92,6 @@ variable_list SyncBatchNormFunction::backward(AutogradContext* ctx, variable_lis
   const auto mean = ctx->saved_data["mean"].toTensor();      // (C) float64, global
   const auto invstd = ctx->saved_data["invstd"].toTensor();  // (C) float64, global
   const int64_t count = ctx->saved_data["count"].toInt();    // values per channel over all ranks
-  const auto input_sizes = ctx->saved_data["input_sizes"].toIntVector();
   const KernelSet& k = kernel_set(static_cast<Kernels>(ctx->saved_data["kernels"].toInt()));
   auto dy3 = grad_outputs[0].contiguous().view(x3.sizes());  // (N_r,C,S)
   const int64_t C = x3.size(1);
@@ -106,7 +104,7 @@ variable_list SyncBatchNormFunction::backward(AutogradContext* ctx, variable_lis
     dist::default_group().all_reduce_sum(sums);
     dx = k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, sums.slice(0, 0, C), sums.slice(0, C),
                                           count)
-             .view(input_sizes);
+             .view(grad_outputs[0].sizes());  // x's shape
   }
   if (weight.defined() && ctx->needs_input_grad(1)) dweight = sum_dy_xhat.to(x3.scalar_type());
   if (ctx->needs_input_grad(2)) dbias = sum_dy.to(x3.scalar_type());
