@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "cli/global_options.h"
+#include "core/allocator.h"
 #include "core/errors.h"
 #include "core/threads.h"
 
@@ -83,6 +84,7 @@ std::optional<cxxopts::ParseResult> parse_command(cxxopts::Options& options, con
 int dispatch(int argc, char** argv) {
   Args words = normalise_global_options(Args(argv + 1, argv + argc));
   apply_thread_count(kDefaultThreads);  // explicit, whatever the environment says
+  keep_freed_memory_for_reuse();
   if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
     print_usage(words.empty() ? std::cerr : std::cout);
     return words.empty() ? kExitUsage : kExitOk;
