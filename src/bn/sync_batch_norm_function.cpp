@@ -14,11 +14,16 @@ using torch::autograd::variable_list;
 torch::Tensor local_moments(const KernelSet& k, const torch::Tensor& x3) {
   const int64_t C = x3.size(1), n = x3.size(0) * x3.size(2);
   auto packed = torch::zeros({2 * C + 1}, torch::kFloat64);
-  packed[0] = double(n);
+  double* out = packed.data_ptr<double>();
+  out[0] = double(n);
   if (n == 0) return packed;  // a rank without samples adds nothing
-  auto [mean, var] = k.batch_moments(x3);  // (C) float64 each, var biased
-  packed.slice(0, 1, C + 1).copy_(mean);
-  packed.slice(0, C + 1).copy_(var.mul_(double(n)));  // M2 = n * biased variance
+  const auto [mean, var] = k.batch_moments(x3);  // (C) float64 each, var biased
+  const double* m = mean.data_ptr<double>();
+  const double* v = var.data_ptr<double>();
+  for (int64_t c = 0; c < C; ++c) {
+    out[1 + c] = m[c];
+    out[1 + C + c] = v[c] * double(n);  // M2 = n * biased variance
+  }
   return packed;
 }
 

@@ -56,19 +56,26 @@ void check_replicas_agree(const torch::nn::Module& model, const Group& group, co
 GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, const Group& group, int64_t bucket_elements)
     : group_(group) {
   if (group.size() == 1) return;
+  // Parameters in order, a new bucket when the dtype changes or the cap is hit.
+  std::vector<int64_t> sizes;
   for (const auto& p : parameters) {
-    const bool fits = !buckets_.empty() && buckets_.back().parameters.front().scalar_type() == p.scalar_type() &&
-                      buckets_.back().offsets.back() + buckets_.back().parameters.back().numel() + p.numel() <=
-                          bucket_elements;
-    if (!fits) buckets_.push_back({});
-    Bucket& bucket = buckets_.back();
-    bucket.offsets.push_back(bucket.parameters.empty() ? 0
-                                                       : bucket.offsets.back() + bucket.parameters.back().numel());
-    bucket.parameters.push_back(p);
+    if (buckets_.empty() || buckets_.back().parameters.front().scalar_type() != p.scalar_type() ||
+        sizes.back() + p.numel() > bucket_elements) {
+      buckets_.emplace_back();
+      sizes.push_back(0);
+    }
+    buckets_.back().parameters.push_back(p);
+    sizes.back() += p.numel();
   }
-  for (auto& bucket : buckets_) {
-    const int64_t size = bucket.offsets.back() + bucket.parameters.back().numel();
-    bucket.flat = torch::empty({size}, bucket.parameters.front().options().requires_grad(false));
+  // Each parameter's slot in its bucket is a view made once, not per step.
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    Bucket& bucket = buckets_[b];
+    bucket.flat = torch::empty({sizes[b]}, bucket.parameters.front().options().requires_grad(false));
+    int64_t offset = 0;
+    for (const auto& p : bucket.parameters) {
+      bucket.slots.push_back(bucket.flat.slice(0, offset, offset + p.numel()).view(p.sizes()));
+      offset += p.numel();
+    }
   }
 }
 
@@ -78,10 +85,9 @@ void GradientReducer::all_reduce() {
   std::vector<torch::Tensor> flats;
   for (auto& bucket : buckets_) {
     for (size_t i = 0; i < bucket.parameters.size(); ++i) {
-      const auto& p = bucket.parameters[i];
-      auto slot = bucket.flat.slice(0, bucket.offsets[i], bucket.offsets[i] + p.numel());
-      if (p.grad().defined()) slot.copy_(p.grad().reshape({-1}));
-      else slot.zero_();
+      const auto& grad = bucket.parameters[i].grad();
+      if (grad.defined()) bucket.slots[i].copy_(grad);
+      else bucket.slots[i].zero_();
     }
     flats.push_back(bucket.flat);
   }
@@ -89,9 +95,8 @@ void GradientReducer::all_reduce() {
   for (auto& bucket : buckets_)
     for (size_t i = 0; i < bucket.parameters.size(); ++i) {
       auto& p = bucket.parameters[i];
-      auto slot = bucket.flat.slice(0, bucket.offsets[i], bucket.offsets[i] + p.numel()).view(p.sizes());
-      if (p.grad().defined()) p.mutable_grad().copy_(slot);
-      else p.mutable_grad() = slot.clone();
+      if (p.grad().defined()) p.mutable_grad().copy_(bucket.slots[i]);
+      else p.mutable_grad() = bucket.slots[i].clone();
     }
 }
 

@@ -32,18 +32,16 @@ std::string describe(const GroupOptions& o) {
   return fmt::format("rank {} of {} (store {}:{})", o.rank, o.world_size, o.master_addr, o.master_port);
 }
 
-std::string message_of(const std::exception& error);
+std::string message_of(const std::exception& error) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) return c10_error->what_without_backtrace();
+  return error.what();
+}
 
 // The rendezvous (store, then Gloo's full mesh) timed out or was refused.
 std::string not_joined(const GroupOptions& o, const char* stage, const std::string& what) {
   return fmt::format("{}: not every rank joined within {} s ({}: {}); a rank never started, crashed, or was given "
                      "another --master-addr/--master-port/--world-size",
                      describe(o), o.timeout.count() / 1000.0, stage, what);
-}
-
-std::string message_of(const std::exception& error) {
-  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) return c10_error->what_without_backtrace();
-  return error.what();
 }
 
 // Gloo needs an address of this host that the other ranks can reach: the
