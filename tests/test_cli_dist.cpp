@@ -209,3 +209,12 @@ TEST_CASE("checkpoints are refused in data-parallel jobs", "[cli][dist]") {
   CHECK(result.exit_code == 2);
   CHECK_THAT(result.output, Contains("not supported in data-parallel jobs"));
 }
+
+TEST_CASE("--dry-run starts runs meant for a job through bnlab launch", "[cli][dist]") {
+  const auto result = run_bnlab({"run", "sync-bn", "--dry-run", "--seed", "0"});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.output,
+             Contains("bnlab launch --nproc 2 -- run sync-bn --variant world_size=2,batch_size=2,mode=local --seed 0") &&
+                 Contains("bnlab launch --nproc 4 -- run sync-bn --variant world_size=4,batch_size=32,mode=sync --seed 0"));
+}

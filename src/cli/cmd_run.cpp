@@ -51,6 +51,9 @@ std::string dry_run_command(const RunCommandOptions& o, const experiments::Plann
   if (o.save_checkpoint) words.push_back("--save-checkpoint");
   if (o.resume) words.push_back("--resume");
   if (o.threads != "1") words.insert(words.end(), {"--threads", o.threads});
+  // A run meant for a data-parallel job is started as one.
+  if (run.config.dist.world_size > 1)
+    words.insert(words.begin() + 1, {"launch", "--nproc", std::to_string(run.config.dist.world_size), "--"});
   for (auto& word : words) word = shell_quote(word);
   return join(words, " ");
 }
