@@ -210,7 +210,7 @@ TEST_CASE("checkpoints are refused in data-parallel jobs", "[cli][dist]") {
   CHECK_THAT(result.output, Contains("not supported in data-parallel jobs"));
 }
 
-TEST_CASE("--dry-run starts runs meant for a job through bnlab launch", "[cli][dist]") {
+TEST_CASE("a dry run starts runs meant for a job through bnlab launch", "[cli][dist]") {
   const auto result = run_bnlab({"run", "sync-bn", "--dry-run", "--seed", "0"});
   INFO(result.output);
   CHECK(result.exit_code == 0);
