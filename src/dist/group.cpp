@@ -4,6 +4,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <csignal>
 #include <cstdlib>
 
 #include "core/text.h"
@@ -96,6 +97,11 @@ std::shared_ptr<Group> Group::solo() { return std::shared_ptr<Group>(new Group(G
 
 std::shared_ptr<Group> Group::join(const GroupOptions& o) {
   if (o.world_size == 1) return std::shared_ptr<Group>(new Group(o, nullptr));
+  // A peer that dies leaves its sockets closed; writing to one raises SIGPIPE,
+  // which would kill this rank silently (exit 141) instead of letting Gloo
+  // report the broken pipe as an error we can name. Python, and so torchrun
+  // jobs, ignore SIGPIPE too.
+  std::signal(SIGPIPE, SIG_IGN);
   auto engine = std::make_unique<Engine>();
   try {
     c10d::TCPStoreOptions store_options;
