@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bn/kernels.h"
+#include "core/cpu.h"
 #include "bn/reference_kernels.h"
 
 // The two compiled copies of fused_kernels_impl.h.
@@ -77,21 +78,9 @@ void check_contiguous(const torch::Tensor& t) {
 
 // Calls the AVX2 or the portable copy of a kernel.
 #define BNLAB_FUSED_CALL(kernel, T, ...) \
-  (using_avx2() ? avx2::kernel<T>(__VA_ARGS__) : portable::kernel<T>(__VA_ARGS__))
+  (cpu_has_avx2_fma() ? avx2::kernel<T>(__VA_ARGS__) : portable::kernel<T>(__VA_ARGS__))
 
 }  // namespace
-
-bool using_avx2() {
-  static const bool available = [] {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return false;
-#endif
-  }();
-  return available;
-}
 
 std::pair<torch::Tensor, torch::Tensor> batch_moments(const torch::Tensor& x) {
   check_contiguous(x);
@@ -195,6 +184,6 @@ Kernels parse_kernels(const std::string& name) {
 
 const char* to_string(Kernels which) { return which == Kernels::kFused ? "fused" : "reference"; }
 
-const char* fused_isa() { return fused::using_avx2() ? "avx2" : "portable"; }
+const char* fused_isa() { return cpu_has_avx2_fma() ? "avx2" : "portable"; }
 
 }  // namespace bnlab::bn

@@ -19,6 +19,4 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
 torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torch::Tensor& invstd,
                                              const torch::Tensor& gamma);
 
-bool using_avx2();
-
 }  // namespace bnlab::bn::fused

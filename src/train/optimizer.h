@@ -8,13 +8,18 @@
 
 namespace bnlab::train {
 
-// Adam or SGD (momentum, Nesterov, weight decay) over `parameters`.
+// Adam (FusedAdam) or SGD (momentum, Nesterov, weight decay) over `parameters`.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const experiments::TrainConfig& config,
                                                         const std::vector<torch::Tensor>& parameters);
 
 // The learning rate of a 0-based epoch under the configured schedule:
 // none: lr; step: lr * step_gamma^(epoch / step_size); cosine: lr * (1 + cos(pi * epoch / epochs)) / 2.
 double learning_rate_for_epoch(const experiments::TrainConfig& config, int64_t epoch);
+
+// Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True), its
+// default since 2.0): backward then hands over the gradient it computed
+// instead of adding it to a zeroed tensor, one op per parameter less.
+void clear_gradients(torch::optim::Optimizer& optimizer);
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 

@@ -83,7 +83,7 @@ RunningMetrics RunningMetrics::over_ranks(const dist::Group& group) const {
 
 void train_step(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
                 RunningMetrics& running, const DataParallelStep& data_parallel) {
-  optimizer.zero_grad();
+  clear_gradients(optimizer);
   auto logits = model->forward(batch.images);
   auto loss_sum = torch::nn::functional::cross_entropy(
       logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));

@@ -1,0 +1,17 @@
+#include "core/cpu.h"
+
+namespace bnlab {
+
+bool cpu_has_avx2_fma() {
+  static const bool available = [] {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+  }();
+  return available;
+}
+
+}  // namespace bnlab

@@ -1,0 +1,3 @@
+// The Adam loop for CPUs with AVX2 and FMA (chosen at run time by fused_adam.cpp).
+#define BNLAB_ISA avx2
+#include "train/adam_kernel_impl.h"

@@ -1,0 +1,79 @@
+#include "train/fused_adam.h"
+
+#include <ATen/Dispatch.h>
+
+#include <cmath>
+
+#include "core/cpu.h"
+
+// The two compiled copies of adam_kernel_impl.h.
+#define BNLAB_DECLARE_ISA(ISA)                                                                                  \
+  namespace bnlab::train::adam_kernel::ISA {                                                                   \
+  template <typename T>                                                                                       \
+  void update(T*, const T*, T*, T*, T*, int64_t, double, double, double, double, double, double);             \
+  }
+BNLAB_DECLARE_ISA(avx2)
+BNLAB_DECLARE_ISA(portable)
+#undef BNLAB_DECLARE_ISA
+
+namespace bnlab::train {
+namespace {
+
+using torch::optim::AdamOptions;
+using torch::optim::AdamParamState;
+
+AdamParamState& state_of(torch::optim::Optimizer& optimizer, const torch::Tensor& p, bool amsgrad) {
+  auto& states = optimizer.state();
+  const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+  auto found = states.find(key);
+  if (found == states.end()) {
+    auto fresh = std::make_unique<AdamParamState>();
+    fresh->step(0);
+    fresh->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+    fresh->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+    if (amsgrad) fresh->max_exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+    found = states.emplace(key, std::move(fresh)).first;
+  }
+  return static_cast<AdamParamState&>(*found->second);
+}
+
+void update_parameter(torch::Tensor& p, AdamParamState& state, const AdamOptions& options) {
+  TORCH_CHECK(!p.grad().is_sparse(), "FusedAdam: sparse gradients are not supported");
+  TORCH_CHECK(p.is_contiguous() && state.exp_avg().is_contiguous() && state.exp_avg_sq().is_contiguous(),
+              "FusedAdam: parameters and their state must be contiguous, got parameter of shape ", p.sizes(),
+              " and strides ", p.strides());
+  const auto grad = p.grad().contiguous();
+  state.step(state.step() + 1);
+  const double t = double(state.step());
+  const auto [beta1, beta2] = options.betas();
+  const double step_size = options.lr() / (1 - std::pow(beta1, t));
+  const double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, t));
+  AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "bnlab_fused_adam", [&] {
+    scalar_t* vmax = options.amsgrad() ? state.max_exp_avg_sq().data_ptr<scalar_t>() : nullptr;
+    auto* update = cpu_has_avx2_fma() ? adam_kernel::avx2::update<scalar_t> : adam_kernel::portable::update<scalar_t>;
+    update(p.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(), state.exp_avg().data_ptr<scalar_t>(),
+           state.exp_avg_sq().data_ptr<scalar_t>(), vmax, p.numel(), beta1, beta2, options.eps(),
+           options.weight_decay(), step_size, bias_correction2_sqrt);
+  });
+}
+
+}  // namespace
+
+torch::Tensor FusedAdam::step(LossClosure closure) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor loss;
+  if (closure) {
+    torch::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  for (auto& group : param_groups()) {
+    const auto& options = static_cast<const AdamOptions&>(group.options());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      update_parameter(p, state_of(*this, p, options.amsgrad()), options);
+    }
+  }
+  return loss;
+}
+
+}  // namespace bnlab::train
