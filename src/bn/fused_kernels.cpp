@@ -14,16 +14,17 @@
 #define BNLAB_DECLARE_ISA(ISA)                                                                                    \
   namespace bnlab::bn::fused::ISA {                                                                              \
   template <typename T>                                                                                         \
-  void moments(const T*, int64_t, int64_t, int64_t, int64_t, int64_t, double*, double*, double*, double*);     \
+  void moments(const T*, int64_t, int64_t, int64_t, int64_t, int64_t, double*, double*, double*, double*, T*,  \
+               T*);                                                                                              \
   template <typename T>                                                                                         \
   void normalize(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, const double*,      \
-                 const T*, const T*, T*, T*, T*, T*);                                                            \
+                 const T*, const T*, T*, T*, T*);                                                                \
   template <typename T>                                                                                         \
   void grad_sums(const T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, const double*, \
-                 double*, double*);                                                                              \
+                 double*, double*, T*, T*, T*);                                                                  \
   template <typename T>                                                                                         \
   void backward_batch_stats(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, \
-                            const double*, const T*, const double*, const double*, double, T*, T*, T*, T*, T*);  \
+                            const double*, const T*, const double*, const double*, double, T*, T*, T*, T*);      \
   template <typename T>                                                                                         \
   void backward_fixed_stats(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, const T*, \
                             T*);                                                                                 \
@@ -86,11 +87,13 @@ std::pair<torch::Tensor, torch::Tensor> batch_moments(const torch::Tensor& x) {
   check_contiguous(x);
   const Shape s(x);
   auto mean = per_channel(s, x, torch::kFloat64), var = per_channel(s, x, torch::kFloat64);
-  double* sc = scratch<double>(2 * s.C);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_moments", [&] {
+    // 2C doubles of totals, then 2C values of run sums.
+    double* totals = scratch<double>(4 * s.C);
+    scalar_t* runs = reinterpret_cast<scalar_t*>(totals + 2 * s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(moments, scalar_t, x.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
-                       var.data_ptr<double>(), sc, sc + s.C);
+                       var.data_ptr<double>(), totals, totals + s.C, runs, runs + s.C);
     });
   });
   return {mean, var};
@@ -102,11 +105,11 @@ torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mea
   const Shape s(x);
   auto y = torch::empty_like(x);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_normalize", [&] {
-    scalar_t* sc = scratch<scalar_t>(4 * s.C);
+    scalar_t* sc = scratch<scalar_t>(3 * s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(normalize, scalar_t, x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1,
                        mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma),
-                       data_or_null<scalar_t>(beta), sc, sc + s.C, sc + 2 * s.C, sc + 3 * s.C);
+                       data_or_null<scalar_t>(beta), sc, sc + s.C, sc + 2 * s.C);
     });
   });
   return y;
@@ -119,10 +122,11 @@ std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const
   const Shape s(x);
   auto sum_dy = per_channel(s, x, torch::kFloat64), sum_dy_xhat = per_channel(s, x, torch::kFloat64);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_grad_sums", [&] {
+    scalar_t* sc = scratch<scalar_t>(3 * s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(grad_sums, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1,
                        mean.data_ptr<double>(), invstd.data_ptr<double>(), sum_dy.data_ptr<double>(),
-                       sum_dy_xhat.data_ptr<double>());
+                       sum_dy_xhat.data_ptr<double>(), sc, sc + s.C, sc + 2 * s.C);
     });
   });
   return {sum_dy, sum_dy_xhat};
@@ -137,12 +141,12 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
   const Shape s(x);
   auto dx = torch::empty_like(x);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_backward", [&] {
-    scalar_t* sc = scratch<scalar_t>(5 * s.C);
+    scalar_t* sc = scratch<scalar_t>(4 * s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(backward_batch_stats, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
                        dx.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
                        invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), sum_dy.data_ptr<double>(),
-                       sum_dy_xhat.data_ptr<double>(), double(count), sc, sc + s.C, sc + 2 * s.C, sc + 3 * s.C, sc + 4 * s.C);
+                       sum_dy_xhat.data_ptr<double>(), double(count), sc, sc + s.C, sc + 2 * s.C, sc + 3 * s.C);
     });
   });
   return dx;
