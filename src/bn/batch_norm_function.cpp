@@ -42,14 +42,19 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   const auto running_mean = empty_as_absent(running_mean_or_empty);
   const auto running_var = empty_as_absent(running_var_or_empty);
   auto x3 = as_ncs(x);  // (N,C,S)
-  torch::Tensor mean, invstd;  // (C) float64
+  torch::Tensor y3, mean, invstd;  // (N,C,S); (C) float64, (C) float64
   if (use_batch_stats) {
-    std::tie(mean, invstd) = k.batch_moments(x3);  // invstd holds the biased variance until finished
+    // invstd holds the biased variance until finished.
+    if (k.forward_batch_stats) {
+      std::tie(y3, mean, invstd) = k.forward_batch_stats(x3, weight, bias, eps);
+    } else {
+      std::tie(mean, invstd) = k.batch_moments(x3);
+    }
     finish_batch_statistics(mean, invstd, running_mean, running_var, x3.size(0) * x3.size(2), momentum, eps);
   } else {
     std::tie(mean, invstd) = running_statistics(running_mean, running_var, eps);
   }
-  auto y3 = k.normalize_forward(x3, mean, invstd, weight, bias);  // (N,C,S)
+  if (!y3.defined()) y3 = k.normalize_forward(x3, mean, invstd, weight, bias);
 
   // Saved: x and the per-channel mean and invstd (O(C)); xhat is recomputed
   // in backward inside the passes that read x anyway. Saving xhat instead
@@ -87,14 +92,16 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   // dbeta = sum dy, dgamma = sum dy*xhat; the batch-statistics dx needs both too.
   const bool need_sums = need_dweight || need_dbias || (need_dx && use_batch_stats);
   torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64
-  if (need_sums) std::tie(sum_dy, sum_dy_xhat) = k.grad_sums(dy3, x3, mean, invstd);
-
-  if (need_dx) {
-    dx = use_batch_stats ? k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, sum_dy, sum_dy_xhat,
-                                                                   x3.size(0) * x3.size(2))
-                         : k.normalize_backward_fixed_stats(dy3, invstd, weight);
-    dx = dx.view(grad_outputs[0].sizes());  // x's shape
+  if (need_dx && use_batch_stats && k.backward_with_batch_stats) {
+    std::tie(dx, sum_dy, sum_dy_xhat) = k.backward_with_batch_stats(dy3, x3, mean, invstd, weight);
+  } else {
+    if (need_sums) std::tie(sum_dy, sum_dy_xhat) = k.grad_sums(dy3, x3, mean, invstd);
+    if (need_dx)
+      dx = use_batch_stats ? k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, sum_dy, sum_dy_xhat,
+                                                              x3.size(0) * x3.size(2))
+                           : k.normalize_backward_fixed_stats(dy3, invstd, weight);
   }
+  if (need_dx) dx = dx.view(grad_outputs[0].sizes());  // x's shape
   if (need_dweight) dweight = sum_dy_xhat.to(x3.scalar_type());
   if (need_dbias) dbias = sum_dy.to(x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,

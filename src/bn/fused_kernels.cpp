@@ -11,27 +11,12 @@
 #include "bn/reference_kernels.h"
 
 // The two compiled copies of fused_kernels_impl.h.
-#define BNLAB_DECLARE_ISA(ISA)                                                                                    \
-  namespace bnlab::bn::fused::ISA {                                                                              \
-  template <typename T>                                                                                         \
-  void moments(const T*, int64_t, int64_t, int64_t, int64_t, int64_t, double*, double*, double*, double*, T*,  \
-               T*);                                                                                              \
-  template <typename T>                                                                                         \
-  void normalize(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, const double*,      \
-                 const T*, const T*, T*, T*, T*);                                                                \
-  template <typename T>                                                                                         \
-  void grad_sums(const T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, const double*, \
-                 double*, double*, T*, T*, T*);                                                                  \
-  template <typename T>                                                                                         \
-  void backward_batch_stats(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, \
-                            const double*, const T*, const double*, const double*, double, T*, T*, T*, T*);      \
-  template <typename T>                                                                                         \
-  void backward_fixed_stats(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, const T*, \
-                            T*);                                                                                 \
-  }
-BNLAB_DECLARE_ISA(avx2)
-BNLAB_DECLARE_ISA(portable)
-#undef BNLAB_DECLARE_ISA
+#define BNLAB_ISA avx2
+#include "bn/fused_kernels_isa.h"
+#undef BNLAB_ISA
+#define BNLAB_ISA portable
+#include "bn/fused_kernels_isa.h"
+#undef BNLAB_ISA
 
 namespace bnlab::bn::fused {
 namespace {
@@ -54,18 +39,23 @@ torch::Tensor per_channel(const Shape& shape, const torch::Tensor& like, torch::
   return torch::empty({shape.C}, like.options().dtype(type));
 }
 
-// Per-channel coefficients the kernels compute before their element loops.
-// A buffer reused by the calling thread rather than a tensor per call: for
-// small layers an allocation costs as much as the arithmetic. One call at a
-// time uses it (the kernels do not nest); worker threads of parallel_for
-// write disjoint channel ranges of it.
+// The kernels' working memory (see fused_kernels_isa.h): 3C doubles and 4C
+// values of T, in a buffer reused by the calling thread rather than a tensor
+// per call (for small layers an allocation costs as much as the arithmetic).
+// One call at a time uses it (the kernels do not nest); worker threads of
+// parallel_for touch disjoint channel ranges of it.
 template <typename T>
-T* scratch(int64_t count) {
-  thread_local std::vector<double> buffer;
-  const size_t doubles = (size_t(count) * sizeof(T) + sizeof(double) - 1) / sizeof(double);
-  if (buffer.size() < doubles) buffer.resize(doubles);
-  return reinterpret_cast<T*>(buffer.data());
-}
+struct Workspace {
+  double* d;
+  T* t;
+  explicit Workspace(int64_t C) {
+    thread_local std::vector<double> buffer;
+    const size_t doubles = size_t(3 * C) + (size_t(4 * C) * sizeof(T) + sizeof(double) - 1) / sizeof(double);
+    if (buffer.size() < doubles) buffer.resize(doubles);
+    d = buffer.data();
+    t = reinterpret_cast<T*>(buffer.data() + 3 * C);
+  }
+};
 
 template <typename T>
 const T* data_or_null(const torch::Tensor& t) {
@@ -88,12 +78,10 @@ std::pair<torch::Tensor, torch::Tensor> batch_moments(const torch::Tensor& x) {
   const Shape s(x);
   auto mean = per_channel(s, x, torch::kFloat64), var = per_channel(s, x, torch::kFloat64);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_moments", [&] {
-    // 2C doubles of totals, then 2C values of run sums.
-    double* totals = scratch<double>(4 * s.C);
-    scalar_t* runs = reinterpret_cast<scalar_t*>(totals + 2 * s.C);
+    const Workspace<scalar_t> work(s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(moments, scalar_t, x.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
-                       var.data_ptr<double>(), totals, totals + s.C, runs, runs + s.C);
+                       var.data_ptr<double>(), work.d, work.t);
     });
   });
   return {mean, var};
@@ -105,14 +93,32 @@ torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mea
   const Shape s(x);
   auto y = torch::empty_like(x);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_normalize", [&] {
-    scalar_t* sc = scratch<scalar_t>(3 * s.C);
+    const Workspace<scalar_t> work(s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(normalize, scalar_t, x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1,
                        mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma),
-                       data_or_null<scalar_t>(beta), sc, sc + s.C, sc + 2 * s.C);
+                       data_or_null<scalar_t>(beta), work.d, work.t);
     });
   });
   return y;
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward_batch_stats(const torch::Tensor& x,
+                                                                            const torch::Tensor& gamma,
+                                                                            const torch::Tensor& beta, double eps) {
+  check_contiguous(x);
+  const Shape s(x);
+  auto y = torch::empty_like(x);
+  auto mean = per_channel(s, x, torch::kFloat64), var = per_channel(s, x, torch::kFloat64);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_forward", [&] {
+    const Workspace<scalar_t> work(s.C);
+    over_channels(s, [&](int64_t c0, int64_t c1) {
+      BNLAB_FUSED_CALL(forward_batch_stats, scalar_t, x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s.N, s.C, s.S,
+                       c0, c1, eps, data_or_null<scalar_t>(gamma), data_or_null<scalar_t>(beta),
+                       mean.data_ptr<double>(), var.data_ptr<double>(), work.d, work.t);
+    });
+  });
+  return {y, mean, var};
 }
 
 std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const torch::Tensor& x,
@@ -122,11 +128,11 @@ std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const
   const Shape s(x);
   auto sum_dy = per_channel(s, x, torch::kFloat64), sum_dy_xhat = per_channel(s, x, torch::kFloat64);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_grad_sums", [&] {
-    scalar_t* sc = scratch<scalar_t>(3 * s.C);
+    const Workspace<scalar_t> work(s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(grad_sums, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1,
                        mean.data_ptr<double>(), invstd.data_ptr<double>(), sum_dy.data_ptr<double>(),
-                       sum_dy_xhat.data_ptr<double>(), sc, sc + s.C, sc + 2 * s.C);
+                       sum_dy_xhat.data_ptr<double>(), work.d, work.t);
     });
   });
   return {sum_dy, sum_dy_xhat};
@@ -141,15 +147,37 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
   const Shape s(x);
   auto dx = torch::empty_like(x);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_backward", [&] {
-    scalar_t* sc = scratch<scalar_t>(4 * s.C);
+    const Workspace<scalar_t> work(s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(backward_batch_stats, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
                        dx.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
                        invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), sum_dy.data_ptr<double>(),
-                       sum_dy_xhat.data_ptr<double>(), double(count), sc, sc + s.C, sc + 2 * s.C, sc + 3 * s.C);
+                       sum_dy_xhat.data_ptr<double>(), double(count), work.d, work.t);
     });
   });
   return dx;
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats(const torch::Tensor& dy,
+                                                                                  const torch::Tensor& x,
+                                                                                  const torch::Tensor& mean,
+                                                                                  const torch::Tensor& invstd,
+                                                                                  const torch::Tensor& gamma) {
+  check_contiguous(x);
+  check_contiguous(dy);
+  const Shape s(x);
+  auto dx = torch::empty_like(x);
+  auto sum_dy = per_channel(s, x, torch::kFloat64), sum_dy_xhat = per_channel(s, x, torch::kFloat64);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_backward_with_sums", [&] {
+    const Workspace<scalar_t> work(s.C);
+    over_channels(s, [&](int64_t c0, int64_t c1) {
+      BNLAB_FUSED_CALL(backward_with_batch_stats, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
+                       dx.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
+                       invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), sum_dy.data_ptr<double>(),
+                       sum_dy_xhat.data_ptr<double>(), work.d, work.t);
+    });
+  });
+  return {dx, sum_dy, sum_dy_xhat};
 }
 
 torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torch::Tensor& invstd,
@@ -158,10 +186,10 @@ torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torc
   const Shape s(dy);
   auto dx = torch::empty_like(dy);
   AT_DISPATCH_FLOATING_TYPES(dy.scalar_type(), "bnlab_fused_backward_fixed", [&] {
-    scalar_t* sc = scratch<scalar_t>(s.C);
+    const Workspace<scalar_t> work(s.C);
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(backward_fixed_stats, scalar_t, dy.data_ptr<scalar_t>(), dx.data_ptr<scalar_t>(), s.N, s.C,
-                       s.S, c0, c1, invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), sc);
+                       s.S, c0, c1, invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), work.d, work.t);
     });
   });
   return dx;
@@ -172,11 +200,22 @@ torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torc
 namespace bnlab::bn {
 
 const KernelSet& kernel_set(Kernels which) {
-  static const KernelSet reference_set = {
-      "reference", reference::batch_moments, reference::normalize_forward, reference::grad_sums,
-      reference::normalize_backward_batch_stats, reference::normalize_backward_fixed_stats};
-  static const KernelSet fused_set = {"fused", fused::batch_moments, fused::normalize_forward, fused::grad_sums,
-                                      fused::normalize_backward_batch_stats, fused::normalize_backward_fixed_stats};
+  static const KernelSet reference_set = {"reference",
+                                          reference::batch_moments,
+                                          reference::normalize_forward,
+                                          reference::grad_sums,
+                                          reference::normalize_backward_batch_stats,
+                                          reference::normalize_backward_fixed_stats,
+                                          /*forward_batch_stats=*/nullptr,
+                                          /*backward_with_batch_stats=*/nullptr};
+  static const KernelSet fused_set = {"fused",
+                                      fused::batch_moments,
+                                      fused::normalize_forward,
+                                      fused::grad_sums,
+                                      fused::normalize_backward_batch_stats,
+                                      fused::normalize_backward_fixed_stats,
+                                      fused::forward_batch_stats,
+                                      fused::backward_with_batch_stats};
   return which == Kernels::kFused ? fused_set : reference_set;
 }
 

@@ -3,6 +3,7 @@
 // contracts as reference_kernels.h. Inputs must be contiguous (N, C, S).
 #include <torch/types.h>
 
+#include <tuple>
 #include <utility>
 
 namespace bnlab::bn::fused {
@@ -10,6 +11,15 @@ namespace bnlab::bn::fused {
 std::pair<torch::Tensor, torch::Tensor> batch_moments(const torch::Tensor& x);
 torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
                                 const torch::Tensor& gamma, const torch::Tensor& beta);
+// The whole-layer entries of KernelSet (see kernels.h).
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward_batch_stats(const torch::Tensor& x,
+                                                                            const torch::Tensor& gamma,
+                                                                            const torch::Tensor& beta, double eps);
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats(const torch::Tensor& dy,
+                                                                                  const torch::Tensor& x,
+                                                                                  const torch::Tensor& mean,
+                                                                                  const torch::Tensor& invstd,
+                                                                                  const torch::Tensor& gamma);
 std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const torch::Tensor& x,
                                                   const torch::Tensor& mean, const torch::Tensor& invstd);
 torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean,

@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <string>
+#include <tuple>
 #include <utility>
 
 namespace bnlab::bn {
@@ -28,6 +29,22 @@ struct KernelSet {
                                                   int64_t count);
   torch::Tensor (*normalize_backward_fixed_stats)(const torch::Tensor& dy, const torch::Tensor& invstd,
                                                   const torch::Tensor& gamma);
+
+  // Optional whole-layer entries for local batch statistics (null: the
+  // Function composes the pieces above). They finish one channel before the
+  // next while its values are in cache, reading x (and dy) once instead of
+  // twice; same results as the pieces. Sync BN needs its collectives between
+  // the pieces, so it never uses these.
+  //   forward_batch_stats(x, gamma, beta, eps) -> (y, mean, biased var), y
+  //   normalised with invstd = 1 / sqrt(var + eps);
+  //   backward_with_batch_stats(dy, x, mean, invstd, gamma) -> (dx, sum_dy, sum_dy_xhat).
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*forward_batch_stats)(const torch::Tensor& x,
+                                                                                 const torch::Tensor& gamma,
+                                                                                 const torch::Tensor& beta,
+                                                                                 double eps);
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*backward_with_batch_stats)(
+      const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
+      const torch::Tensor& gamma);
 };
 
 const KernelSet& kernel_set(Kernels which);

@@ -1,0 +1,56 @@
+// Declarations of the fused BatchNorm loops of one compiled copy, namespace
+// bnlab::bn::fused::BNLAB_ISA. fused_kernels_impl.h defines them (and
+// includes this, so the two cannot drift apart); fused_kernels.cpp includes
+// this once per copy (avx2, portable). No include guard on purpose.
+//
+// Deliberately free of LibTorch and standard-library templates (see
+// fused_kernels_impl.h). Arguments: x, dy, y, dx are contiguous (N, C, S);
+// per-channel arrays hold C entries; [c0, c1) is the channel range to do;
+// work_d (3C doubles) and work_t (4C values of T) are working memory of which
+// only the range's entries are touched.
+#include <cstdint>
+
+#ifndef BNLAB_ISA
+#error "define BNLAB_ISA (the namespace of this copy of the kernels)"
+#endif
+
+namespace bnlab::bn::fused::BNLAB_ISA {
+
+// mean, var: the batch mean and biased variance.
+template <typename T>
+void moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double* mean, double* var,
+             double* work_d, T* work_t);
+
+// y = (x - mean) * invstd * gamma + beta; gamma, beta may be null.
+template <typename T>
+void normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
+               const double* invstd, const T* gamma, const T* beta, double* work_d, T* work_t);
+
+// moments, then normalize with invstd = 1 / sqrt(var + eps), each channel while in cache.
+template <typename T>
+void forward_batch_stats(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double eps,
+                         const T* gamma, const T* beta, double* mean, double* var, double* work_d, T* work_t);
+
+// sum_dy = sum dy, sum_dy_xhat = sum dy * (x - mean) * invstd.
+template <typename T>
+void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
+               const double* invstd, double* sum_dy, double* sum_dy_xhat, double* work_d, T* work_t);
+
+// dx of BN with batch statistics over a count of M values per channel.
+template <typename T>
+void backward_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
+                          const double* mean, const double* invstd, const T* gamma, const double* sum_dy,
+                          const double* sum_dy_xhat, double M, double* work_d, T* work_t);
+
+// grad_sums, then backward_batch_stats with M = N*S, each channel while in cache.
+template <typename T>
+void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0,
+                               int64_t c1, const double* mean, const double* invstd, const T* gamma, double* sum_dy,
+                               double* sum_dy_xhat, double* work_d, T* work_t);
+
+// dx = dy * invstd * gamma (eval mode: the statistics are constants).
+template <typename T>
+void backward_fixed_stats(const T* dy, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
+                          const double* invstd, const T* gamma, double* work_d, T* work_t);
+
+}  // namespace bnlab::bn::fused::BNLAB_ISA
