@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "models/max_pool.h"
 #include "models/norm.h"
 
 namespace bnlab::models {
@@ -35,7 +36,7 @@ void add_block(torch::nn::Sequential& net, const RunConfig& config, int index, i
   if (config.model.placement == "before") add_norm();
   net->push_back(fmt::format("act{}", index), make_activation(config.model.activation));
   if (config.model.placement == "after") add_norm();
-  if (spatial_dims == 2) net->push_back(fmt::format("pool{}", index), torch::nn::MaxPool2d(2));
+  if (spatial_dims == 2) net->push_back(fmt::format("pool{}", index), MaxPool2x2());
   if (with_dropout && !dropout_first)
     net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(config.model.dropout));
 }

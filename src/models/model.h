@@ -14,7 +14,7 @@ namespace bnlab::models {
 // Builds the model for a resolved config (see experiments::resolved):
 //  mlp: Flatten, then per hidden size: Linear, [norm] act [norm], [dropout];
 //       then Linear(., 10). Default: 784-128-64-10, BN between Linear and ReLU.
-//  cnn: per conv entry: Conv2d(3x3), act/norm block (BatchNorm2d), MaxPool(2),
+//  cnn: per conv entry: Conv2d(3x3), act/norm block (BatchNorm2d), MaxPool2x2 (max_pool.h),
 //       [dropout]; Flatten; dense blocks as the mlp; Linear(., 10). Default:
 //       Conv(32)-ReLU-BN-MaxPool-Flatten-Dense(64)-ReLU-BN-Dense(10).
 // Layers are named (dense1, norm1, act1, ..., logits) for inspection.
