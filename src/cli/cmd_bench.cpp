@@ -42,7 +42,7 @@ void bench_bn(bool quick, const std::optional<std::string>& out) {
 void bench_train(bool quick, const std::optional<std::string>& out) {
   bench::TrainBenchOptions options;
   if (quick) options.seconds_per_case = 0.1;
-  std::cout << fmt::format("Training step (zero_grad, forward, loss, backward, Adam step), ms/step; BLAS: {}\n\n",
+  std::cout << fmt::format("Training step (clear gradients, forward, loss, backward, Adam step), ms/step; BLAS: {}\n\n",
                            blas_description());
   std::cout << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9}\n", "model", "batch", "norm", "threads",
                            "median ms", "p25-p75 ms", "x none");

@@ -79,7 +79,7 @@ struct DataParallelStep {
   dist::GradientReducer* gradients = nullptr;  // sums gradients over ranks; null in one process
 };
 
-// One optimiser step on a batch (the whole of a training step: zero_grad,
+// One optimiser step on a batch (the whole of a training step: clear gradients,
 // forward, cross-entropy, backward, step), adding to `running`. The loss
 // differentiated is this batch's summed cross-entropy over the global batch
 // size, so that gradients summed over ranks are those of the global batch's
