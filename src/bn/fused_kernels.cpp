@@ -57,6 +57,16 @@ struct Workspace {
   }
 };
 
+// Whole-layer kernels write y / dx with non-temporal stores when the layer
+// is too large for its output to be read back from cache anyway: then the
+// stores skip a read of every output line and do not evict the inputs the
+// pass is still reading. From half the last-level cache: below it, the next
+// layer may still find the output there.
+bool streams_outputs(const torch::Tensor& x) {
+  constexpr int64_t kStreamBytes = 16 << 20;
+  return x.numel() * int64_t(x.element_size()) >= kStreamBytes;
+}
+
 template <typename T>
 const T* data_or_null(const torch::Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
@@ -115,7 +125,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward_batch_stats(cons
     over_channels(s, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(forward_batch_stats, scalar_t, x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s.N, s.C, s.S,
                        c0, c1, eps, data_or_null<scalar_t>(gamma), data_or_null<scalar_t>(beta),
-                       mean.data_ptr<double>(), var.data_ptr<double>(), work.d, work.t);
+                       mean.data_ptr<double>(), var.data_ptr<double>(), streams_outputs(x), work.d, work.t);
     });
   });
   return {y, mean, var};
@@ -174,7 +184,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
       BNLAB_FUSED_CALL(backward_with_batch_stats, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
                        dx.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
                        invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), sum_dy.data_ptr<double>(),
-                       sum_dy_xhat.data_ptr<double>(), work.d, work.t);
+                       sum_dy_xhat.data_ptr<double>(), streams_outputs(x), work.d, work.t);
     });
   });
   return {dx, sum_dy, sum_dy_xhat};

@@ -11,19 +11,74 @@
 // instantiated at the end) handles channels [c0, c1) so the caller can split
 // channels across threads. Per-channel statistics are double. S == 1 ((N,C)
 // input) vectorises across channels, S > 1 along the S values of each (n, c)
-// row, and there the whole-layer functions finish each channel while its
-// values are still in cache: statistics then normalisation, or gradient sums
-// then dx, reading x (and dy) from memory once instead of twice.
+// row; every pass walks memory in order.
 //
 // Working memory: every range function takes work_d (3C doubles) and work_t
 // (4C values of T) and touches only entries of its own channels, so threads
 // working on disjoint channel ranges share one buffer.
 #include "bn/fused_kernels_isa.h"
 
+#if defined(__AVX2__) || defined(__SSE2__)
+#include <immintrin.h>  // streaming stores (always-inlined intrinsics)
+#endif
+
 namespace bnlab::bn::fused::BNLAB_ISA {
 
 inline int64_t min_of(int64_t a, int64_t b) { return a < b ? a : b; }
 inline double sqrt_of(double v) { return __builtin_sqrt(v); }
+
+// ---- output writes --------------------------------------------------------------
+// Copies bytes from a buffer in L1 to dst with non-temporal stores: they skip
+// reading each output line before writing it, and do not push the input's
+// lines (wanted again by the second pass over a channel) out of the caches.
+inline void stream_bytes(void* dst, const void* src, int64_t bytes) {
+  char* d = static_cast<char*>(dst);
+  const char* s = static_cast<const char*>(src);
+#if defined(__AVX2__) || defined(__SSE2__)
+#if defined(__AVX2__)
+  constexpr int64_t kWidth = 32;
+#else
+  constexpr int64_t kWidth = 16;
+#endif
+  for (; bytes > 0 && (reinterpret_cast<uintptr_t>(d) % kWidth) != 0; --bytes) *d++ = *s++;
+  for (; bytes >= kWidth; bytes -= kWidth, d += kWidth, s += kWidth) {
+#if defined(__AVX2__)
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(d), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
+#else
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d), _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+#endif
+  }
+#endif
+  for (; bytes > 0; --bytes) *d++ = *s++;
+}
+
+// Makes the streaming stores visible before the kernel returns (they are
+// weakly ordered; the caller's threads synchronise only through ordinary memory).
+inline void finish_streaming() {
+#if defined(__AVX2__) || defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// out[i] = value(i) for i < count: plain stores, or (stream) computed into an
+// L1 buffer a page at a time and streamed out (see stream_bytes). Streaming
+// pays only for outputs too large to stay in cache; the caller decides.
+template <typename T, typename Value>
+inline void write_row(T* out, int64_t count, bool stream, const Value& value) {
+  if (!stream) {
+#pragma omp simd
+    for (int64_t i = 0; i < count; ++i) out[i] = value(i);
+    return;
+  }
+  constexpr int64_t kBuffer = 4096 / sizeof(T);
+  alignas(64) T buffer[kBuffer];
+  for (int64_t i0 = 0; i0 < count; i0 += kBuffer) {
+    const int64_t n = min_of(kBuffer, count - i0);
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) buffer[i] = value(i0 + i);
+    stream_bytes(out + i0, buffer, n * int64_t(sizeof(T)));
+  }
+}
 
 // ---- sums -------------------------------------------------------------------
 // Sums are taken in T over short runs, each run spread over kLanes
@@ -35,6 +90,21 @@ inline double sqrt_of(double v) { return __builtin_sqrt(v); }
 template <typename T>
 constexpr int kLanes = 128 / sizeof(T);  // 32 floats or 16 doubles
 constexpr int64_t kRowsPerRun = 16;      // S == 1: rows summed in T before folding
+
+// The sum of kLanes<T> lane totals, in double, as a tree: lanes of the four
+// registers added pairwise in T (two more roundings), then a tree in double.
+// A left-to-right double sum of 32 lanes is a 32-add dependency chain, which
+// cost more per (n, c) row of a 26x26 image than the row's own arithmetic.
+template <typename T>
+inline double sum_lanes(T* lanes) {
+  constexpr int kVec = kLanes<T> / 4;
+  double tree[kVec];
+  for (int j = 0; j < kVec; ++j)
+    tree[j] = double((lanes[j] + lanes[j + kVec]) + (lanes[j + 2 * kVec] + lanes[j + 3 * kVec]));
+  for (int width = kVec / 2; width >= 1; width /= 2)
+    for (int j = 0; j < width; ++j) tree[j] += tree[j + width];
+  return tree[0];
+}
 
 // s += sum(row - shift), q += sum((row - shift)^2) over one row of n values.
 template <typename T>
@@ -52,13 +122,8 @@ void add_shifted_row_sums(const T* row, int64_t n, T shift, double& s, double& q
     ls[j] += d;
     lq[j] += d * d;
   }
-  double rs = 0, rq = 0;
-  for (int j = 0; j < kLanes<T>; ++j) {
-    rs += double(ls[j]);
-    rq += double(lq[j]);
-  }
-  s += rs;
-  q += rq;
+  s += sum_lanes(ls);
+  q += sum_lanes(lq);
 }
 
 // sd += sum(dy), sdx += sum(dy * (x - hi)) over one row of n values.
@@ -75,20 +140,20 @@ void add_grad_row_sums(const T* dy, const T* x, int64_t n, T hi, double& sd, dou
     ld[j] += dy[i];
     ldx[j] += dy[i] * (x[i] - hi);
   }
-  double rd = 0, rdx = 0;
-  for (int j = 0; j < kLanes<T>; ++j) {
-    rd += double(ld[j]);
-    rdx += double(ldx[j]);
-  }
-  sd += rd;
-  sdx += rdx;
+  sd += sum_lanes(ld);
+  sdx += sum_lanes(ldx);
 }
 
 // ---- statistics -----------------------------------------------------------------
-// One pass over x per channel: shifted sums s = sum(x - K), q = sum((x - K)^2)
+// One pass over x: per channel, shifted sums s = sum(x - K), q = sum((x - K)^2)
 // with K = the channel's first value. Shifting by a value of the data keeps
 // q - s^2/M free of the E[x^2] - E[x]^2 cancellation (the shift is within a
 // few standard deviations of the mean), so one pass is as robust as two.
+//
+// Every pass walks memory in order (n outer, channels inner). Walking one
+// channel at a time instead reads N short runs (2.7 KB for a 26x26 image) far
+// apart; on (256,32,26,26) that read 4x slower than one sweep, more than the
+// second read of x that finishing each channel while it was cached saved.
 inline void moments_from_shifted_sums(double K, double s, double q, double M, double& mean, double& var) {
   const double shift_mean = s / M;
   mean = K + shift_mean;
@@ -96,46 +161,38 @@ inline void moments_from_shifted_sums(double K, double s, double q, double M, do
   var = v > 0 ? v : 0;
 }
 
-// S > 1: one channel.
-template <typename T>
-void channel_moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double& mean, double& var) {
-  const T K = x[c * S];
-  double s = 0, q = 0;
-  for (int64_t n = 0; n < N; ++n) add_shifted_row_sums(x + (n * C + c) * S, S, K, s, q);
-  moments_from_shifted_sums(double(K), s, q, double(N * S), mean, var);
-}
-
 template <typename T>
 void moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double* mean, double* var,
              double* work_d, T* work_t) {
-  if (S > 1) {
-    for (int64_t c = c0; c < c1; ++c) channel_moments(x, N, C, S, c, mean[c], var[c]);
-    return;
-  }
-  // Channels across the vector, whole rows at a time; runs of kRowsPerRun
-  // rows summed in T (run_s, run_q), then folded into the double totals.
   double *total_s = work_d, *total_q = work_d + C;
-  T *run_s = work_t, *run_q = work_t + C;
   for (int64_t c = c0; c < c1; ++c) total_s[c] = total_q[c] = 0;
-  for (int64_t n0 = 0; n0 < N; n0 += kRowsPerRun) {
-    for (int64_t c = c0; c < c1; ++c) run_s[c] = run_q[c] = 0;
-    for (int64_t n = n0; n < min_of(N, n0 + kRowsPerRun); ++n) {
-      const T* row = x + n * C;
+  if (S > 1) {
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = c0; c < c1; ++c) add_shifted_row_sums(x + (n * C + c) * S, S, x[c * S], total_s[c], total_q[c]);
+  } else {
+    // Channels across the vector, whole rows at a time; runs of kRowsPerRun
+    // rows summed in T (run_s, run_q), then folded into the double totals.
+    T *run_s = work_t, *run_q = work_t + C;
+    for (int64_t n0 = 0; n0 < N; n0 += kRowsPerRun) {
+      for (int64_t c = c0; c < c1; ++c) run_s[c] = run_q[c] = 0;
+      for (int64_t n = n0; n < min_of(N, n0 + kRowsPerRun); ++n) {
+        const T* row = x + n * C;
+#pragma omp simd
+        for (int64_t c = c0; c < c1; ++c) {
+          const T d = row[c] - x[c];
+          run_s[c] += d;
+          run_q[c] += d * d;
+        }
+      }
 #pragma omp simd
       for (int64_t c = c0; c < c1; ++c) {
-        const T d = row[c] - x[c];
-        run_s[c] += d;
-        run_q[c] += d * d;
+        total_s[c] += double(run_s[c]);
+        total_q[c] += double(run_q[c]);
       }
-    }
-#pragma omp simd
-    for (int64_t c = c0; c < c1; ++c) {
-      total_s[c] += double(run_s[c]);
-      total_q[c] += double(run_q[c]);
     }
   }
   for (int64_t c = c0; c < c1; ++c)
-    moments_from_shifted_sums(double(x[c]), total_s[c], total_q[c], double(N), mean[c], var[c]);
+    moments_from_shifted_sums(double(x[c * S]), total_s[c], total_q[c], double(N * S), mean[c], var[c]);
 }
 
 // ---- forward: normalisation -----------------------------------------------------
@@ -144,125 +201,97 @@ void moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1
 // near the mean (Sterbenz), so large offsets keep their digits where
 // x * alpha + (beta - mean * alpha) would cancel them away; the small lo
 // term goes into the shift, beta - lo * alpha, computed in double.
+// work_t: hi, alpha, shift per channel.
 template <typename T>
-struct NormalizeCoefficients {
-  T hi, alpha, shift;
-};
-
-template <typename T>
-NormalizeCoefficients<T> normalize_coefficients(double mean, double invstd, const T* gamma, const T* beta, int64_t c) {
-  const T hi = T(mean);
-  const double lo = mean - double(hi);
-  const double alpha = invstd * (gamma ? double(gamma[c]) : 1.0);
-  return {hi, T(alpha), T((beta ? double(beta[c]) : 0.0) - lo * alpha)};
-}
-
-// S > 1: one channel, rows last to first: right after channel_moments the
-// last rows read are the ones still in cache.
-template <typename T>
-void normalize_channel(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c, NormalizeCoefficients<T> k) {
-  for (int64_t n = N - 1; n >= 0; --n) {
-    const T* in = x + (n * C + c) * S;
-    T* out = y + (n * C + c) * S;
-#pragma omp simd
-    for (int64_t i = 0; i < S; ++i) out[i] = (in[i] - k.hi) * k.alpha + k.shift;
+void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
+                    const double* invstd, const T* gamma, const T* beta, bool stream, T* work_t) {
+  T *hi = work_t, *alpha = work_t + C, *shift = work_t + 2 * C;
+  for (int64_t c = c0; c < c1; ++c) {
+    hi[c] = T(mean[c]);
+    const double lo = mean[c] - double(hi[c]);
+    const double a = invstd[c] * (gamma ? double(gamma[c]) : 1.0);
+    alpha[c] = T(a);
+    shift[c] = T((beta ? double(beta[c]) : 0.0) - lo * a);
   }
+  if (S == 1) {
+    for (int64_t n = 0; n < N; ++n) {
+      const T* in = x + n * C;
+      T* out = y + n * C;
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) out[c] = (in[c] - hi[c]) * alpha[c] + shift[c];
+    }
+    return;
+  }
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = c0; c < c1; ++c) {
+      const T* in = x + (n * C + c) * S;
+      const T h = hi[c], a = alpha[c], b = shift[c];
+      write_row(y + (n * C + c) * S, S, stream, [&](int64_t i) { return (in[i] - h) * a + b; });
+    }
+  if (stream) finish_streaming();
 }
 
 template <typename T>
 void normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
                const double* invstd, const T* gamma, const T* beta, double* /*work_d*/, T* work_t) {
-  if (S > 1) {
-    for (int64_t c = c0; c < c1; ++c)
-      normalize_channel(x, y, N, C, S, c, normalize_coefficients(mean[c], invstd[c], gamma, beta, c));
-    return;
-  }
-  T *hi = work_t, *alpha = work_t + C, *shift = work_t + 2 * C;
-  for (int64_t c = c0; c < c1; ++c) {
-    const auto k = normalize_coefficients(mean[c], invstd[c], gamma, beta, c);
-    hi[c] = k.hi;
-    alpha[c] = k.alpha;
-    shift[c] = k.shift;
-  }
-  for (int64_t n = 0; n < N; ++n) {
-    const T* in = x + n * C;
-    T* out = y + n * C;
-#pragma omp simd
-    for (int64_t c = c0; c < c1; ++c) out[c] = (in[c] - hi[c]) * alpha[c] + shift[c];
-  }
+  normalize_rows(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, /*stream=*/false, work_t);
 }
 
 // Batch statistics and normalisation in one call: mean and biased var out,
 // invstd = 1 / sqrt(var + eps) as the caller computes it from var.
 template <typename T>
 void forward_batch_stats(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double eps,
-                         const T* gamma, const T* beta, double* mean, double* var, double* work_d, T* work_t) {
-  if (S > 1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      channel_moments(x, N, C, S, c, mean[c], var[c]);
-      const double invstd = 1.0 / sqrt_of(var[c] + eps);
-      normalize_channel(x, y, N, C, S, c, normalize_coefficients(mean[c], invstd, gamma, beta, c));
-    }
-    return;
-  }
+                         const T* gamma, const T* beta, double* mean, double* var, bool stream_y, double* work_d,
+                         T* work_t) {
   moments(x, N, C, S, c0, c1, mean, var, work_d, work_t);
   double* invstd = work_d + 2 * C;
   for (int64_t c = c0; c < c1; ++c) invstd[c] = 1.0 / sqrt_of(var[c] + eps);
-  normalize(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, work_d, work_t);
+  normalize_rows(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y && S > 1, work_t);
 }
 
 // ---- backward: gradient sums ----------------------------------------------------
 // One pass: sum_dy = sum dy, sum_dy_xhat = invstd * sum dy * (x - mean),
 // summed as in moments(); with the mean split into T parts hi + lo (see
 // normalize), sum dy*(x - mean) = sum dy*(x - hi) - lo * sum dy, x - hi exact
-// for x near the mean.
-inline void finish_grad_sums(double mean, double hi, double invstd, double& sum_dy, double& sum_dy_xhat) {
-  sum_dy_xhat = (sum_dy_xhat - (mean - hi) * sum_dy) * invstd;
-}
-
-// S > 1: one channel.
-template <typename T>
-void channel_grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double mean,
-                       double invstd, double& sum_dy, double& sum_dy_xhat) {
-  const T hi = T(mean);
-  double sd = 0, sdx = 0;
-  for (int64_t n = 0; n < N; ++n) add_grad_row_sums(dy + (n * C + c) * S, x + (n * C + c) * S, S, hi, sd, sdx);
-  sum_dy = sd;
-  sum_dy_xhat = sdx;
-  finish_grad_sums(mean, double(hi), invstd, sum_dy, sum_dy_xhat);
-}
-
+// for x near the mean. work_t: hi, and (S == 1) the current run's sums.
 template <typename T>
 void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
                const double* invstd, double* sum_dy, double* sum_dy_xhat, double* /*work_d*/, T* work_t) {
-  if (S > 1) {
-    for (int64_t c = c0; c < c1; ++c)
-      channel_grad_sums(dy, x, N, C, S, c, mean[c], invstd[c], sum_dy[c], sum_dy_xhat[c]);
-    return;
-  }
-  T *hi = work_t, *run_dy = work_t + C, *run_dy_xc = work_t + 2 * C;
+  T* hi = work_t;
   for (int64_t c = c0; c < c1; ++c) {
     sum_dy[c] = sum_dy_xhat[c] = 0;
     hi[c] = T(mean[c]);
   }
-  for (int64_t n0 = 0; n0 < N; n0 += kRowsPerRun) {
-    for (int64_t c = c0; c < c1; ++c) run_dy[c] = run_dy_xc[c] = 0;
-    for (int64_t n = n0; n < min_of(N, n0 + kRowsPerRun); ++n) {
-      const T* g = dy + n * C;
-      const T* in = x + n * C;
+  if (S > 1) {
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t base = (n * C + c) * S;
+        add_grad_row_sums(dy + base, x + base, S, hi[c], sum_dy[c], sum_dy_xhat[c]);
+      }
+  } else {
+    T *run_dy = work_t + C, *run_dy_xc = work_t + 2 * C;
+    for (int64_t n0 = 0; n0 < N; n0 += kRowsPerRun) {
+      for (int64_t c = c0; c < c1; ++c) run_dy[c] = run_dy_xc[c] = 0;
+      for (int64_t n = n0; n < min_of(N, n0 + kRowsPerRun); ++n) {
+        const T* g = dy + n * C;
+        const T* in = x + n * C;
+#pragma omp simd
+        for (int64_t c = c0; c < c1; ++c) {
+          run_dy[c] += g[c];
+          run_dy_xc[c] += g[c] * (in[c] - hi[c]);
+        }
+      }
 #pragma omp simd
       for (int64_t c = c0; c < c1; ++c) {
-        run_dy[c] += g[c];
-        run_dy_xc[c] += g[c] * (in[c] - hi[c]);
+        sum_dy[c] += double(run_dy[c]);
+        sum_dy_xhat[c] += double(run_dy_xc[c]);
       }
     }
-#pragma omp simd
-    for (int64_t c = c0; c < c1; ++c) {
-      sum_dy[c] += double(run_dy[c]);
-      sum_dy_xhat[c] += double(run_dy_xc[c]);
-    }
   }
-  for (int64_t c = c0; c < c1; ++c) finish_grad_sums(mean[c], double(hi[c]), invstd[c], sum_dy[c], sum_dy_xhat[c]);
+  for (int64_t c = c0; c < c1; ++c) {
+    const double lo = mean[c] - double(hi[c]);
+    sum_dy_xhat[c] = (sum_dy_xhat[c] - lo * sum_dy[c]) * invstd[c];
+  }
 }
 
 // ---- backward: dx -----------------------------------------------------------------
@@ -270,79 +299,57 @@ void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t
 // and statistics were taken over (N*S, or the global count under sync BN),
 // rewritten per channel as dx = a*dy + b*(x - hi) + k with a = g*invstd,
 // b = -a*invstd*sum_dy_xhat/M, k = -a*sum_dy/M - b*lo (hi + lo the mean, as
-// in normalize): a subtraction and two FMAs per element.
+// in normalize): a subtraction and two FMAs per element. work_t: hi, a, b, k.
 template <typename T>
-struct BackwardCoefficients {
-  T hi, a, b, k;
-};
-
-template <typename T>
-BackwardCoefficients<T> backward_coefficients(double mean, double invstd, const T* gamma, int64_t c, double sum_dy,
-                                              double sum_dy_xhat, double M) {
-  const T hi = T(mean);
-  const double lo = mean - double(hi);
-  const double a = invstd * (gamma ? double(gamma[c]) : 1.0);
-  const double b = -a * invstd * sum_dy_xhat / M;
-  return {hi, T(a), T(b), T(-a * sum_dy / M - b * lo)};
-}
-
-// S > 1: one channel, rows last to first (see normalize_channel).
-template <typename T>
-void backward_channel(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c,
-                      BackwardCoefficients<T> k) {
-  for (int64_t n = N - 1; n >= 0; --n) {
-    const int64_t base = (n * C + c) * S;
-    const T* g = dy + base;
-    const T* in = x + base;
-    T* out = dx + base;
-#pragma omp simd
-    for (int64_t i = 0; i < S; ++i) out[i] = k.a * g[i] + k.b * (in[i] - k.hi) + k.k;
+void backward_rows(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
+                   const double* mean, const double* invstd, const T* gamma, const double* sum_dy,
+                   const double* sum_dy_xhat, double M, bool stream, T* work_t) {
+  T *hi = work_t, *a = work_t + C, *b = work_t + 2 * C, *k = work_t + 3 * C;
+  for (int64_t c = c0; c < c1; ++c) {
+    hi[c] = T(mean[c]);
+    const double lo = mean[c] - double(hi[c]);
+    const double ac = invstd[c] * (gamma ? double(gamma[c]) : 1.0);
+    const double bc = -ac * invstd[c] * sum_dy_xhat[c] / M;
+    a[c] = T(ac);
+    b[c] = T(bc);
+    k[c] = T(-ac * sum_dy[c] / M - bc * lo);
   }
+  if (S == 1) {
+    for (int64_t n = 0; n < N; ++n) {
+      const T* g = dy + n * C;
+      const T* in = x + n * C;
+      T* out = dx + n * C;
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) out[c] = a[c] * g[c] + b[c] * (in[c] - hi[c]) + k[c];
+    }
+    return;
+  }
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t base = (n * C + c) * S;
+      const T* g = dy + base;
+      const T* in = x + base;
+      const T hc = hi[c], ac = a[c], bc = b[c], kc = k[c];
+      write_row(dx + base, S, stream, [&](int64_t i) { return ac * g[i] + bc * (in[i] - hc) + kc; });
+    }
+  if (stream) finish_streaming();
 }
 
 template <typename T>
 void backward_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
                           const double* mean, const double* invstd, const T* gamma, const double* sum_dy,
                           const double* sum_dy_xhat, double M, double* /*work_d*/, T* work_t) {
-  if (S > 1) {
-    for (int64_t c = c0; c < c1; ++c)
-      backward_channel(dy, x, dx, N, C, S, c,
-                       backward_coefficients(mean[c], invstd[c], gamma, c, sum_dy[c], sum_dy_xhat[c], M));
-    return;
-  }
-  T *hi = work_t, *a = work_t + C, *b = work_t + 2 * C, *k = work_t + 3 * C;
-  for (int64_t c = c0; c < c1; ++c) {
-    const auto coefficients = backward_coefficients(mean[c], invstd[c], gamma, c, sum_dy[c], sum_dy_xhat[c], M);
-    hi[c] = coefficients.hi;
-    a[c] = coefficients.a;
-    b[c] = coefficients.b;
-    k[c] = coefficients.k;
-  }
-  for (int64_t n = 0; n < N; ++n) {
-    const T* g = dy + n * C;
-    const T* in = x + n * C;
-    T* out = dx + n * C;
-#pragma omp simd
-    for (int64_t c = c0; c < c1; ++c) out[c] = a[c] * g[c] + b[c] * (in[c] - hi[c]) + k[c];
-  }
+  backward_rows(dy, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, M, /*stream=*/false, work_t);
 }
 
 // Gradient sums and dx in one call (local batch statistics, M = N*S).
 template <typename T>
 void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0,
                                int64_t c1, const double* mean, const double* invstd, const T* gamma, double* sum_dy,
-                               double* sum_dy_xhat, double* work_d, T* work_t) {
-  const double M = double(N * S);
-  if (S > 1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      channel_grad_sums(dy, x, N, C, S, c, mean[c], invstd[c], sum_dy[c], sum_dy_xhat[c]);
-      backward_channel(dy, x, dx, N, C, S, c,
-                       backward_coefficients(mean[c], invstd[c], gamma, c, sum_dy[c], sum_dy_xhat[c], M));
-    }
-    return;
-  }
+                               double* sum_dy_xhat, bool stream_dx, double* work_d, T* work_t) {
   grad_sums(dy, x, N, C, S, c0, c1, mean, invstd, sum_dy, sum_dy_xhat, work_d, work_t);
-  backward_batch_stats(dy, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, M, work_d, work_t);
+  backward_rows(dy, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, double(N * S),
+                stream_dx && S > 1, work_t);
 }
 
 // dx = g*invstd * dy (eval: statistics are constants).
@@ -372,7 +379,7 @@ void backward_fixed_stats(const T* dy, T* dx, int64_t N, int64_t C, int64_t S, i
   template void normalize<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,          \
                              const double*, const T*, const T*, double*, T*);                                     \
   template void forward_batch_stats<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, double,       \
-                                       const T*, const T*, double*, double*, double*, T*);                        \
+                                       const T*, const T*, double*, double*, bool, double*, T*);                  \
   template void grad_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,    \
                              const double*, double*, double*, double*, T*);                                       \
   template void backward_batch_stats<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,   \
@@ -380,7 +387,7 @@ void backward_fixed_stats(const T* dy, T* dx, int64_t N, int64_t C, int64_t S, i
                                         double, double*, T*);                                                     \
   template void backward_with_batch_stats<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t,        \
                                              int64_t, const double*, const double*, const T*, double*, double*,   \
-                                             double*, T*);                                                        \
+                                             bool, double*, T*);                                                  \
   template void backward_fixed_stats<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,              \
                                         const double*, const T*, double*, T*);
 BNLAB_INSTANTIATE(float)

@@ -26,10 +26,12 @@ template <typename T>
 void normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
                const double* invstd, const T* gamma, const T* beta, double* work_d, T* work_t);
 
-// moments, then normalize with invstd = 1 / sqrt(var + eps), each channel while in cache.
+// moments, then normalize with invstd = 1 / sqrt(var + eps); stream_y: write
+// y with non-temporal stores (S > 1).
 template <typename T>
 void forward_batch_stats(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double eps,
-                         const T* gamma, const T* beta, double* mean, double* var, double* work_d, T* work_t);
+                         const T* gamma, const T* beta, double* mean, double* var, bool stream_y, double* work_d,
+                         T* work_t);
 
 // sum_dy = sum dy, sum_dy_xhat = sum dy * (x - mean) * invstd.
 template <typename T>
@@ -42,11 +44,12 @@ void backward_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, 
                           const double* mean, const double* invstd, const T* gamma, const double* sum_dy,
                           const double* sum_dy_xhat, double M, double* work_d, T* work_t);
 
-// grad_sums, then backward_batch_stats with M = N*S, each channel while in cache.
+// grad_sums, then backward_batch_stats with M = N*S; stream_dx: write dx with
+// non-temporal stores (S > 1).
 template <typename T>
 void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0,
                                int64_t c1, const double* mean, const double* invstd, const T* gamma, double* sum_dy,
-                               double* sum_dy_xhat, double* work_d, T* work_t);
+                               double* sum_dy_xhat, bool stream_dx, double* work_d, T* work_t);
 
 // dx = dy * invstd * gamma (eval mode: the statistics are constants).
 template <typename T>

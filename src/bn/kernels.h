@@ -31,10 +31,10 @@ struct KernelSet {
                                                   const torch::Tensor& gamma);
 
   // Optional whole-layer entries for local batch statistics (null: the
-  // Function composes the pieces above). They finish one channel before the
-  // next while its values are in cache, reading x (and dy) once instead of
-  // twice; same results as the pieces. Sync BN needs its collectives between
-  // the pieces, so it never uses these.
+  // Function composes the pieces above). Same results as the pieces; one
+  // call instead of two, and outputs too large to stay in cache are written
+  // with streaming stores. Sync BN needs its collectives between the pieces,
+  // so it never uses these.
   //   forward_batch_stats(x, gamma, beta, eps) -> (y, mean, biased var), y
   //   normalised with invstd = 1 / sqrt(var + eps);
   //   backward_with_batch_stats(dy, x, mean, invstd, gamma) -> (dx, sum_dy, sum_dy_xhat).
