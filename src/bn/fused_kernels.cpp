@@ -60,10 +60,11 @@ struct Workspace {
 // Whole-layer kernels write y / dx with non-temporal stores when the layer
 // is too large for its output to be read back from cache anyway: then the
 // stores skip a read of every output line and do not evict the inputs the
-// pass is still reading. From half the last-level cache: below it, the next
-// layer may still find the output there.
+// pass is still reading. From 8 MB per tensor: x, y and their gradients (4x)
+// then no longer fit a 32 MB last-level cache. Measured on (4096,512) (8 MB):
+// 1.25 -> 1.17 of native, median of 4 alternating runs.
 bool streams_outputs(const torch::Tensor& x) {
-  constexpr int64_t kStreamBytes = 16 << 20;
+  constexpr int64_t kStreamBytes = 8 << 20;
   return x.numel() * int64_t(x.element_size()) >= kStreamBytes;
 }
 

@@ -215,11 +215,11 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
   }
   if (S == 1) {
     for (int64_t n = 0; n < N; ++n) {
-      const T* in = x + n * C;
-      T* out = y + n * C;
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) out[c] = (in[c] - hi[c]) * alpha[c] + shift[c];
+      const T* in = x + n * C + c0;
+      const T *h = hi + c0, *a = alpha + c0, *b = shift + c0;
+      write_row(y + n * C + c0, c1 - c0, stream, [&](int64_t i) { return (in[i] - h[i]) * a[i] + b[i]; });
     }
+    if (stream) finish_streaming();
     return;
   }
   for (int64_t n = 0; n < N; ++n)
@@ -246,7 +246,7 @@ void forward_batch_stats(const T* x, T* y, int64_t N, int64_t C, int64_t S, int6
   moments(x, N, C, S, c0, c1, mean, var, work_d, work_t);
   double* invstd = work_d + 2 * C;
   for (int64_t c = c0; c < c1; ++c) invstd[c] = 1.0 / sqrt_of(var[c] + eps);
-  normalize_rows(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y && S > 1, work_t);
+  normalize_rows(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y, work_t);
 }
 
 // ---- backward: gradient sums ----------------------------------------------------
@@ -316,12 +316,13 @@ void backward_rows(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t
   }
   if (S == 1) {
     for (int64_t n = 0; n < N; ++n) {
-      const T* g = dy + n * C;
-      const T* in = x + n * C;
-      T* out = dx + n * C;
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) out[c] = a[c] * g[c] + b[c] * (in[c] - hi[c]) + k[c];
+      const T* g = dy + n * C + c0;
+      const T* in = x + n * C + c0;
+      const T *hc = hi + c0, *ac = a + c0, *bc = b + c0, *kc = k + c0;
+      write_row(dx + n * C + c0, c1 - c0, stream,
+                [&](int64_t i) { return ac[i] * g[i] + bc[i] * (in[i] - hc[i]) + kc[i]; });
     }
+    if (stream) finish_streaming();
     return;
   }
   for (int64_t n = 0; n < N; ++n)
@@ -349,7 +350,7 @@ void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_
                                double* sum_dy_xhat, bool stream_dx, double* work_d, T* work_t) {
   grad_sums(dy, x, N, C, S, c0, c1, mean, invstd, sum_dy, sum_dy_xhat, work_d, work_t);
   backward_rows(dy, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, double(N * S),
-                stream_dx && S > 1, work_t);
+                stream_dx, work_t);
 }
 
 // dx = g*invstd * dy (eval: statistics are constants).
