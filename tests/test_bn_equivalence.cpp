@@ -85,3 +85,14 @@ TEST_CASE("large offset, small spread: at least as accurate as native", "[bn][eq
   // fused kernels compute in float32 after exact centring).
   CHECK(*report.find("y")->ours_vs_float64 < 1e-5);
 }
+
+TEST_CASE("layers of 8 MB and more (streaming stores) equal native too", "[bn][equivalence]") {
+  // The fused kernels write y and dx of such layers through non-temporal
+  // stores (fused_kernels.cpp); the other cases are all far smaller.
+  EquivalenceCase c;
+  c.kernels = bnlab::bn::Kernels::kFused;
+  c.shape = GENERATE(std::vector<int64_t>{2053, 1024}, std::vector<int64_t>{65, 32, 31, 33});  // odd sizes: unaligned rows
+  c.dtype = torch::kFloat32;
+  c.steps = 1;
+  require_equivalent(bnlab::bn::compare_with_native(c, 11));
+}
