@@ -62,7 +62,8 @@ struct Workspace {
 // stores skip a read of every output line and do not evict the inputs the
 // pass is still reading. From 8 MB per tensor: x, y and their gradients (4x)
 // then no longer fit a 32 MB last-level cache. Measured on (4096,512) (8 MB):
-// 1.25 -> 1.17 of native, median of 4 alternating runs.
+// 1.25 -> 1.17 of native (median of 4 alternating runs); a later set of
+// alternating runs on a noisier machine showed no clear difference either way.
 bool streams_outputs(const torch::Tensor& x) {
   constexpr int64_t kStreamBytes = 8 << 20;
   return x.numel() * int64_t(x.element_size()) >= kStreamBytes;
