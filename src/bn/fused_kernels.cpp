@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "bn/kernels.h"
-#include "core/cpu.h"
 #include "bn/reference_kernels.h"
+#include "core/cpu.h"
 
 // The two compiled copies of fused_kernels_impl.h.
 #define BNLAB_ISA avx2
@@ -57,6 +57,17 @@ struct Workspace {
   }
 };
 
+// Runs body(T{}, work, c0, c1) over the channel ranges of x's shape, T being
+// x's dtype and work the kernels' working memory: the frame of every entry
+// point below.
+template <typename Body>
+void for_channel_ranges(const torch::Tensor& x, const Shape& s, const Body& body) {
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_kernels", [&] {
+    const Workspace<scalar_t> work(s.C);
+    over_channels(s, [&](int64_t c0, int64_t c1) { body(scalar_t{}, work, c0, c1); });
+  });
+}
+
 // Whole-layer kernels write y / dx with non-temporal stores when the layer
 // is too large for its output to be read back from cache anyway: then the
 // stores skip a read of every output line and do not evict the inputs the
@@ -80,8 +91,7 @@ void check_contiguous(const torch::Tensor& t) {
 }
 
 // Calls the AVX2 or the portable copy of a kernel.
-#define BNLAB_FUSED_CALL(kernel, T, ...) \
-  (cpu_has_avx2_fma() ? avx2::kernel<T>(__VA_ARGS__) : portable::kernel<T>(__VA_ARGS__))
+#define BNLAB_FUSED_CALL(kernel, T, ...) BNLAB_ISA_COPY(bnlab::bn::fused, kernel<T>)(__VA_ARGS__)
 
 }  // namespace
 
@@ -89,12 +99,10 @@ std::pair<torch::Tensor, torch::Tensor> batch_moments(const torch::Tensor& x) {
   check_contiguous(x);
   const Shape s(x);
   auto mean = per_channel(s, x, torch::kFloat64), var = per_channel(s, x, torch::kFloat64);
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_moments", [&] {
-    const Workspace<scalar_t> work(s.C);
-    over_channels(s, [&](int64_t c0, int64_t c1) {
-      BNLAB_FUSED_CALL(moments, scalar_t, x.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
-                       var.data_ptr<double>(), work.d, work.t);
-    });
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(moments, T, x.data_ptr<T>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
+                     var.data_ptr<double>(), work.d, work.t);
   });
   return {mean, var};
 }
@@ -104,13 +112,10 @@ torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mea
   check_contiguous(x);
   const Shape s(x);
   auto y = torch::empty_like(x);
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_normalize", [&] {
-    const Workspace<scalar_t> work(s.C);
-    over_channels(s, [&](int64_t c0, int64_t c1) {
-      BNLAB_FUSED_CALL(normalize, scalar_t, x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1,
-                       mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma),
-                       data_or_null<scalar_t>(beta), work.d, work.t);
-    });
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(normalize, T, x.data_ptr<T>(), y.data_ptr<T>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
+                     invstd.data_ptr<double>(), data_or_null<T>(gamma), data_or_null<T>(beta), work.d, work.t);
   });
   return y;
 }
@@ -122,13 +127,11 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward_batch_stats(cons
   const Shape s(x);
   auto y = torch::empty_like(x);
   auto mean = per_channel(s, x, torch::kFloat64), var = per_channel(s, x, torch::kFloat64);
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_forward", [&] {
-    const Workspace<scalar_t> work(s.C);
-    over_channels(s, [&](int64_t c0, int64_t c1) {
-      BNLAB_FUSED_CALL(forward_batch_stats, scalar_t, x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s.N, s.C, s.S,
-                       c0, c1, eps, data_or_null<scalar_t>(gamma), data_or_null<scalar_t>(beta),
-                       mean.data_ptr<double>(), var.data_ptr<double>(), streams_outputs(x), work.d, work.t);
-    });
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(forward_batch_stats, T, x.data_ptr<T>(), y.data_ptr<T>(), s.N, s.C, s.S, c0, c1, eps,
+                     data_or_null<T>(gamma), data_or_null<T>(beta), mean.data_ptr<double>(), var.data_ptr<double>(),
+                     streams_outputs(x), work.d, work.t);
   });
   return {y, mean, var};
 }
@@ -139,13 +142,11 @@ std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const
   check_contiguous(dy);
   const Shape s(x);
   auto sum_dy = per_channel(s, x, torch::kFloat64), sum_dy_xhat = per_channel(s, x, torch::kFloat64);
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_grad_sums", [&] {
-    const Workspace<scalar_t> work(s.C);
-    over_channels(s, [&](int64_t c0, int64_t c1) {
-      BNLAB_FUSED_CALL(grad_sums, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1,
-                       mean.data_ptr<double>(), invstd.data_ptr<double>(), sum_dy.data_ptr<double>(),
-                       sum_dy_xhat.data_ptr<double>(), work.d, work.t);
-    });
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(grad_sums, T, dy.data_ptr<T>(), x.data_ptr<T>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
+                     invstd.data_ptr<double>(), sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), work.d,
+                     work.t);
   });
   return {sum_dy, sum_dy_xhat};
 }
@@ -158,14 +159,11 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
   check_contiguous(dy);
   const Shape s(x);
   auto dx = torch::empty_like(x);
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_backward", [&] {
-    const Workspace<scalar_t> work(s.C);
-    over_channels(s, [&](int64_t c0, int64_t c1) {
-      BNLAB_FUSED_CALL(backward_batch_stats, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
-                       dx.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
-                       invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), sum_dy.data_ptr<double>(),
-                       sum_dy_xhat.data_ptr<double>(), double(count), work.d, work.t);
-    });
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(backward_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S, c0,
+                     c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma),
+                     sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), double(count), work.d, work.t);
   });
   return dx;
 }
@@ -180,14 +178,11 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
   const Shape s(x);
   auto dx = torch::empty_like(x);
   auto sum_dy = per_channel(s, x, torch::kFloat64), sum_dy_xhat = per_channel(s, x, torch::kFloat64);
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_fused_backward_with_sums", [&] {
-    const Workspace<scalar_t> work(s.C);
-    over_channels(s, [&](int64_t c0, int64_t c1) {
-      BNLAB_FUSED_CALL(backward_with_batch_stats, scalar_t, dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
-                       dx.data_ptr<scalar_t>(), s.N, s.C, s.S, c0, c1, mean.data_ptr<double>(),
-                       invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), sum_dy.data_ptr<double>(),
-                       sum_dy_xhat.data_ptr<double>(), streams_outputs(x), work.d, work.t);
-    });
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(backward_with_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S,
+                     c0, c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma),
+                     sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), streams_outputs(x), work.d, work.t);
   });
   return {dx, sum_dy, sum_dy_xhat};
 }
@@ -197,12 +192,10 @@ torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torc
   check_contiguous(dy);
   const Shape s(dy);
   auto dx = torch::empty_like(dy);
-  AT_DISPATCH_FLOATING_TYPES(dy.scalar_type(), "bnlab_fused_backward_fixed", [&] {
-    const Workspace<scalar_t> work(s.C);
-    over_channels(s, [&](int64_t c0, int64_t c1) {
-      BNLAB_FUSED_CALL(backward_fixed_stats, scalar_t, dy.data_ptr<scalar_t>(), dx.data_ptr<scalar_t>(), s.N, s.C,
-                       s.S, c0, c1, invstd.data_ptr<double>(), data_or_null<scalar_t>(gamma), work.d, work.t);
-    });
+  for_channel_ranges(dy, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(backward_fixed_stats, T, dy.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S, c0, c1,
+                     invstd.data_ptr<double>(), data_or_null<T>(gamma), work.d, work.t);
   });
   return dx;
 }

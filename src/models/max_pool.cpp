@@ -6,16 +6,11 @@
 #include "core/cpu.h"
 
 // The two compiled copies of max_pool_kernels_impl.h.
-#define BNLAB_DECLARE_ISA(ISA)                                                                              \
-  namespace bnlab::models::max_pool_kernels::ISA {                                                         \
-  template <typename T>                                                                                   \
-  void pool_plane(const T* x, T* y, uint8_t* winner, int64_t W, int64_t OH, int64_t OW);                  \
-  template <typename T>                                                                                   \
-  void unpool_plane(const T* dy, const uint8_t* winner, T* dx, int64_t H, int64_t W, int64_t OH, int64_t OW); \
-  }
-BNLAB_DECLARE_ISA(avx2)
-BNLAB_DECLARE_ISA(portable)
-#undef BNLAB_DECLARE_ISA
+BNLAB_DECLARE_ISA_COPIES(
+    bnlab::models::max_pool_kernels,
+    template <typename T> void pool_plane(const T* x, T* y, uint8_t* winner, int64_t W, int64_t OH, int64_t OW);
+    template <typename T>
+    void unpool_plane(const T* dy, const uint8_t* winner, T* dx, int64_t H, int64_t W, int64_t OH, int64_t OW);)
 
 namespace bnlab::models {
 namespace {
@@ -38,8 +33,7 @@ class MaxPool2x2Function : public torch::autograd::Function<MaxPool2x2Function> 
       const scalar_t* xp = x.data_ptr<scalar_t>();
       scalar_t* yp = y.data_ptr<scalar_t>();
       uint8_t* wp = winner.data_ptr<uint8_t>();
-      auto* pool_plane = cpu_has_avx2_fma() ? max_pool_kernels::avx2::pool_plane<scalar_t>
-                                            : max_pool_kernels::portable::pool_plane<scalar_t>;
+      auto* pool_plane = BNLAB_ISA_COPY(max_pool_kernels, pool_plane<scalar_t>);
       at::parallel_for(0, N * C, plane_grain(OH * OW), [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) pool_plane(xp + p * H * W, yp + p * OH * OW, wp + p * OH * OW, W, OH, OW);
       });
@@ -59,8 +53,7 @@ class MaxPool2x2Function : public torch::autograd::Function<MaxPool2x2Function> 
       const scalar_t* dyp = dy.data_ptr<scalar_t>();
       const uint8_t* wp = winner.data_ptr<uint8_t>();
       scalar_t* dxp = dx.data_ptr<scalar_t>();
-      auto* unpool_plane = cpu_has_avx2_fma() ? max_pool_kernels::avx2::unpool_plane<scalar_t>
-                                              : max_pool_kernels::portable::unpool_plane<scalar_t>;
+      auto* unpool_plane = BNLAB_ISA_COPY(max_pool_kernels, unpool_plane<scalar_t>);
       at::parallel_for(0, input_size[0] * input_size[1], plane_grain(OH * OW), [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p)
           unpool_plane(dyp + p * OH * OW, wp + p * OH * OW, dxp + p * H * W, H, W, OH, OW);

@@ -7,14 +7,10 @@
 #include "core/cpu.h"
 
 // The two compiled copies of adam_kernel_impl.h.
-#define BNLAB_DECLARE_ISA(ISA)                                                                                  \
-  namespace bnlab::train::adam_kernel::ISA {                                                                   \
-  template <typename T>                                                                                       \
-  void update(T*, const T*, T*, T*, T*, int64_t, double, double, double, double, double, double);             \
-  }
-BNLAB_DECLARE_ISA(avx2)
-BNLAB_DECLARE_ISA(portable)
-#undef BNLAB_DECLARE_ISA
+BNLAB_DECLARE_ISA_COPIES(bnlab::train::adam_kernel,
+                         template <typename T>
+                         void update(T*, const T*, T*, T*, T*, int64_t, double, double, double, double, double,
+                                     double);)
 
 namespace bnlab::train {
 namespace {
@@ -50,10 +46,11 @@ void update_parameter(torch::Tensor& p, AdamParamState& state, const AdamOptions
   const double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, t));
   AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "bnlab_fused_adam", [&] {
     scalar_t* vmax = options.amsgrad() ? state.max_exp_avg_sq().data_ptr<scalar_t>() : nullptr;
-    auto* update = cpu_has_avx2_fma() ? adam_kernel::avx2::update<scalar_t> : adam_kernel::portable::update<scalar_t>;
-    update(p.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(), state.exp_avg().data_ptr<scalar_t>(),
-           state.exp_avg_sq().data_ptr<scalar_t>(), vmax, p.numel(), beta1, beta2, options.eps(),
-           options.weight_decay(), step_size, bias_correction2_sqrt);
+    BNLAB_ISA_COPY(adam_kernel, update<scalar_t>)(p.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
+                                                  state.exp_avg().data_ptr<scalar_t>(),
+                                                  state.exp_avg_sq().data_ptr<scalar_t>(), vmax, p.numel(), beta1,
+                                                  beta2, options.eps(), options.weight_decay(), step_size,
+                                                  bias_correction2_sqrt);
   });
 }
 
