@@ -36,10 +36,11 @@ TEST_CASE("help exits 0 and lists commands and options", "[cli]") {
   CHECK_THAT(verify.output, Contains("--cases") && Contains("--threads"));
 }
 
-TEST_CASE("version reports LibTorch, BLAS and threads", "[cli]") {
+TEST_CASE("version reports LibTorch, BLAS, threads and huge pages", "[cli]") {
   auto result = run_bnlab({"--threads", "2", "version"});
   CHECK(result.exit_code == 0);
-  CHECK_THAT(result.output, Contains("LibTorch 1.13") && Contains("BLAS:") && Contains("threads: 2"));
+  CHECK_THAT(result.output, Contains("LibTorch 1.13") && Contains("BLAS:") && Contains("threads: 2") &&
+                                Contains("transparent huge pages: "));
 }
 
 TEST_CASE("data verify on an empty data dir fails and says how to fetch", "[cli][data]") {

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "core/allocator.h"
 #include "core/build_info.h"
 #include "core/errors.h"
 #include "core/threads.h"
@@ -21,7 +22,8 @@ int run_version(const Args& args) {
             << fmt::format("LibTorch {}\n", TORCH_VERSION)
             << fmt::format("BLAS: {}\n", blas_description())
             << fmt::format("threads: {} (set with --threads N or auto; auto here: {})\n", at::get_num_threads(),
-                           parse_thread_count("auto"));
+                           parse_thread_count("auto"))
+            << fmt::format("transparent huge pages: {}\n", huge_page_description());
   return kExitOk;
 }
 

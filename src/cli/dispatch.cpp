@@ -85,6 +85,7 @@ int dispatch(int argc, char** argv) {
   Args words = normalise_global_options(Args(argv + 1, argv + argc));
   apply_thread_count(kDefaultThreads);  // explicit, whatever the environment says
   keep_freed_memory_for_reuse();
+  use_huge_pages_for_large_tensors();
   if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
     print_usage(words.empty() ? std::cerr : std::cout);
     return words.empty() ? kExitUsage : kExitOk;
