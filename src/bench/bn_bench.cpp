@@ -62,10 +62,17 @@ std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options) {
     for (auto& impl : impls)
       for (int i = 0; i < 3; ++i) slowest = std::max(slowest, step_ms(impl, x, dy));
     const int reps = std::clamp(static_cast<int>(1e3 * options.seconds_per_case / std::max(slowest, 1e-3)), 7, 2000);
-    // Interleaved, so that drift in the machine's speed hits every implementation alike.
+    // Interleaved, so that drift in the machine's speed hits every
+    // implementation alike, and in rotating order: each step finds the
+    // caches as the step before it left them (the reference kernels' float64
+    // temporaries, or another implementation's x and dy), so no
+    // implementation may always follow the same one.
     std::map<std::string, std::vector<double>> samples;
     for (int r = 0; r < reps; ++r)
-      for (auto& impl : impls) samples[impl.name].push_back(step_ms(impl, x, dy));
+      for (size_t i = 0; i < impls.size(); ++i) {
+        auto& impl = impls[(r + i) % impls.size()];
+        samples[impl.name].push_back(step_ms(impl, x, dy));
+      }
     const double bytes = 8.0 * double(x.numel()) * double(x.element_size());
     const double native_ms = summarize(samples["native"]).median;
     for (auto& impl : impls) {
