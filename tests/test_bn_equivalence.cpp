@@ -39,6 +39,7 @@ TEST_CASE("BatchNorm equals native for every switch combination", "[bn][equivale
   const auto track = GENERATE(true, false);
   const auto training = GENERATE(true, false);
   const auto non_contiguous = GENERATE(true, false);
+  const auto relu = GENERATE(false, true);
   const auto shape = GENERATE(std::vector<int64_t>{6, 5}, std::vector<int64_t>{4, 3, 6},
                               std::vector<int64_t>{3, 2, 5, 4});
   EquivalenceCase c;
@@ -49,6 +50,7 @@ TEST_CASE("BatchNorm equals native for every switch combination", "[bn][equivale
   c.track_running_stats = track;
   c.training = training;
   c.non_contiguous = non_contiguous;
+  c.relu = relu;
   c.steps = 2;
   require_equivalent(bnlab::bn::compare_with_native(c, 7));
 }
@@ -74,6 +76,7 @@ TEST_CASE("large offset, small spread: at least as accurate as native", "[bn][eq
                         std::vector<int64_t>{32, 4, 9});
   auto c = bnlab::bn::large_offset_case(shape);
   c.kernels = GENERATE(bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused);
+  c.relu = GENERATE(false, true);
   auto report = bnlab::bn::compare_with_native(c, 11);
   require_equivalent(report);
   for (const char* name : {"y", "dx", "dweight", "dbias"}) {
@@ -93,6 +96,7 @@ TEST_CASE("layers of 8 MB and more (streaming stores) equal native too", "[bn][e
   c.kernels = bnlab::bn::Kernels::kFused;
   c.shape = GENERATE(std::vector<int64_t>{2053, 1024}, std::vector<int64_t>{65, 32, 31, 33});  // odd sizes: unaligned rows
   c.dtype = torch::kFloat32;
+  c.relu = GENERATE(false, true);
   c.steps = 1;
   require_equivalent(bnlab::bn::compare_with_native(c, 11));
 }

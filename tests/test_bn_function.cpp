@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <limits>
+
 #include "bn/batch_norm_function.h"
 #include "support/tensor_matchers.h"
 
@@ -135,4 +137,42 @@ TEST_CASE("argument errors read like PyTorch's, with the values seen", "[bn][err
     REQUIRE_THROWS_WITH(batch_norm(torch::ones({2, 3}, torch::kInt64), {}, {}, {}, {}, true, 0.1, 1e-5),
                         Contains("expected a float32 or float64 input, got Long"));
   }
+}
+
+TEST_CASE("BN with relu equals BN then torch::relu bit for bit, NaN and zero included", "[bn][relu]") {
+  // Same kernels on both sides compute the same pre-activation z, so nothing
+  // may differ, not even in the last bit; the ReLU's edge cases included:
+  // channel 1 is constant, so z is exactly beta = 0 in training (and in eval,
+  // where its running mean is that constant): blocked, as torch::relu's
+  // backward blocks where the output is <= 0. Channel 2 holds a NaN: its z
+  // (all of it, in training) is NaN, which passes forward and backward.
+  const auto kernels = GENERATE(bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused);
+  const bool use_batch_stats = GENERATE(true, false);
+  const auto shape = GENERATE(std::vector<int64_t>{16, 4}, std::vector<int64_t>{6, 4, 3, 5});
+  CAPTURE(bnlab::bn::to_string(kernels), use_batch_stats, shape);
+  torch::manual_seed(3);
+  auto x = torch::randn(shape);
+  x.select(1, 1).fill_(0.25);
+  x.select(1, 2).select(0, 1).view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  const auto weight = 0.5 + torch::rand({4}), bias = torch::tensor({0.1f, 0.0f, -0.2f, 0.3f});
+  const auto running_mean = torch::tensor({0.0f, 0.25f, 0.1f, -0.1f}), running_var = 0.5 + torch::rand({4});
+  const auto upstream = torch::randn(shape);
+
+  auto run = [&](bool fused_relu) {
+    auto x_leaf = x.clone().requires_grad_(true);
+    auto w = weight.clone().requires_grad_(true), b = bias.clone().requires_grad_(true);
+    auto y = batch_norm(x_leaf, w, b, running_mean.clone(), running_var.clone(), use_batch_stats, 0.1, 1e-5,
+                        kernels, fused_relu);
+    if (!fused_relu) y = torch::relu(y);
+    auto grads = torch::autograd::grad({y}, {x_leaf, w, b}, {upstream});
+    return std::vector<torch::Tensor>{y.detach(), grads[0], grads[1], grads[2]};
+  };
+  const auto fused = run(true), separate = run(false);
+  const char* names[] = {"y", "dx", "dweight", "dbias"};
+  for (size_t i = 0; i < fused.size(); ++i) {
+    CAPTURE(names[i]);
+    CHECK(torch::allclose(fused[i], separate[i], /*rtol=*/0, /*atol=*/0, /*equal_nan=*/true));
+  }
+  CHECK(fused[0].select(1, 1).eq(0).all().item<bool>());  // the zero channel stayed blocked
+  CHECK(fused[0].select(1, 2).isnan().any().item<bool>());  // the NaN went through
 }

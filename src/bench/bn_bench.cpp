@@ -18,17 +18,20 @@ struct Impl {
   Forward forward;
 };
 
-std::vector<Impl> implementations(int64_t channels, bool spatial) {
+std::vector<Impl> implementations(int64_t channels, bool spatial, bool relu) {
   std::vector<Impl> impls;
+  auto then_relu = [relu](const torch::Tensor& y) { return relu ? torch::relu(y) : y; };
   if (spatial) {
     torch::nn::BatchNorm2d native(channels);
-    impls.push_back({"native", native.ptr(), [native](const torch::Tensor& x) mutable { return native(x); }});
+    impls.push_back(
+        {"native", native.ptr(), [native, then_relu](const torch::Tensor& x) mutable { return then_relu(native(x)); }});
   } else {
     torch::nn::BatchNorm1d native(channels);
-    impls.push_back({"native", native.ptr(), [native](const torch::Tensor& x) mutable { return native(x); }});
+    impls.push_back(
+        {"native", native.ptr(), [native, then_relu](const torch::Tensor& x) mutable { return then_relu(native(x)); }});
   }
   for (auto kernels : {bn::Kernels::kReference, bn::Kernels::kFused}) {
-    bn::BatchNorm ours(bn::BatchNormOptions(channels).kernels(kernels));
+    bn::BatchNorm ours(bn::BatchNormOptions(channels).kernels(kernels).relu(relu));
     impls.push_back({bn::to_string(kernels), ours.ptr(), [ours](const torch::Tensor& x) mutable { return ours(x); }});
   }
   return impls;
@@ -56,7 +59,7 @@ std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options) {
     torch::manual_seed(0);
     auto x = torch::randn(shape).requires_grad_(true);
     auto dy = torch::randn(shape);
-    auto impls = implementations(shape[1], shape.size() == 4);
+    auto impls = implementations(shape[1], shape.size() == 4, options.relu);
     // Warm up, and size the repetitions to the time budget.
     double slowest = 0;
     for (auto& impl : impls)

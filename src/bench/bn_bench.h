@@ -1,6 +1,8 @@
 #pragma once
 // `bnlab bench bn`: forward+backward time of native BatchNorm, bnlab's
-// reference kernels and bnlab's fused kernels on a table of shapes.
+// reference kernels and bnlab's fused kernels on a table of shapes; with
+// relu, of BatchNorm followed by a ReLU (native: torch::relu after it; ours:
+// BatchNormOptions::relu).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@ struct BnBenchRow {
 struct BnBenchOptions {
   std::vector<std::vector<int64_t>> shapes;  // empty: the default table
   double seconds_per_case = 0.4;             // timing budget per shape and implementation
+  bool relu = false;                         // time BatchNorm followed by a ReLU
 };
 
 std::vector<std::vector<int64_t>> default_bn_shapes();

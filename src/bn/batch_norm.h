@@ -33,6 +33,13 @@ struct BatchNormOptions {
   // torch.nn.SyncBatchNorm does. Every rank must then run the layer in step.
   // Without a group of more than one process it is plain BatchNorm. Default false.
   TORCH_ARG(bool, sync) = false;
+  // bnlab only: output max(0, BN(x)), BatchNorm followed by a ReLU as one
+  // layer (the BN-before-activation placement). The fused kernels apply the
+  // ReLU in the pass that writes y and mask the gradient in the passes that
+  // read dy, saving one byte per value for backward instead of a separate
+  // ReLU layer's pass over y each way. Same results as BatchNorm then
+  // torch::nn::ReLU. Default false.
+  TORCH_ARG(bool, relu) = false;
 };
 
 // BatchNorm over (N,C), (N,C,L) and (N,C,H,W) inputs, whose math is

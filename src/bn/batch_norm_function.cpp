@@ -26,6 +26,14 @@ std::pair<torch::Tensor, torch::Tensor> running_statistics(const torch::Tensor& 
   return {mean, invstd};
 }
 
+// The ReLU after BN when the kernels did not fuse it: y = max(0, y) in place;
+// returns where it passed (NaN passes, as in torch::relu's backward).
+torch::Tensor apply_relu_(torch::Tensor& y) {
+  auto blocked = y.le(0);
+  y.masked_fill_(blocked, 0);
+  return blocked.logical_not_();
+}
+
 }  // namespace
 
 // ---- forward ------------------------------------------------------------------
@@ -35,7 +43,8 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
                                          const torch::Tensor& bias_or_empty,
                                          const torch::Tensor& running_mean_or_empty,
                                          const torch::Tensor& running_var_or_empty,
-                                         bool use_batch_stats, double momentum, double eps, Kernels kernels) {
+                                         bool use_batch_stats, double momentum, double eps, Kernels kernels,
+                                         bool relu) {
   const KernelSet& k = kernel_set(kernels);
   const auto weight = empty_as_absent(weight_or_empty);  // (C) or undefined
   const auto bias = empty_as_absent(bias_or_empty);
@@ -43,10 +52,15 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   const auto running_var = empty_as_absent(running_var_or_empty);
   auto x3 = as_ncs(x);  // (N,C,S)
   torch::Tensor y3, mean, invstd;  // (N,C,S); (C) float64, (C) float64
+  torch::Tensor relu_mask;         // (N,C,S) bool, with relu
   if (use_batch_stats) {
     // invstd holds the biased variance until finished.
     if (k.forward_batch_stats) {
-      std::tie(y3, mean, invstd) = k.forward_batch_stats(x3, weight, bias, eps);
+      auto out = k.forward_batch_stats(x3, weight, bias, eps, relu);
+      y3 = out.y;
+      mean = out.mean;
+      invstd = out.var;
+      relu_mask = out.relu_mask;
     } else {
       std::tie(mean, invstd) = k.batch_moments(x3);
     }
@@ -55,6 +69,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
     std::tie(mean, invstd) = running_statistics(running_mean, running_var, eps);
   }
   if (!y3.defined()) y3 = k.normalize_forward(x3, mean, invstd, weight, bias);
+  if (relu && !relu_mask.defined()) relu_mask = apply_relu_(y3);
 
   // Saved: x and the per-channel mean and invstd (O(C)); xhat is recomputed
   // in backward inside the passes that read x anyway. Saving xhat instead
@@ -65,6 +80,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   ctx->saved_data["invstd"] = invstd;
   ctx->saved_data["use_batch_stats"] = use_batch_stats;
   ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
+  if (relu) ctx->saved_data["relu_mask"] = relu_mask;
   return y3.view(x.sizes());
 }
 
@@ -83,6 +99,8 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const bool use_batch_stats = ctx->saved_data["use_batch_stats"].toBool();
   const KernelSet& k = kernel_set(static_cast<Kernels>(ctx->saved_data["kernels"].toInt()));
   auto dy3 = grad_outputs[0].contiguous().view(x3.sizes());  // (N,C,S)
+  const auto relu_mask =  // (N,C,S) bool, or undefined without relu
+      ctx->saved_data.count("relu_mask") ? ctx->saved_data["relu_mask"].toTensor() : torch::Tensor();
 
   const bool need_dx = ctx->needs_input_grad(0);
   const bool need_dweight = weight.defined() && ctx->needs_input_grad(1);
@@ -93,8 +111,10 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const bool need_sums = need_dweight || need_dbias || (need_dx && use_batch_stats);
   torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64
   if (need_dx && use_batch_stats && k.backward_with_batch_stats) {
-    std::tie(dx, sum_dy, sum_dy_xhat) = k.backward_with_batch_stats(dy3, x3, mean, invstd, weight);
+    std::tie(dx, sum_dy, sum_dy_xhat) = k.backward_with_batch_stats(dy3, x3, mean, invstd, weight, relu_mask);
   } else {
+    // The gradient reaching BN: zero where the ReLU blocked.
+    if (relu_mask.defined()) dy3 = dy3.masked_fill(relu_mask.logical_not(), 0);
     if (need_sums) std::tie(sum_dy, sum_dy_xhat) = k.grad_sums(dy3, x3, mean, invstd);
     if (need_dx)
       dx = use_batch_stats ? k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, sum_dy, sum_dy_xhat,
@@ -105,8 +125,8 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   if (need_dweight) dweight = sum_dy_xhat.to(x3.scalar_type());
   if (need_dbias) dbias = sum_dy.to(x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,
-  // running_var, use_batch_stats, momentum, eps, kernels.
-  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}};
+  // running_var, use_batch_stats, momentum, eps, kernels, relu.
+  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}};
 }
 
 // ---- validated entry point ----------------------------------------------------
@@ -114,7 +134,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
                          const torch::Tensor& bias, const torch::Tensor& running_mean,
                          const torch::Tensor& running_var, bool use_batch_stats, double momentum,
-                         double eps, Kernels kernels) {
+                         double eps, Kernels kernels, bool relu) {
   check_batch_norm_arguments(x, weight, bias, running_mean, running_var, use_batch_stats);
   if (use_batch_stats) {
     const int64_t values_per_channel = x.numel() / std::max<int64_t>(1, x.size(1));
@@ -123,7 +143,7 @@ torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
   }
   return BatchNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x),
                                   absent_as_empty(running_mean, x), absent_as_empty(running_var, x),
-                                  use_batch_stats, momentum, eps, kernels);
+                                  use_batch_stats, momentum, eps, kernels, relu);
 }
 
 }  // namespace bnlab::bn

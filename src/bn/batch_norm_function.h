@@ -22,6 +22,10 @@ namespace bnlab::bn {
 //   momentum     the exponential-average factor for that update
 //   eps          added to the variance
 //   kernels      which implementation of the math runs (kernels.h)
+//   relu         return max(0, y) instead: BN followed by a ReLU as one node,
+//                in the same kernel passes where the kernels have whole-layer
+//                entries; backward masks dy with a saved bool mask of where
+//                the ReLU passed (one byte per value), as torch::relu does
 // Returns y, shaped like x.
 //
 // Prefer bnlab::bn::batch_norm(), which validates the arguments first.
@@ -30,10 +34,10 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                               bool use_batch_stats, double momentum, double eps, Kernels kernels);
+                               bool use_batch_stats, double momentum, double eps, Kernels kernels, bool relu);
 
   // Returns dx, dweight, dbias (each undefined when not needed) and undefined
-  // gradients for the six non-differentiable arguments.
+  // gradients for the seven non-differentiable arguments.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs);
 };
@@ -44,6 +48,6 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
                          const torch::Tensor& bias, const torch::Tensor& running_mean,
                          const torch::Tensor& running_var, bool use_batch_stats, double momentum,
-                         double eps, Kernels kernels = Kernels::kFused);
+                         double eps, Kernels kernels = Kernels::kFused, bool relu = false);
 
 }  // namespace bnlab::bn

@@ -80,16 +80,18 @@ NativeOptions native_options(const EquivalenceCase& c) {
 }
 
 Runner make_native(const EquivalenceCase& c, torch::Dtype dtype, std::string& name) {
+  const bool relu = c.relu;
+  auto then_relu = [relu](const Tensor& y) { return relu ? torch::relu(y) : y; };
   if (c.shape.size() == 4) {
-    name = "torch::nn::BatchNorm2d";
+    name = relu ? "torch::nn::BatchNorm2d + torch::relu" : "torch::nn::BatchNorm2d";
     torch::nn::BatchNorm2d bn(native_options<torch::nn::BatchNormOptions>(c));
     bn->to(dtype);
-    return Runner(bn.ptr(), [bn](const Tensor& x) mutable { return bn(x); });
+    return Runner(bn.ptr(), [bn, then_relu](const Tensor& x) mutable { return then_relu(bn(x)); });
   }
-  name = "torch::nn::BatchNorm1d";
+  name = relu ? "torch::nn::BatchNorm1d + torch::relu" : "torch::nn::BatchNorm1d";
   torch::nn::BatchNorm1d bn(native_options<torch::nn::BatchNormOptions>(c));
   bn->to(dtype);
-  return Runner(bn.ptr(), [bn](const Tensor& x) mutable { return bn(x); });
+  return Runner(bn.ptr(), [bn, then_relu](const Tensor& x) mutable { return then_relu(bn(x)); });
 }
 
 Runner make_ours(const EquivalenceCase& c, bool sync = false) {
@@ -98,7 +100,8 @@ Runner make_ours(const EquivalenceCase& c, bool sync = false) {
                    .affine(c.affine)
                    .track_running_stats(c.track_running_stats)
                    .kernels(c.kernels)
-                   .sync(sync));
+                   .sync(sync)
+                   .relu(c.relu));
   bn->to(c.dtype);
   return Runner(bn.ptr(), [bn](const Tensor& x) mutable { return bn(x); });
 }
@@ -169,11 +172,11 @@ std::vector<Tensor StepOutputs::*> quantity_members() {
 }  // namespace
 
 std::string EquivalenceCase::describe() const {
-  return fmt::format("{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}", kernels == Kernels::kFused ? "fused" : "ref",
-                     fmt::join(shape, ","), dtype == torch::kFloat64 ? "f64" : "f32",
-                     momentum ? fmt::format("{}", *momentum) : "none", affine ? 1 : 0,
-                     track_running_stats ? 1 : 0, training ? "train" : "eval", steps,
-                     non_contiguous ? " non-contig" : "",
+  return fmt::format("{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}",
+                     kernels == Kernels::kFused ? "fused" : "ref", fmt::join(shape, ","),
+                     dtype == torch::kFloat64 ? "f64" : "f32", momentum ? fmt::format("{}", *momentum) : "none",
+                     affine ? 1 : 0, track_running_stats ? 1 : 0, training ? "train" : "eval", steps,
+                     relu ? " +relu" : "", non_contiguous ? " non-contig" : "",
                      offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "");
 }
 
@@ -337,6 +340,7 @@ std::vector<EquivalenceCase> sync_cases() {
       c.track_running_stats = variant % 5 != 3;
       c.training = variant % 4 != 3;
       c.non_contiguous = variant % 3 == 1;
+      c.relu = variant % 4 == 2;
       c.steps = 3;
       // In eval without running statistics each rank normalises its own
       // batch (as torch.nn.SyncBatchNorm does): nothing to compare there.
@@ -387,6 +391,7 @@ std::vector<EquivalenceCase> standard_cases() {
         c.track_running_stats = variant % 3 != 2;
         c.training = variant % 4 != 3;
         c.non_contiguous = variant % 5 == 1;
+        c.relu = variant % 7 < 2;
         c.steps = 3;
         cases.push_back(c);
         ++variant;
@@ -413,6 +418,7 @@ std::vector<EquivalenceCase> random_cases(int count, uint64_t seed, std::optiona
     c.track_running_stats = pick(0, 3) != 0;
     c.training = pick(0, 2) != 0;
     c.non_contiguous = pick(0, 3) == 0;
+    c.relu = pick(0, 3) == 0;
     c.steps = static_cast<int>(pick(1, 3));
     cases.push_back(c);
   }

@@ -29,6 +29,7 @@ struct EquivalenceCase {
   double offset = 0.0;    // inputs are offset + spread * N(0, 1)
   double spread = 1.0;
   Kernels kernels = Kernels::kFused;
+  bool relu = false;      // ours with BatchNormOptions::relu against native BN then torch::relu
 
   std::string describe() const;
 };

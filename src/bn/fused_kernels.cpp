@@ -85,6 +85,11 @@ const T* data_or_null(const torch::Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
 }
 
+// A bool tensor's storage as the kernels' mask bytes (0 or 1), or null.
+uint8_t* mask_bytes(const torch::Tensor& mask) {
+  return mask.defined() ? reinterpret_cast<uint8_t*>(mask.data_ptr<bool>()) : nullptr;
+}
+
 void check_contiguous(const torch::Tensor& t) {
   TORCH_CHECK(t.is_contiguous() && t.dim() == 3, "fused BatchNorm kernels take contiguous (N,C,S) tensors, got ",
               t.sizes(), t.is_contiguous() ? "" : " (non-contiguous)");
@@ -120,20 +125,19 @@ torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mea
   return y;
 }
 
-std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward_batch_stats(const torch::Tensor& x,
-                                                                            const torch::Tensor& gamma,
-                                                                            const torch::Tensor& beta, double eps) {
+BatchStatsForward forward_batch_stats(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta,
+                                      double eps, bool relu) {
   check_contiguous(x);
   const Shape s(x);
-  auto y = torch::empty_like(x);
-  auto mean = per_channel(s, x, torch::kFloat64), var = per_channel(s, x, torch::kFloat64);
+  BatchStatsForward out{torch::empty_like(x), per_channel(s, x, torch::kFloat64), per_channel(s, x, torch::kFloat64),
+                        relu ? torch::empty_like(x, x.options().dtype(torch::kBool)) : torch::Tensor()};
   for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
     using T = decltype(type);
-    BNLAB_FUSED_CALL(forward_batch_stats, T, x.data_ptr<T>(), y.data_ptr<T>(), s.N, s.C, s.S, c0, c1, eps,
-                     data_or_null<T>(gamma), data_or_null<T>(beta), mean.data_ptr<double>(), var.data_ptr<double>(),
-                     streams_outputs(x), work.d, work.t);
+    BNLAB_FUSED_CALL(forward_batch_stats, T, x.data_ptr<T>(), out.y.data_ptr<T>(), s.N, s.C, s.S, c0, c1, eps,
+                     data_or_null<T>(gamma), data_or_null<T>(beta), out.mean.data_ptr<double>(),
+                     out.var.data_ptr<double>(), streams_outputs(x), mask_bytes(out.relu_mask), work.d, work.t);
   });
-  return {y, mean, var};
+  return out;
 }
 
 std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const torch::Tensor& x,
@@ -172,9 +176,16 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
                                                                                   const torch::Tensor& x,
                                                                                   const torch::Tensor& mean,
                                                                                   const torch::Tensor& invstd,
-                                                                                  const torch::Tensor& gamma) {
+                                                                                  const torch::Tensor& gamma,
+                                                                                  const torch::Tensor& relu_mask) {
   check_contiguous(x);
   check_contiguous(dy);
+  if (relu_mask.defined()) {
+    check_contiguous(relu_mask);
+    TORCH_CHECK(relu_mask.sizes() == x.sizes() && relu_mask.scalar_type() == torch::kBool,
+                "fused BatchNorm kernels: the ReLU mask must be a bool tensor shaped like x ", x.sizes(), ", got ",
+                relu_mask.sizes(), " ", relu_mask.scalar_type());
+  }
   const Shape s(x);
   auto dx = torch::empty_like(x);
   auto sum_dy = per_channel(s, x, torch::kFloat64), sum_dy_xhat = per_channel(s, x, torch::kFloat64);
@@ -182,7 +193,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
     using T = decltype(type);
     BNLAB_FUSED_CALL(backward_with_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S,
                      c0, c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma),
-                     sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), streams_outputs(x), work.d, work.t);
+                     sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), streams_outputs(x),
+                     mask_bytes(relu_mask), work.d, work.t);
   });
   return {dx, sum_dy, sum_dy_xhat};
 }

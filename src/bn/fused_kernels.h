@@ -6,20 +6,22 @@
 #include <tuple>
 #include <utility>
 
+#include "bn/kernels.h"
+
 namespace bnlab::bn::fused {
 
 std::pair<torch::Tensor, torch::Tensor> batch_moments(const torch::Tensor& x);
 torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
                                 const torch::Tensor& gamma, const torch::Tensor& beta);
 // The whole-layer entries of KernelSet (see kernels.h).
-std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward_batch_stats(const torch::Tensor& x,
-                                                                            const torch::Tensor& gamma,
-                                                                            const torch::Tensor& beta, double eps);
+BatchStatsForward forward_batch_stats(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta,
+                                      double eps, bool relu);
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats(const torch::Tensor& dy,
                                                                                   const torch::Tensor& x,
                                                                                   const torch::Tensor& mean,
                                                                                   const torch::Tensor& invstd,
-                                                                                  const torch::Tensor& gamma);
+                                                                                  const torch::Tensor& gamma,
+                                                                                  const torch::Tensor& relu_mask);
 std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const torch::Tensor& x,
                                                   const torch::Tensor& mean, const torch::Tensor& invstd);
 torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean,

@@ -63,8 +63,12 @@ inline void finish_streaming() {
 // out[i] = value(i) for i < count: plain stores, or (stream) computed into an
 // L1 buffer a page at a time and streamed out (see stream_bytes). Streaming
 // pays only for outputs too large to stay in cache; the caller decides.
+// value is taken by value and captures by value: a value(i) that also stores
+// bytes (the ReLU mask) could otherwise, as far as the compiler can tell,
+// overwrite the captured pointers, which are then reloaded after every store
+// and the loop is not vectorised (measured: 6x slower).
 template <typename T, typename Value>
-inline void write_row(T* out, int64_t count, bool stream, const Value& value) {
+inline void write_row(T* out, int64_t count, bool stream, Value value) {
   if (!stream) {
 #pragma omp simd
     for (int64_t i = 0; i < count; ++i) out[i] = value(i);
@@ -126,19 +130,52 @@ void add_shifted_row_sums(const T* row, int64_t n, T shift, double& s, double& q
   q += sum_lanes(lq);
 }
 
-// sd += sum(dy), sdx += sum(dy * (x - hi)) over one row of n values.
-template <typename T>
-void add_grad_row_sums(const T* dy, const T* x, int64_t n, T hi, double& sd, double& sdx) {
+// ---- fused ReLU ---------------------------------------------------------------
+// BN followed by a ReLU (kRelu): forward writes max(z, 0) and a byte per
+// value saying whether the ReLU passed z; backward takes dy where it did and
+// 0 elsewhere, the gradient reaching BN. As torch::relu and its backward
+// (threshold_backward on the output, blocking where output <= 0): a NaN z
+// passes, -0 and 0 are blocked.
+
+// The value written for z, recording the mask byte mask[i] (kRelu).
+template <bool kRelu, typename T>
+inline T activate(T z, uint8_t* mask, int64_t i) {
+  if constexpr (kRelu) {
+    const bool passed = !(z <= T(0));
+    mask[i] = passed;
+    return passed ? z : T(0);
+  } else {
+    return z;
+  }
+}
+
+// The gradient reaching BN at i: dy[i], or (kRelu) dy[i] where the ReLU passed.
+template <bool kRelu, typename T>
+inline T grad_in(const T* dy, const uint8_t* mask, int64_t i) {
+  if constexpr (kRelu) {
+    const T g = dy[i];  // loaded unconditionally, so the select vectorises
+    return mask[i] ? g : T(0);
+  } else {
+    return dy[i];
+  }
+}
+
+// sd += sum(g), sdx += sum(g * (x - hi)) over one row of n values, g the
+// gradient reaching BN (grad_in).
+template <bool kRelu, typename T>
+void add_grad_row_sums(const T* dy, const uint8_t* mask, const T* x, int64_t n, T hi, double& sd, double& sdx) {
   T ld[kLanes<T>] = {}, ldx[kLanes<T>] = {};
   int64_t i = 0;
   for (; i + kLanes<T> <= n; i += kLanes<T>)
     for (int j = 0; j < kLanes<T>; ++j) {
-      ld[j] += dy[i + j];
-      ldx[j] += dy[i + j] * (x[i + j] - hi);
+      const T g = grad_in<kRelu>(dy, mask, i + j);
+      ld[j] += g;
+      ldx[j] += g * (x[i + j] - hi);
     }
   for (int j = 0; i < n; ++i, ++j) {
-    ld[j] += dy[i];
-    ldx[j] += dy[i] * (x[i] - hi);
+    const T g = grad_in<kRelu>(dy, mask, i);
+    ld[j] += g;
+    ldx[j] += g * (x[i] - hi);
   }
   sd += sum_lanes(ld);
   sdx += sum_lanes(ldx);
@@ -201,10 +238,12 @@ void moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1
 // near the mean (Sterbenz), so large offsets keep their digits where
 // x * alpha + (beta - mean * alpha) would cancel them away; the small lo
 // term goes into the shift, beta - lo * alpha, computed in double.
+// kRelu: y = max(0, that), and relu_mask written (see activate).
 // work_t: hi, alpha, shift per channel.
-template <typename T>
+template <bool kRelu, typename T>
 void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
-                    const double* invstd, const T* gamma, const T* beta, bool stream, T* work_t) {
+                    const double* invstd, const T* gamma, const T* beta, bool stream, uint8_t* relu_mask,
+                    T* work_t) {
   T *hi = work_t, *alpha = work_t + C, *shift = work_t + 2 * C;
   for (int64_t c = c0; c < c1; ++c) {
     hi[c] = T(mean[c]);
@@ -217,7 +256,9 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
     for (int64_t n = 0; n < N; ++n) {
       const T* in = x + n * C + c0;
       const T *h = hi + c0, *a = alpha + c0, *b = shift + c0;
-      write_row(y + n * C + c0, c1 - c0, stream, [&](int64_t i) { return (in[i] - h[i]) * a[i] + b[i]; });
+      uint8_t* m = kRelu ? relu_mask + n * C + c0 : nullptr;
+      write_row(y + n * C + c0, c1 - c0, stream,
+                [=](int64_t i) { return activate<kRelu>((in[i] - h[i]) * a[i] + b[i], m, i); });
     }
     if (stream) finish_streaming();
     return;
@@ -226,7 +267,8 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
     for (int64_t c = c0; c < c1; ++c) {
       const T* in = x + (n * C + c) * S;
       const T h = hi[c], a = alpha[c], b = shift[c];
-      write_row(y + (n * C + c) * S, S, stream, [&](int64_t i) { return (in[i] - h) * a + b; });
+      uint8_t* m = kRelu ? relu_mask + (n * C + c) * S : nullptr;
+      write_row(y + (n * C + c) * S, S, stream, [=](int64_t i) { return activate<kRelu>((in[i] - h) * a + b, m, i); });
     }
   if (stream) finish_streaming();
 }
@@ -234,29 +276,34 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
 template <typename T>
 void normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
                const double* invstd, const T* gamma, const T* beta, double* /*work_d*/, T* work_t) {
-  normalize_rows(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, /*stream=*/false, work_t);
+  normalize_rows<false>(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, /*stream=*/false, nullptr, work_t);
 }
 
 // Batch statistics and normalisation in one call: mean and biased var out,
 // invstd = 1 / sqrt(var + eps) as the caller computes it from var.
 template <typename T>
 void forward_batch_stats(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double eps,
-                         const T* gamma, const T* beta, double* mean, double* var, bool stream_y, double* work_d,
-                         T* work_t) {
+                         const T* gamma, const T* beta, double* mean, double* var, bool stream_y, uint8_t* relu_mask,
+                         double* work_d, T* work_t) {
   moments(x, N, C, S, c0, c1, mean, var, work_d, work_t);
   double* invstd = work_d + 2 * C;
   for (int64_t c = c0; c < c1; ++c) invstd[c] = 1.0 / sqrt_of(var[c] + eps);
-  normalize_rows(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y, work_t);
+  if (relu_mask)
+    normalize_rows<true>(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y, relu_mask, work_t);
+  else
+    normalize_rows<false>(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y, nullptr, work_t);
 }
 
 // ---- backward: gradient sums ----------------------------------------------------
 // One pass: sum_dy = sum dy, sum_dy_xhat = invstd * sum dy * (x - mean),
 // summed as in moments(); with the mean split into T parts hi + lo (see
 // normalize), sum dy*(x - mean) = sum dy*(x - hi) - lo * sum dy, x - hi exact
-// for x near the mean. work_t: hi, and (S == 1) the current run's sums.
-template <typename T>
-void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
-               const double* invstd, double* sum_dy, double* sum_dy_xhat, double* /*work_d*/, T* work_t) {
+// for x near the mean. kRelu: dy masked by relu_mask first (grad_in).
+// work_t: hi, and (S == 1) the current run's sums.
+template <bool kRelu, typename T>
+void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t N, int64_t C, int64_t S, int64_t c0,
+                      int64_t c1, const double* mean, const double* invstd, double* sum_dy, double* sum_dy_xhat,
+                      T* work_t) {
   T* hi = work_t;
   for (int64_t c = c0; c < c1; ++c) {
     sum_dy[c] = sum_dy_xhat[c] = 0;
@@ -266,7 +313,8 @@ void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t base = (n * C + c) * S;
-        add_grad_row_sums(dy + base, x + base, S, hi[c], sum_dy[c], sum_dy_xhat[c]);
+        add_grad_row_sums<kRelu>(dy + base, kRelu ? relu_mask + base : nullptr, x + base, S, hi[c], sum_dy[c],
+                                 sum_dy_xhat[c]);
       }
   } else {
     T *run_dy = work_t + C, *run_dy_xc = work_t + 2 * C;
@@ -274,11 +322,13 @@ void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t
       for (int64_t c = c0; c < c1; ++c) run_dy[c] = run_dy_xc[c] = 0;
       for (int64_t n = n0; n < min_of(N, n0 + kRowsPerRun); ++n) {
         const T* g = dy + n * C;
+        const uint8_t* m = kRelu ? relu_mask + n * C : nullptr;
         const T* in = x + n * C;
 #pragma omp simd
         for (int64_t c = c0; c < c1; ++c) {
-          run_dy[c] += g[c];
-          run_dy_xc[c] += g[c] * (in[c] - hi[c]);
+          const T gc = grad_in<kRelu>(g, m, c);
+          run_dy[c] += gc;
+          run_dy_xc[c] += gc * (in[c] - hi[c]);
         }
       }
 #pragma omp simd
@@ -294,16 +344,23 @@ void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t
   }
 }
 
+template <typename T>
+void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
+               const double* invstd, double* sum_dy, double* sum_dy_xhat, double* /*work_d*/, T* work_t) {
+  grad_sums_masked<false>(dy, nullptr, x, N, C, S, c0, c1, mean, invstd, sum_dy, sum_dy_xhat, work_t);
+}
+
 // ---- backward: dx -----------------------------------------------------------------
 // dx = g*invstd * (dy - sum_dy/M - xhat * sum_dy_xhat/M), M the count the sums
 // and statistics were taken over (N*S, or the global count under sync BN),
 // rewritten per channel as dx = a*dy + b*(x - hi) + k with a = g*invstd,
 // b = -a*invstd*sum_dy_xhat/M, k = -a*sum_dy/M - b*lo (hi + lo the mean, as
-// in normalize): a subtraction and two FMAs per element. work_t: hi, a, b, k.
-template <typename T>
-void backward_rows(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
-                   const double* mean, const double* invstd, const T* gamma, const double* sum_dy,
-                   const double* sum_dy_xhat, double M, bool stream, T* work_t) {
+// in normalize): a subtraction and two FMAs per element. kRelu: dy masked
+// by relu_mask first (grad_in). work_t: hi, a, b, k.
+template <bool kRelu, typename T>
+void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int64_t N, int64_t C, int64_t S,
+                   int64_t c0, int64_t c1, const double* mean, const double* invstd, const T* gamma,
+                   const double* sum_dy, const double* sum_dy_xhat, double M, bool stream, T* work_t) {
   T *hi = work_t, *a = work_t + C, *b = work_t + 2 * C, *k = work_t + 3 * C;
   for (int64_t c = c0; c < c1; ++c) {
     hi[c] = T(mean[c]);
@@ -317,10 +374,11 @@ void backward_rows(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t
   if (S == 1) {
     for (int64_t n = 0; n < N; ++n) {
       const T* g = dy + n * C + c0;
+      const uint8_t* m = kRelu ? relu_mask + n * C + c0 : nullptr;
       const T* in = x + n * C + c0;
       const T *hc = hi + c0, *ac = a + c0, *bc = b + c0, *kc = k + c0;
       write_row(dx + n * C + c0, c1 - c0, stream,
-                [&](int64_t i) { return ac[i] * g[i] + bc[i] * (in[i] - hc[i]) + kc[i]; });
+                [=](int64_t i) { return ac[i] * grad_in<kRelu>(g, m, i) + bc[i] * (in[i] - hc[i]) + kc[i]; });
     }
     if (stream) finish_streaming();
     return;
@@ -329,9 +387,11 @@ void backward_rows(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t base = (n * C + c) * S;
       const T* g = dy + base;
+      const uint8_t* m = kRelu ? relu_mask + base : nullptr;
       const T* in = x + base;
       const T hc = hi[c], ac = a[c], bc = b[c], kc = k[c];
-      write_row(dx + base, S, stream, [&](int64_t i) { return ac * g[i] + bc * (in[i] - hc) + kc; });
+      write_row(dx + base, S, stream,
+                [=](int64_t i) { return ac * grad_in<kRelu>(g, m, i) + bc * (in[i] - hc) + kc; });
     }
   if (stream) finish_streaming();
 }
@@ -340,17 +400,32 @@ template <typename T>
 void backward_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
                           const double* mean, const double* invstd, const T* gamma, const double* sum_dy,
                           const double* sum_dy_xhat, double M, double* /*work_d*/, T* work_t) {
-  backward_rows(dy, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, M, /*stream=*/false, work_t);
+  backward_rows<false>(dy, nullptr, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, M,
+                       /*stream=*/false, work_t);
 }
 
 // Gradient sums and dx in one call (local batch statistics, M = N*S).
+template <bool kRelu, typename T>
+void backward_with_batch_stats_masked(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int64_t N, int64_t C,
+                                      int64_t S, int64_t c0, int64_t c1, const double* mean, const double* invstd,
+                                      const T* gamma, double* sum_dy, double* sum_dy_xhat, bool stream_dx,
+                                      T* work_t) {
+  grad_sums_masked<kRelu>(dy, relu_mask, x, N, C, S, c0, c1, mean, invstd, sum_dy, sum_dy_xhat, work_t);
+  backward_rows<kRelu>(dy, relu_mask, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat,
+                       double(N * S), stream_dx, work_t);
+}
+
 template <typename T>
 void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0,
                                int64_t c1, const double* mean, const double* invstd, const T* gamma, double* sum_dy,
-                               double* sum_dy_xhat, bool stream_dx, double* work_d, T* work_t) {
-  grad_sums(dy, x, N, C, S, c0, c1, mean, invstd, sum_dy, sum_dy_xhat, work_d, work_t);
-  backward_rows(dy, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, double(N * S),
-                stream_dx, work_t);
+                               double* sum_dy_xhat, bool stream_dx, const uint8_t* relu_mask, double* /*work_d*/,
+                               T* work_t) {
+  if (relu_mask)
+    backward_with_batch_stats_masked<true>(dy, relu_mask, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy,
+                                           sum_dy_xhat, stream_dx, work_t);
+  else
+    backward_with_batch_stats_masked<false>(dy, nullptr, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy,
+                                            sum_dy_xhat, stream_dx, work_t);
 }
 
 // dx = g*invstd * dy (eval: statistics are constants).
@@ -380,7 +455,7 @@ void backward_fixed_stats(const T* dy, T* dx, int64_t N, int64_t C, int64_t S, i
   template void normalize<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,          \
                              const double*, const T*, const T*, double*, T*);                                     \
   template void forward_batch_stats<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, double,       \
-                                       const T*, const T*, double*, double*, bool, double*, T*);                  \
+                                       const T*, const T*, double*, double*, bool, uint8_t*, double*, T*);        \
   template void grad_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,    \
                              const double*, double*, double*, double*, T*);                                       \
   template void backward_batch_stats<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,   \
@@ -388,7 +463,7 @@ void backward_fixed_stats(const T* dy, T* dx, int64_t N, int64_t C, int64_t S, i
                                         double, double*, T*);                                                     \
   template void backward_with_batch_stats<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t,        \
                                              int64_t, const double*, const double*, const T*, double*, double*,   \
-                                             bool, double*, T*);                                                  \
+                                             bool, const uint8_t*, double*, T*);                                  \
   template void backward_fixed_stats<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,              \
                                         const double*, const T*, double*, T*);
 BNLAB_INSTANTIATE(float)

@@ -15,6 +15,13 @@ namespace bnlab::bn {
 
 enum class Kernels { kReference, kFused };
 
+// What KernelSet::forward_batch_stats returns.
+struct BatchStatsForward {
+  torch::Tensor y;          // (N,C,S), or max(0, y) with relu
+  torch::Tensor mean, var;  // (C) float64: batch mean and biased variance
+  torch::Tensor relu_mask;  // (N,C,S) bool, true where the ReLU passed its input; undefined without relu
+};
+
 struct KernelSet {
   const char* name;
   std::pair<torch::Tensor, torch::Tensor> (*batch_moments)(const torch::Tensor& x);
@@ -34,17 +41,17 @@ struct KernelSet {
   // Function composes the pieces above). Same results as the pieces; one
   // call instead of two, and outputs too large to stay in cache are written
   // with streaming stores. Sync BN needs its collectives between the pieces,
-  // so it never uses these.
-  //   forward_batch_stats(x, gamma, beta, eps) -> (y, mean, biased var), y
-  //   normalised with invstd = 1 / sqrt(var + eps);
-  //   backward_with_batch_stats(dy, x, mean, invstd, gamma) -> (dx, sum_dy, sum_dy_xhat).
-  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*forward_batch_stats)(const torch::Tensor& x,
-                                                                                 const torch::Tensor& gamma,
-                                                                                 const torch::Tensor& beta,
-                                                                                 double eps);
+  // so it never uses these. With relu they compute BN followed by a ReLU in
+  // the same passes (the pieces leave the ReLU to the caller):
+  //   forward_batch_stats(x, gamma, beta, eps, relu): y normalised with
+  //   invstd = 1 / sqrt(var + eps);
+  //   backward_with_batch_stats(dy, x, mean, invstd, gamma, relu_mask) ->
+  //   (dx, sum_dy, sum_dy_xhat), dy masked first when relu_mask is defined.
+  BatchStatsForward (*forward_batch_stats)(const torch::Tensor& x, const torch::Tensor& gamma,
+                                           const torch::Tensor& beta, double eps, bool relu);
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*backward_with_batch_stats)(
       const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
-      const torch::Tensor& gamma);
+      const torch::Tensor& gamma, const torch::Tensor& relu_mask);
 };
 
 const KernelSet& kernel_set(Kernels which);

@@ -17,12 +17,13 @@ namespace {
 
 std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("({})", fmt::join(shape, ",")); }
 
-void bench_bn(bool quick, const std::optional<std::string>& out) {
+void bench_bn(bool quick, bool relu, const std::optional<std::string>& out) {
   bench::BnBenchOptions options;
   if (quick) options.seconds_per_case = 0.05;
+  options.relu = relu;
   const double copy = bench::copy_bandwidth_gbps();
-  std::cout << fmt::format("BatchNorm forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
-                           at::get_num_threads(), bn::fused_isa());
+  std::cout << fmt::format("BatchNorm{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
+                           relu ? " followed by ReLU" : "", at::get_num_threads(), bn::fused_isa());
   std::cout << fmt::format("copy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", copy);
   std::cout << fmt::format("{:<18} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "impl", "median ms",
                            "p25-p75 ms", "x native", "GB/s", "% copy");
@@ -33,10 +34,10 @@ void bench_bn(bool quick, const std::optional<std::string>& out) {
                              r.ratio_to_native, r.gbps, 100 * r.gbps / copy);
   if (!out) return;
   std::ofstream csv(*out);
-  csv << "shape,impl,median_ms,p25_ms,p75_ms,samples,ratio_to_native,gbps,copy_gbps\n";
+  csv << "shape,impl,relu,median_ms,p25_ms,p75_ms,samples,ratio_to_native,gbps,copy_gbps\n";
   for (const auto& r : rows)
-    csv << fmt::format("\"{}\",{},{},{},{},{},{},{},{}\n", shape_text(r.shape), r.impl, r.timing.median, r.timing.p25,
-                       r.timing.p75, r.timing.samples, r.ratio_to_native, r.gbps, copy);
+    csv << fmt::format("\"{}\",{},{},{},{},{},{},{},{},{}\n", shape_text(r.shape), r.impl, relu ? 1 : 0, r.timing.median,
+                       r.timing.p25, r.timing.p75, r.timing.samples, r.ratio_to_native, r.gbps, copy);
 }
 
 void bench_train(bool quick, const std::optional<std::string>& out) {
@@ -70,6 +71,8 @@ int run_bench(const Args& args) {
   parser.add_options()
       ("out", "Also write the table as CSV", cxxopts::value<std::string>(), "FILE")
       ("quick", "Short timing budget (for tests; noisy)")
+      ("relu", "bn: time BatchNorm followed by ReLU (native: BatchNorm then torch::relu; ours: the ReLU fused "
+               "into the BatchNorm kernels)")
       ("what", "bn or train", cxxopts::value<std::string>());
   parser.parse_positional({"what"});
   parser.positional_help("bn|train");
@@ -79,7 +82,9 @@ int run_bench(const Args& args) {
   const std::string what = (*parsed)["what"].as<std::string>();
   const bool quick = parsed->count("quick") > 0;
   const auto out = parsed->count("out") ? std::optional<std::string>((*parsed)["out"].as<std::string>()) : std::nullopt;
-  if (what == "bn") bench_bn(quick, out);
+  const bool relu = parsed->count("relu") > 0;
+  if (relu && what != "bn") throw UsageError("--relu applies to bench bn only");
+  if (what == "bn") bench_bn(quick, relu, out);
   else if (what == "train") bench_train(quick, out);
   else throw UsageError(fmt::format("unknown benchmark '{}': expected bn or train", what));
   if (out) std::cout << fmt::format("\nwrote {}\n", *out);
