@@ -49,12 +49,60 @@ TEST_CASE("every switch combination builds a model with 10 logits", "[models]") 
 }
 
 TEST_CASE("the default MLP is the tutorial's 784-128-64-10 with BN before ReLU", "[models]") {
-  auto model = models::build_model(config_with({{"model.norm", std::string("custom")}}));
+  auto model = models::build_model(config_with({{"model.norm", std::string("native")}}));
   CHECK(layer_names(model) == std::vector<std::string>{"flatten", "dense1", "norm1", "act1", "dense2",
                                                        "norm2", "act2", "logits"});
   // 784*128+128 + 2*128 + 128*64+64 + 2*64 + 64*10+10
   CHECK(models::count_parameters(*model) == 100480 + 256 + 8256 + 128 + 650);
-  CHECK(model->named_children()[2].value()->as<bn::BatchNormImpl>() != nullptr);
+}
+
+TEST_CASE("bnlab's BN right before a ReLU is one layer, with the same results", "[models][relu]") {
+  // bn.fuse_relu (default on) folds each block's ReLU into its BatchNorm
+  // layer; the Function-level test shows the two compute bit-identical
+  // values, so training the two models must stay bit-identical too.
+  auto fused_config = config_with({{"model.norm", std::string("custom")}});
+  auto separate_config = config_with({{"model.norm", std::string("custom")}, {"bn.fuse_relu", false}});
+  REQUIRE(models::fuses_relu(fused_config));
+  torch::manual_seed(5);
+  auto fused = models::build_model(fused_config);
+  torch::manual_seed(5);
+  auto separate = models::build_model(separate_config);
+  CHECK(layer_names(fused) == std::vector<std::string>{"flatten", "dense1", "norm1", "dense2", "norm2", "logits"});
+  CHECK(layer_names(separate) == std::vector<std::string>{"flatten", "dense1", "norm1", "act1", "dense2", "norm2",
+                                                          "act2", "logits"});
+  REQUIRE(fused->named_children()[2].value()->as<bn::BatchNormImpl>() != nullptr);
+  CHECK(fused->named_children()[2].value()->as<bn::BatchNormImpl>()->options.relu());
+
+  torch::optim::SGD fused_sgd(fused->parameters(), 0.1), separate_sgd(separate->parameters(), 0.1);
+  for (int step = 0; step < 5; ++step) {
+    auto images = torch::rand({16, 1, 28, 28});
+    auto labels = torch::randint(10, {16});
+    for (auto [model, sgd] : {std::pair{&fused, &fused_sgd}, std::pair{&separate, &separate_sgd}}) {
+      sgd->zero_grad();
+      torch::nn::functional::cross_entropy((*model)->forward(images), labels).backward();
+      sgd->step();
+    }
+  }
+  const auto fused_params = fused->named_parameters(), separate_params = separate->named_parameters();
+  REQUIRE(fused_params.size() == separate_params.size());
+  for (const auto& item : separate_params) {
+    CAPTURE(item.key());
+    CHECK(torch::equal(fused_params[item.key()], item.value()));
+  }
+  for (const auto& item : separate->named_buffers()) {
+    CAPTURE(item.key());
+    CHECK(torch::equal(fused->named_buffers()[item.key()], item.value()));
+  }
+
+  SECTION("not where the ReLU is not right after bnlab's BN, or BN internals are logged") {
+    CHECK_FALSE(models::fuses_relu(config_with({{"model.norm", std::string("native")}})));
+    CHECK_FALSE(models::fuses_relu(config_with({{"model.norm", std::string("custom")},
+                                                {"model.placement", std::string("after")}})));
+    CHECK_FALSE(models::fuses_relu(config_with({{"model.norm", std::string("custom")},
+                                                {"model.activation", std::string("tanh")}})));
+    CHECK_FALSE(models::fuses_relu(config_with({{"model.norm", std::string("custom")},
+                                                {"log.bn_stats_every", int64_t(4)}})));
+  }
 }
 
 TEST_CASE("the default CNN is Conv-ReLU-BN-MaxPool-Flatten-Dense-ReLU-BN-Dense", "[models]") {

@@ -206,6 +206,11 @@ std::vector<ConfigKey> build_registry() {
       field("bn.kernels", &R::bn, &BnConfig::kernels,
             "bnlab's BN (model.norm = custom): fused (vectorised) or reference (readable loops) kernels", nullptr,
             {"fused", "reference"}),
+      field("bn.fuse_relu", &R::bn, &BnConfig::fuse_relu,
+            "bnlab's BN right before a ReLU (model.norm = custom, model.placement = before, model.activation = "
+            "relu): compute the ReLU inside the BatchNorm layer, in the same kernel passes (same results, less "
+            "memory traffic; the model then lists no separate act layer). Not while log.bn_stats_every > 0, "
+            "which reads the ReLU's input"),
       field("bn.mode", &R::bn, &BnConfig::mode,
             "bnlab's BN in a data-parallel job: local (each rank its own batch statistics) or sync "
             "(statistics of the whole batch over all ranks)", nullptr, {"local", "sync"}),

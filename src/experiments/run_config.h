@@ -39,6 +39,7 @@ struct BnConfig {
   double beta_init = 0.0;
   std::string kernels = "fused";         // custom BN only: fused | reference
   std::string mode = "local";            // custom BN across ranks: local | sync
+  bool fuse_relu = true;                 // custom BN right before a ReLU: one layer (models::fuses_relu)
 };
 
 struct TrainConfig {

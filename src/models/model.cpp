@@ -19,6 +19,15 @@ torch::nn::AnyModule make_activation(const std::string& name) {
   throw std::invalid_argument("unknown activation '" + name + "'");
 }
 
+}  // namespace
+
+bool fuses_relu(const RunConfig& config) {
+  return config.bn.fuse_relu && config.model.norm == "custom" && config.model.placement == "before" &&
+         config.model.activation == "relu" && config.log.bn_stats_every == 0;
+}
+
+namespace {
+
 // Appends the activation with its normalisation layer before or after it,
 // as the config's placement says ("before": Linear-BN-ReLU, "after":
 // Linear-ReLU-BN), and dropout at the end of the block or, with
@@ -28,13 +37,15 @@ void add_block(torch::nn::Sequential& net, const RunConfig& config, int index, i
   const bool with_norm = config.model.norm != "none";
   const bool with_dropout = config.model.dropout > 0;
   const bool dropout_first = with_dropout && with_norm && config.model.dropout_placement == "before-norm";
+  const bool relu_in_norm = fuses_relu(config);
   auto add_norm = [&] {
     if (!with_norm) return;
     if (dropout_first) net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(config.model.dropout));
-    net->push_back(fmt::format("norm{}", index), make_norm(config.model.norm, features, spatial_dims, config.bn));
+    net->push_back(fmt::format("norm{}", index),
+                   make_norm(config.model.norm, features, spatial_dims, config.bn, relu_in_norm));
   };
   if (config.model.placement == "before") add_norm();
-  net->push_back(fmt::format("act{}", index), make_activation(config.model.activation));
+  if (!relu_in_norm) net->push_back(fmt::format("act{}", index), make_activation(config.model.activation));
   if (config.model.placement == "after") add_norm();
   if (spatial_dims == 2) net->push_back(fmt::format("pool{}", index), MaxPool2x2());
   if (with_dropout && !dropout_first)

@@ -13,12 +13,18 @@ namespace bnlab::models {
 
 // Builds the model for a resolved config (see experiments::resolved):
 //  mlp: Flatten, then per hidden size: Linear, [norm] act [norm], [dropout];
-//       then Linear(., 10). Default: 784-128-64-10, BN between Linear and ReLU.
+//       then Linear(., 10). Default: 784-128-64-10, BN between Linear and ReLU
+//       (with bnlab's BN, one layer computing both: see fuses_relu).
 //  cnn: per conv entry: Conv2d(3x3), act/norm block (BatchNorm2d), MaxPool2x2 (max_pool.h),
 //       [dropout]; Flatten; dense blocks as the mlp; Linear(., 10). Default:
 //       Conv(32)-ReLU-BN-MaxPool-Flatten-Dense(64)-ReLU-BN-Dense(10).
 // Layers are named (dense1, norm1, act1, ..., logits) for inspection.
 torch::nn::Sequential build_model(const experiments::RunConfig& config, int64_t num_classes = 10);
+
+// Whether each block's BatchNorm and ReLU are one layer (bn::BatchNormOptions::relu,
+// named normK, no actK): bnlab's BN right before a ReLU with bn.fuse_relu on,
+// unless BatchNorm internals are logged (they read the ReLU's input).
+bool fuses_relu(const experiments::RunConfig& config);
 
 // Parameters that train (requires_grad), summed.
 int64_t count_parameters(const torch::nn::Module& model);

@@ -28,14 +28,17 @@ Options native_options(int64_t features, const experiments::BnConfig& config) {
 }  // namespace
 
 torch::nn::AnyModule make_norm(const std::string& kind, int64_t features, int spatial_dims,
-                               const experiments::BnConfig& config) {
+                               const experiments::BnConfig& config, bool then_relu) {
+  if (then_relu && kind != "custom")
+    throw std::invalid_argument("make_norm: only bnlab's BatchNorm (custom) computes a ReLU inside, not '" + kind + "'");
   if (kind == "custom") {
     bn::BatchNorm layer(bn::BatchNormOptions(features)
                             .eps(config.eps)
                             .momentum(momentum_of(config))
                             .affine(config.affine)
                             .kernels(bn::parse_kernels(config.kernels))
-                            .sync(config.mode == "sync"));
+                            .sync(config.mode == "sync")
+                            .relu(then_relu));
     init_affine(layer, config);
     return torch::nn::AnyModule(layer);
   }
