@@ -1,6 +1,7 @@
 // The bnlab binary: dispatch, usage errors and exit codes (0 ok, 1 failure, 2 usage).
 #include <catch2/catch.hpp>
 
+#include "results/csv_table.h"
 #include "support/cli_runner.h"
 #include "support/temp_dir.h"
 
@@ -20,6 +21,9 @@ TEST_CASE("bad usage exits 2 with a message and usage", "[cli]") {
       {Words{"data", "scrub"}, "unknown action 'scrub'"},
       {Words{"data", "verify", "cifar"}, "unknown data set 'cifar'"},
       {Words{"version", "extra"}, "unexpected argument 'extra'"},
+      {Words{"bench"}, "missing benchmark: bn or train"},
+      {Words{"bench", "disk"}, "unknown benchmark 'disk'"},
+      {Words{"bench", "train", "--relu"}, "--relu applies to bench bn only"},
   }));
   CAPTURE(args);
   auto result = run_bnlab(args);
@@ -41,6 +45,23 @@ TEST_CASE("version reports LibTorch, BLAS, threads and huge pages", "[cli]") {
   CHECK(result.exit_code == 0);
   CHECK_THAT(result.output, Contains("LibTorch 1.13") && Contains("BLAS:") && Contains("threads: 2") &&
                                 Contains("transparent huge pages: "));
+}
+
+TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
+  // --quick: a short timing budget; only the table's form is checked here
+  // (speed is measured by running the benchmark, not by tests).
+  bnlab::test::TempDir dir;
+  const auto csv = dir.path() / "bn.csv";
+  auto result = run_bnlab({"bench", "bn", "--quick", "--relu", "--out", csv.string()});
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.output, Contains("BatchNorm followed by ReLU") && Contains("(4096,512)") && Contains("GB/s"));
+  const auto table = bnlab::results::read_csv(csv);
+  CHECK(table.rows.size() == 6 * 3);  // the six default shapes x native, reference, fused
+  for (const char* column : {"shape", "impl", "relu", "median_ms", "ratio_to_native", "gbps", "copy_gbps"})
+    CHECK(table.has_column(column));
+  CHECK(table.rows[0][table.column_index("shape")] == "32x128");
+  for (double relu : table.numbers("relu")) CHECK(relu == 1);
+  for (double ratio : table.numbers("ratio_to_native")) CHECK(ratio > 0);
 }
 
 TEST_CASE("data verify on an empty data dir fails and says how to fetch", "[cli][data]") {

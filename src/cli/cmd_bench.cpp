@@ -16,6 +16,8 @@ namespace bnlab::cli {
 namespace {
 
 std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("({})", fmt::join(shape, ",")); }
+// "32x128": a CSV field without quotes, so bnlab's CSV reader (bnlab diff) takes the file.
+std::string shape_field(const std::vector<int64_t>& shape) { return fmt::format("{}", fmt::join(shape, "x")); }
 
 void bench_bn(bool quick, bool relu, const std::optional<std::string>& out) {
   bench::BnBenchOptions options;
@@ -36,7 +38,7 @@ void bench_bn(bool quick, bool relu, const std::optional<std::string>& out) {
   std::ofstream csv(*out);
   csv << "shape,impl,relu,median_ms,p25_ms,p75_ms,samples,ratio_to_native,gbps,copy_gbps\n";
   for (const auto& r : rows)
-    csv << fmt::format("\"{}\",{},{},{},{},{},{},{},{},{}\n", shape_text(r.shape), r.impl, relu ? 1 : 0, r.timing.median,
+    csv << fmt::format("{},{},{},{},{},{},{},{},{},{}\n", shape_field(r.shape), r.impl, relu ? 1 : 0, r.timing.median,
                        r.timing.p25, r.timing.p75, r.timing.samples, r.ratio_to_native, r.gbps, copy);
 }
 
