@@ -85,3 +85,11 @@ TEST_CASE("verify passes on a small table and prints one row per case", "[cli][b
   CHECK(result.exit_code == 0);
   CHECK_THAT(result.output, Contains("6 cases, 6 passed, 0 failed"));
 }
+
+TEST_CASE("verify passes with the portable copies of the kernels too", "[cli][bn]") {
+  // BNLAB_ISA=portable runs the copies built for CPUs without AVX2 here;
+  // both dtypes and the large-offset cases (added for float32).
+  auto result = run_bnlab({"verify", "--cases", "6", "--seed", "9"}, {"BNLAB_ISA=portable"});
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.output, Contains("fused kernels run with: portable") && Contains(" 0 failed"));
+}

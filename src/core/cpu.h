@@ -4,7 +4,9 @@
 
 namespace bnlab {
 
-// True when the CPU has AVX2 and FMA (checked once).
+// True when the CPU has AVX2 and FMA (checked once), unless the environment
+// sets BNLAB_ISA=portable: then the portable copies run everywhere, so that
+// they can be tested (and compared) on a machine with AVX2.
 bool cpu_has_avx2_fma();
 
 }  // namespace bnlab
