@@ -66,7 +66,7 @@ inline void finish_streaming() {
 // value is taken by value and captures by value: a value(i) that also stores
 // bytes (the ReLU mask) could otherwise, as far as the compiler can tell,
 // overwrite the captured pointers, which are then reloaded after every store
-// and the loop is not vectorised (measured: 6x slower).
+// and the loop is not vectorised ((4096,512) BN+ReLU took 21 ms, not 2.7).
 template <typename T, typename Value>
 inline void write_row(T* out, int64_t count, bool stream, Value value) {
   if (!stream) {
