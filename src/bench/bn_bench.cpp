@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "bn/batch_norm.h"
@@ -60,22 +62,53 @@ std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options) {
     auto x = torch::randn(shape).requires_grad_(true);
     auto dy = torch::randn(shape);
     auto impls = implementations(shape[1], shape.size() == 4, options.relu);
-    // Warm up, and size the repetitions to the time budget.
-    double slowest = 0;
-    for (auto& impl : impls)
-      for (int i = 0; i < 3; ++i) slowest = std::max(slowest, step_ms(impl, x, dy));
-    const int reps = std::clamp(static_cast<int>(1e3 * options.seconds_per_case / std::max(slowest, 1e-3)), 7, 2000);
-    // Interleaved, so that drift in the machine's speed hits every
-    // implementation alike, and in rotating order: each step finds the
-    // caches as the step before it left them (the reference kernels' float64
-    // temporaries, or another implementation's x and dy), so no
-    // implementation may always follow the same one.
-    std::map<std::string, std::vector<double>> samples;
-    for (int r = 0; r < reps; ++r)
-      for (size_t i = 0; i < impls.size(); ++i) {
-        auto& impl = impls[(r + i) % impls.size()];
-        samples[impl.name].push_back(step_ms(impl, x, dy));
+    // Warm up (at least 3 steps and a tenth of the budget, at most 200
+    // steps: the first steps of an implementation are several times slower);
+    // the fastest warm-up step of each sizes the rounds (a noisy machine only
+    // ever makes a step slower).
+    std::vector<double> warm_ms(impls.size(), std::numeric_limits<double>::infinity());
+    for (size_t i = 0; i < impls.size(); ++i) {
+      double spent_ms = 0;
+      for (int k = 0; k < 200 && (k < 3 || spent_ms < 100 * options.seconds_per_case); ++k) {
+        const double ms = step_ms(impls[i], x, dy);
+        spent_ms += ms;
+        warm_ms[i] = std::min(warm_ms[i], ms);
       }
+    }
+    const double slowest = std::max(*std::max_element(warm_ms.begin(), warm_ms.end()), 1e-3);
+    // Each round gives every implementation about as long as the slowest
+    // takes for one step (at most 64 steps), so the fast ones are not held to
+    // the few rounds the reference kernels leave time for on large shapes
+    // (7 samples on (4096,512) otherwise); but no implementation gets more
+    // steps than the second-most, or the fastest would end each round
+    // following itself, finding the caches as it likes them best.
+    std::vector<int> steps_per_round(impls.size());
+    for (size_t i = 0; i < impls.size(); ++i)
+      steps_per_round[i] = std::clamp(static_cast<int>(slowest / std::max(warm_ms[i], 1e-6)), 1, 64);
+    auto by_count = steps_per_round;
+    std::sort(by_count.rbegin(), by_count.rend());
+    for (int& steps : steps_per_round) steps = std::min(steps, by_count[std::min<size_t>(1, by_count.size() - 1)]);
+    const int rounds = std::clamp(static_cast<int>(1e3 * options.seconds_per_case / slowest), 7, 2000);
+    // Interleaved, so that drift in the machine's speed hits every
+    // implementation alike: steps alternate between the implementations
+    // with steps left in the round, in an order that rotates each round,
+    // since each step finds the caches as the step before it left them (the
+    // reference kernels' float64 temporaries, or another implementation's
+    // x and dy) and no implementation may always follow the same one.
+    std::map<std::string, std::vector<double>> samples;
+    for (int r = 0; r < rounds; ++r) {
+      auto left = steps_per_round;
+      for (bool stepped = true; stepped;) {
+        stepped = false;
+        for (size_t k = 0; k < impls.size(); ++k) {
+          const size_t i = (r + k) % impls.size();
+          if (left[i] == 0) continue;
+          --left[i];
+          samples[impls[i].name].push_back(step_ms(impls[i], x, dy));
+          stepped = true;
+        }
+      }
+    }
     const double bytes = 8.0 * double(x.numel()) * double(x.element_size());
     const double native_ms = summarize(samples["native"]).median;
     for (auto& impl : impls) {
