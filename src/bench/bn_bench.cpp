@@ -48,6 +48,67 @@ double step_ms(Impl& impl, const torch::Tensor& x, const torch::Tensor& dy) {
   });
 }
 
+// Warms each implementation up (at least 3 steps and a tenth of the budget,
+// at most 200 steps: the first steps are several times slower) and returns
+// its fastest warm-up step, ms (a noisy machine only ever makes a step slower).
+std::vector<double> warm_up(std::vector<Impl>& impls, const torch::Tensor& x, const torch::Tensor& dy,
+                            double seconds_per_case) {
+  std::vector<double> fastest_ms(impls.size(), std::numeric_limits<double>::infinity());
+  for (size_t i = 0; i < impls.size(); ++i) {
+    double spent_ms = 0;
+    for (int k = 0; k < 200 && (k < 3 || spent_ms < 100 * seconds_per_case); ++k) {
+      const double ms = step_ms(impls[i], x, dy);
+      spent_ms += ms;
+      fastest_ms[i] = std::min(fastest_ms[i], ms);
+    }
+  }
+  return fastest_ms;
+}
+
+// Steps per round for each implementation: about as long as the slowest
+// takes for one step (at most 64 steps), so the fast ones are not held to the
+// few rounds the reference kernels leave time for on large shapes (7 samples
+// on (4096,512) otherwise); but none gets more steps than the second-most,
+// or the fastest would end each round following itself, finding the caches
+// as it likes them best.
+std::vector<int> steps_per_round(const std::vector<double>& warm_ms) {
+  const double slowest = *std::max_element(warm_ms.begin(), warm_ms.end());
+  std::vector<int> steps(warm_ms.size());
+  for (size_t i = 0; i < warm_ms.size(); ++i)
+    steps[i] = std::clamp(static_cast<int>(slowest / std::max(warm_ms[i], 1e-6)), 1, 64);
+  auto by_count = steps;
+  std::sort(by_count.rbegin(), by_count.rend());
+  const int cap = by_count[std::min<size_t>(1, by_count.size() - 1)];
+  for (int& n : steps) n = std::min(n, cap);
+  return steps;
+}
+
+// Step times by implementation name. Interleaved, so that drift in the
+// machine's speed hits every implementation alike: within a round, steps
+// alternate between the implementations with steps left, in an order that
+// rotates each round. Each step finds the caches as the step before it left
+// them (the reference kernels' float64 temporaries, or another
+// implementation's x and dy), so no implementation may always follow the same one.
+std::map<std::string, std::vector<double>> interleaved_samples(std::vector<Impl>& impls, const torch::Tensor& x,
+                                                               const torch::Tensor& dy,
+                                                               const std::vector<int>& steps, int rounds) {
+  std::map<std::string, std::vector<double>> samples;
+  for (int r = 0; r < rounds; ++r) {
+    auto left = steps;
+    for (bool stepped = true; stepped;) {
+      stepped = false;
+      for (size_t k = 0; k < impls.size(); ++k) {
+        const size_t i = (r + k) % impls.size();
+        if (left[i] == 0) continue;
+        --left[i];
+        samples[impls[i].name].push_back(step_ms(impls[i], x, dy));
+        stepped = true;
+      }
+    }
+  }
+  return samples;
+}
+
 }  // namespace
 
 std::vector<std::vector<int64_t>> default_bn_shapes() {
@@ -62,53 +123,10 @@ std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options) {
     auto x = torch::randn(shape).requires_grad_(true);
     auto dy = torch::randn(shape);
     auto impls = implementations(shape[1], shape.size() == 4, options.relu);
-    // Warm up (at least 3 steps and a tenth of the budget, at most 200
-    // steps: the first steps of an implementation are several times slower);
-    // the fastest warm-up step of each sizes the rounds (a noisy machine only
-    // ever makes a step slower).
-    std::vector<double> warm_ms(impls.size(), std::numeric_limits<double>::infinity());
-    for (size_t i = 0; i < impls.size(); ++i) {
-      double spent_ms = 0;
-      for (int k = 0; k < 200 && (k < 3 || spent_ms < 100 * options.seconds_per_case); ++k) {
-        const double ms = step_ms(impls[i], x, dy);
-        spent_ms += ms;
-        warm_ms[i] = std::min(warm_ms[i], ms);
-      }
-    }
+    const auto warm_ms = warm_up(impls, x, dy, options.seconds_per_case);
     const double slowest = std::max(*std::max_element(warm_ms.begin(), warm_ms.end()), 1e-3);
-    // Each round gives every implementation about as long as the slowest
-    // takes for one step (at most 64 steps), so the fast ones are not held to
-    // the few rounds the reference kernels leave time for on large shapes
-    // (7 samples on (4096,512) otherwise); but no implementation gets more
-    // steps than the second-most, or the fastest would end each round
-    // following itself, finding the caches as it likes them best.
-    std::vector<int> steps_per_round(impls.size());
-    for (size_t i = 0; i < impls.size(); ++i)
-      steps_per_round[i] = std::clamp(static_cast<int>(slowest / std::max(warm_ms[i], 1e-6)), 1, 64);
-    auto by_count = steps_per_round;
-    std::sort(by_count.rbegin(), by_count.rend());
-    for (int& steps : steps_per_round) steps = std::min(steps, by_count[std::min<size_t>(1, by_count.size() - 1)]);
     const int rounds = std::clamp(static_cast<int>(1e3 * options.seconds_per_case / slowest), 7, 2000);
-    // Interleaved, so that drift in the machine's speed hits every
-    // implementation alike: steps alternate between the implementations
-    // with steps left in the round, in an order that rotates each round,
-    // since each step finds the caches as the step before it left them (the
-    // reference kernels' float64 temporaries, or another implementation's
-    // x and dy) and no implementation may always follow the same one.
-    std::map<std::string, std::vector<double>> samples;
-    for (int r = 0; r < rounds; ++r) {
-      auto left = steps_per_round;
-      for (bool stepped = true; stepped;) {
-        stepped = false;
-        for (size_t k = 0; k < impls.size(); ++k) {
-          const size_t i = (r + k) % impls.size();
-          if (left[i] == 0) continue;
-          --left[i];
-          samples[impls[i].name].push_back(step_ms(impls[i], x, dy));
-          stepped = true;
-        }
-      }
-    }
+    auto samples = interleaved_samples(impls, x, dy, steps_per_round(warm_ms), rounds);
     const double bytes = 8.0 * double(x.numel()) * double(x.element_size());
     const double native_ms = summarize(samples["native"]).median;
     for (auto& impl : impls) {
