@@ -110,24 +110,41 @@ inline double sum_lanes(T* lanes) {
   return tree[0];
 }
 
-// s += sum(row - shift), q += sum((row - shift)^2) over one row of n values.
-template <typename T>
-void add_shifted_row_sums(const T* row, int64_t n, T shift, double& s, double& q) {
-  T ls[kLanes<T>] = {}, lq[kLanes<T>] = {};
-  int64_t i = 0;
-  for (; i + kLanes<T> <= n; i += kLanes<T>)
-    for (int j = 0; j < kLanes<T>; ++j) {
-      const T d = row[i + j] - shift;
-      ls[j] += d;
-      lq[j] += d * d;
-    }
-  for (int j = 0; i < n; ++i, ++j) {
-    const T d = row[i] - shift;
-    ls[j] += d;
-    lq[j] += d * d;
+// total_a[c] += sum of the a-terms, total_b[c] += sum of the b-terms over
+// every value of each channel c in [c0, c1); terms(c, k, a, b) adds the
+// terms of value k (flat index into the (N, C, S) tensor) into a and b.
+// S > 1: along each (n, c) row, over kLanes<T> lanes; S == 1: channels across
+// the vector, runs of kRowsPerRun rows summed in run_a / run_b (C values of T
+// each), then folded into the double totals.
+template <typename T, typename Terms>
+void add_channel_sums(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, Terms terms, double* total_a,
+                      double* total_b, T* run_a, T* run_b) {
+  if (S > 1) {
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t base = (n * C + c) * S;
+        T la[kLanes<T>] = {}, lb[kLanes<T>] = {};
+        int64_t i = 0;
+        for (; i + kLanes<T> <= S; i += kLanes<T>)
+          for (int j = 0; j < kLanes<T>; ++j) terms(c, base + i + j, la[j], lb[j]);
+        for (int j = 0; i < S; ++i, ++j) terms(c, base + i, la[j], lb[j]);
+        total_a[c] += sum_lanes(la);
+        total_b[c] += sum_lanes(lb);
+      }
+    return;
   }
-  s += sum_lanes(ls);
-  q += sum_lanes(lq);
+  for (int64_t n0 = 0; n0 < N; n0 += kRowsPerRun) {
+    for (int64_t c = c0; c < c1; ++c) run_a[c] = run_b[c] = 0;
+    for (int64_t n = n0; n < min_of(N, n0 + kRowsPerRun); ++n) {
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) terms(c, n * C + c, run_a[c], run_b[c]);
+    }
+#pragma omp simd
+    for (int64_t c = c0; c < c1; ++c) {
+      total_a[c] += double(run_a[c]);
+      total_b[c] += double(run_b[c]);
+    }
+  }
 }
 
 // ---- fused ReLU ---------------------------------------------------------------
@@ -160,27 +177,6 @@ inline T grad_in(const T* dy, const uint8_t* mask, int64_t i) {
   }
 }
 
-// sd += sum(g), sdx += sum(g * (x - hi)) over one row of n values, g the
-// gradient reaching BN (grad_in).
-template <bool kRelu, typename T>
-void add_grad_row_sums(const T* dy, const uint8_t* mask, const T* x, int64_t n, T hi, double& sd, double& sdx) {
-  T ld[kLanes<T>] = {}, ldx[kLanes<T>] = {};
-  int64_t i = 0;
-  for (; i + kLanes<T> <= n; i += kLanes<T>)
-    for (int j = 0; j < kLanes<T>; ++j) {
-      const T g = grad_in<kRelu>(dy, mask, i + j);
-      ld[j] += g;
-      ldx[j] += g * (x[i + j] - hi);
-    }
-  for (int j = 0; i < n; ++i, ++j) {
-    const T g = grad_in<kRelu>(dy, mask, i);
-    ld[j] += g;
-    ldx[j] += g * (x[i] - hi);
-  }
-  sd += sum_lanes(ld);
-  sdx += sum_lanes(ldx);
-}
-
 // ---- statistics -----------------------------------------------------------------
 // One pass over x: per channel, shifted sums s = sum(x - K), q = sum((x - K)^2)
 // with K = the channel's first value. Shifting by a value of the data keeps
@@ -203,31 +199,12 @@ void moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1
              double* work_d, T* work_t) {
   double *total_s = work_d, *total_q = work_d + C;
   for (int64_t c = c0; c < c1; ++c) total_s[c] = total_q[c] = 0;
-  if (S > 1) {
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = c0; c < c1; ++c) add_shifted_row_sums(x + (n * C + c) * S, S, x[c * S], total_s[c], total_q[c]);
-  } else {
-    // Channels across the vector, whole rows at a time; runs of kRowsPerRun
-    // rows summed in T (run_s, run_q), then folded into the double totals.
-    T *run_s = work_t, *run_q = work_t + C;
-    for (int64_t n0 = 0; n0 < N; n0 += kRowsPerRun) {
-      for (int64_t c = c0; c < c1; ++c) run_s[c] = run_q[c] = 0;
-      for (int64_t n = n0; n < min_of(N, n0 + kRowsPerRun); ++n) {
-        const T* row = x + n * C;
-#pragma omp simd
-        for (int64_t c = c0; c < c1; ++c) {
-          const T d = row[c] - x[c];
-          run_s[c] += d;
-          run_q[c] += d * d;
-        }
-      }
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) {
-        total_s[c] += double(run_s[c]);
-        total_q[c] += double(run_q[c]);
-      }
-    }
-  }
+  auto shifted = [=](int64_t c, int64_t k, T& sum, T& sum_sq) {
+    const T d = x[k] - x[c * S];
+    sum += d;
+    sum_sq += d * d;
+  };
+  add_channel_sums<T>(N, C, S, c0, c1, shifted, total_s, total_q, work_t, work_t + C);
   for (int64_t c = c0; c < c1; ++c)
     moments_from_shifted_sums(double(x[c * S]), total_s[c], total_q[c], double(N * S), mean[c], var[c]);
 }
@@ -309,35 +286,12 @@ void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t
     sum_dy[c] = sum_dy_xhat[c] = 0;
     hi[c] = T(mean[c]);
   }
-  if (S > 1) {
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = c0; c < c1; ++c) {
-        const int64_t base = (n * C + c) * S;
-        add_grad_row_sums<kRelu>(dy + base, kRelu ? relu_mask + base : nullptr, x + base, S, hi[c], sum_dy[c],
-                                 sum_dy_xhat[c]);
-      }
-  } else {
-    T *run_dy = work_t + C, *run_dy_xc = work_t + 2 * C;
-    for (int64_t n0 = 0; n0 < N; n0 += kRowsPerRun) {
-      for (int64_t c = c0; c < c1; ++c) run_dy[c] = run_dy_xc[c] = 0;
-      for (int64_t n = n0; n < min_of(N, n0 + kRowsPerRun); ++n) {
-        const T* g = dy + n * C;
-        const uint8_t* m = kRelu ? relu_mask + n * C : nullptr;
-        const T* in = x + n * C;
-#pragma omp simd
-        for (int64_t c = c0; c < c1; ++c) {
-          const T gc = grad_in<kRelu>(g, m, c);
-          run_dy[c] += gc;
-          run_dy_xc[c] += gc * (in[c] - hi[c]);
-        }
-      }
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) {
-        sum_dy[c] += double(run_dy[c]);
-        sum_dy_xhat[c] += double(run_dy_xc[c]);
-      }
-    }
-  }
+  auto grad_terms = [=](int64_t c, int64_t k, T& sum_g, T& sum_g_xc) {
+    const T g = grad_in<kRelu>(dy, relu_mask, k);
+    sum_g += g;
+    sum_g_xc += g * (x[k] - hi[c]);
+  };
+  add_channel_sums<T>(N, C, S, c0, c1, grad_terms, sum_dy, sum_dy_xhat, work_t + C, work_t + 2 * C);
   for (int64_t c = c0; c < c1; ++c) {
     const double lo = mean[c] - double(hi[c]);
     sum_dy_xhat[c] = (sum_dy_xhat[c] - lo * sum_dy[c]) * invstd[c];
