@@ -62,6 +62,17 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   CHECK(table.rows[0][table.column_index("shape")] == "32x128");
   for (double relu : table.numbers("relu")) CHECK(relu == 1);
   for (double ratio : table.numbers("ratio_to_native")) CHECK(ratio > 0);
+
+  // Checked before any timing: an existing table is not replaced unasked,
+  // and a path that cannot be written is named.
+  auto again = run_bnlab({"bench", "bn", "--quick", "--out", csv.string()});
+  CHECK(again.exit_code == 2);
+  CHECK_THAT(again.output, Contains("the file exists; pass --overwrite to replace it"));
+  CHECK(bnlab::results::read_csv(csv).rows.size() == 6 * 3);
+  const auto nowhere = (dir.path() / "missing" / "bn.csv").string();
+  auto missing = run_bnlab({"bench", "train", "--quick", "--out", nowhere});
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.output, Contains("no directory") && Contains("missing"));
 }
 
 TEST_CASE("data verify on an empty data dir fails and says how to fetch", "[cli][data]") {

@@ -1,6 +1,9 @@
-// bnlab bench bn|train [--out FILE.csv] [--quick]
+// bnlab bench bn|train [--relu] [--out FILE.csv [--overwrite]] [--quick]
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -15,11 +18,14 @@
 namespace bnlab::cli {
 namespace {
 
+namespace fs = std::filesystem;
+
 std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("({})", fmt::join(shape, ",")); }
 // "32x128": a CSV field without quotes, so bnlab's CSV reader (bnlab diff) takes the file.
 std::string shape_field(const std::vector<int64_t>& shape) { return fmt::format("{}", fmt::join(shape, "x")); }
 
-void bench_bn(bool quick, bool relu, const std::optional<std::string>& out) {
+// Each benchmark prints its table and returns it as CSV text.
+std::string bench_bn(bool quick, bool relu) {
   bench::BnBenchOptions options;
   if (quick) options.seconds_per_case = 0.05;
   options.relu = relu;
@@ -34,15 +40,14 @@ void bench_bn(bool quick, bool relu, const std::optional<std::string>& out) {
     std::cout << fmt::format("{:<18} {:<10} {:>10.4f} {:>17} {:>9.2f} {:>8.1f} {:>7.0f}%\n", shape_text(r.shape), r.impl,
                              r.timing.median, fmt::format("{:.4f}-{:.4f}", r.timing.p25, r.timing.p75),
                              r.ratio_to_native, r.gbps, 100 * r.gbps / copy);
-  if (!out) return;
-  std::ofstream csv(*out);
-  csv << "shape,impl,relu,median_ms,p25_ms,p75_ms,samples,ratio_to_native,gbps,copy_gbps\n";
+  std::string csv = "shape,impl,relu,median_ms,p25_ms,p75_ms,samples,ratio_to_native,gbps,copy_gbps\n";
   for (const auto& r : rows)
-    csv << fmt::format("{},{},{},{},{},{},{},{},{},{}\n", shape_field(r.shape), r.impl, relu ? 1 : 0, r.timing.median,
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", shape_field(r.shape), r.impl, relu ? 1 : 0, r.timing.median,
                        r.timing.p25, r.timing.p75, r.timing.samples, r.ratio_to_native, r.gbps, copy);
+  return csv;
 }
 
-void bench_train(bool quick, const std::optional<std::string>& out) {
+std::string bench_train(bool quick) {
   bench::TrainBenchOptions options;
   if (quick) options.seconds_per_case = 0.1;
   std::cout << fmt::format("Training step (clear gradients, forward, loss, backward, Adam step), ms/step; BLAS: {}\n\n",
@@ -54,12 +59,29 @@ void bench_train(bool quick, const std::optional<std::string>& out) {
     std::cout << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10.3f} {:>17} {:>9.2f}\n", r.experiment, r.batch_size, r.norm,
                              r.threads, r.timing.median, fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75),
                              r.ratio_to_none);
-  if (!out) return;
-  std::ofstream csv(*out);
-  csv << "model,batch_size,norm,threads,median_ms,p25_ms,p75_ms,samples,ratio_to_none\n";
+  std::string csv = "model,batch_size,norm,threads,median_ms,p25_ms,p75_ms,samples,ratio_to_none\n";
   for (const auto& r : rows)
-    csv << fmt::format("{},{},{},{},{},{},{},{},{}\n", r.experiment, r.batch_size, r.norm, r.threads, r.timing.median,
+    csv += fmt::format("{},{},{},{},{},{},{},{},{}\n", r.experiment, r.batch_size, r.norm, r.threads, r.timing.median,
                        r.timing.p25, r.timing.p75, r.timing.samples, r.ratio_to_none);
+  return csv;
+}
+
+// Checked before the benchmark runs, so that minutes of timing are not lost
+// to a path that cannot be written, and no earlier table is replaced unasked.
+void check_out_path(const fs::path& out, bool overwrite) {
+  if (fs::exists(out) && !overwrite)
+    throw UsageError(fmt::format("--out {}: the file exists; pass --overwrite to replace it", out.string()));
+  if (fs::is_directory(out)) throw UsageError(fmt::format("--out {}: is a directory", out.string()));
+  const auto dir = out.parent_path();
+  if (!dir.empty() && !fs::is_directory(dir))
+    throw UsageError(fmt::format("--out {}: no directory {}", out.string(), dir.string()));
+}
+
+void write_text(const fs::path& out, const std::string& text) {
+  std::ofstream file(out);
+  file << text;
+  file.close();
+  if (!file) throw std::runtime_error(fmt::format("could not write {}: {}", out.string(), std::strerror(errno)));
 }
 
 }  // namespace
@@ -72,6 +94,7 @@ int run_bench(const Args& args) {
                           "                      and 128, threads 1 and 2\n");
   parser.add_options()
       ("out", "Also write the table as CSV", cxxopts::value<std::string>(), "FILE")
+      ("overwrite", "Replace an existing --out file")
       ("quick", "Short timing budget (for tests; noisy)")
       ("relu", "bn: time BatchNorm followed by ReLU (native: BatchNorm then torch::relu; ours: the ReLU fused "
                "into the BatchNorm kernels)")
@@ -85,11 +108,13 @@ int run_bench(const Args& args) {
   const bool quick = parsed->count("quick") > 0;
   const auto out = parsed->count("out") ? std::optional<std::string>((*parsed)["out"].as<std::string>()) : std::nullopt;
   const bool relu = parsed->count("relu") > 0;
+  if (what != "bn" && what != "train") throw UsageError(fmt::format("unknown benchmark '{}': expected bn or train", what));
   if (relu && what != "bn") throw UsageError("--relu applies to bench bn only");
-  if (what == "bn") bench_bn(quick, relu, out);
-  else if (what == "train") bench_train(quick, out);
-  else throw UsageError(fmt::format("unknown benchmark '{}': expected bn or train", what));
-  if (out) std::cout << fmt::format("\nwrote {}\n", *out);
+  if (out) check_out_path(*out, parsed->count("overwrite") > 0);
+  const std::string csv = what == "bn" ? bench_bn(quick, relu) : bench_train(quick);
+  if (!out) return kExitOk;
+  write_text(*out, csv);
+  std::cout << fmt::format("\nwrote {}\n", *out);
   return kExitOk;
 }
 
