@@ -103,4 +103,7 @@ TEST_CASE("verify passes with the portable copies of the kernels too", "[cli][bn
   auto result = run_bnlab({"verify", "--cases", "6", "--seed", "9"}, {"BNLAB_ISA=portable"});
   CHECK(result.exit_code == 0);
   CHECK_THAT(result.output, Contains("fused kernels run with: portable") && Contains(" 0 failed"));
+  auto unknown = run_bnlab({"version"}, {"BNLAB_ISA=avx512"});
+  CHECK(unknown.exit_code == 0);
+  CHECK_THAT(unknown.output, Contains("BNLAB_ISA=avx512 ignored"));
 }

@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "bn/kernels.h"
 #include "cli/command.h"
 #include "core/allocator.h"
 #include "core/build_info.h"
@@ -23,7 +24,8 @@ int run_version(const Args& args) {
             << fmt::format("BLAS: {}\n", blas_description())
             << fmt::format("threads: {} (set with --threads N or auto; auto here: {})\n", at::get_num_threads(),
                            parse_thread_count("auto"))
-            << fmt::format("transparent huge pages: {}\n", huge_page_description());
+            << fmt::format("transparent huge pages: {}\n", huge_page_description())
+            << fmt::format("fused BatchNorm kernels: {}\n", bn::fused_isa());
   return kExitOk;
 }
 
