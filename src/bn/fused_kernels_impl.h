@@ -94,6 +94,7 @@ inline void write_row(T* out, int64_t count, bool stream, Value value) {
 template <typename T>
 constexpr int kLanes = 128 / sizeof(T);  // 32 floats or 16 doubles
 constexpr int64_t kRowsPerRun = 16;      // S == 1: rows summed in T before folding
+constexpr int64_t kRowsPerStep = 4;      // S == 1: rows summed in registers per sweep of the run sums
 
 // The sum of kLanes<T> lane totals, in double, as a tree: lanes of the four
 // registers added pairwise in T (two more roundings), then a tree in double.
@@ -115,7 +116,10 @@ inline double sum_lanes(T* lanes) {
 // terms of value k (flat index into the (N, C, S) tensor) into a and b.
 // S > 1: along each (n, c) row, over kLanes<T> lanes; S == 1: channels across
 // the vector, runs of kRowsPerRun rows summed in run_a / run_b (C values of T
-// each), then folded into the double totals.
+// each), then folded into the double totals. Each sweep over run_a / run_b
+// adds kRowsPerStep rows summed in registers: loading and storing the run
+// sums for every row cost more than the row's own arithmetic ((4096,512):
+// moments 0.38 -> 0.18 ms, gradient sums 0.58 -> 0.52 ms).
 template <typename T, typename Terms>
 void add_channel_sums(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, Terms terms, double* total_a,
                       double* total_b, T* run_a, T* run_b) {
@@ -133,18 +137,39 @@ void add_channel_sums(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, T
       }
     return;
   }
-  for (int64_t n0 = 0; n0 < N; n0 += kRowsPerRun) {
-    for (int64_t c = c0; c < c1; ++c) run_a[c] = run_b[c] = 0;
-    for (int64_t n = n0; n < min_of(N, n0 + kRowsPerRun); ++n) {
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) terms(c, n * C + c, run_a[c], run_b[c]);
-    }
+  // The rows of a sweep are n, n + part, n + 2 part, ...: each of the
+  // kRowsPerStep row sequences is then one long sequential stream, which the
+  // prefetchers follow. Neighbouring rows n, n + 1, ... make every stream jump
+  // after one row: 1.7x slower than one row per sweep on (16384,512), whose
+  // tensors come from DRAM.
+  auto fold_run = [=] {
 #pragma omp simd
     for (int64_t c = c0; c < c1; ++c) {
       total_a[c] += double(run_a[c]);
       total_b[c] += double(run_b[c]);
+      run_a[c] = run_b[c] = 0;
     }
+  };
+  for (int64_t c = c0; c < c1; ++c) run_a[c] = run_b[c] = 0;
+  const int64_t part = N / kRowsPerStep;
+  constexpr int64_t kStepsPerRun = kRowsPerRun / kRowsPerStep;
+  for (int64_t n0 = 0; n0 < part; n0 += kStepsPerRun) {
+    for (int64_t n = n0; n < min_of(part, n0 + kStepsPerRun); ++n) {
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) {
+        T a = 0, b = 0;
+        for (int64_t r = 0; r < kRowsPerStep; ++r) terms(c, (n + r * part) * C + c, a, b);
+        run_a[c] += a;
+        run_b[c] += b;
+      }
+    }
+    fold_run();
   }
+  for (int64_t n = kRowsPerStep * part; n < N; ++n) {  // the last N % kRowsPerStep rows
+#pragma omp simd
+    for (int64_t c = c0; c < c1; ++c) terms(c, n * C + c, run_a[c], run_b[c]);
+  }
+  fold_run();
 }
 
 // ---- fused ReLU ---------------------------------------------------------------
