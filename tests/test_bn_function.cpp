@@ -145,7 +145,8 @@ TEST_CASE("BN with relu equals BN then torch::relu bit for bit, NaN and zero inc
   // channel 1 is constant, so z is exactly beta = 0 in training (and in eval,
   // where its running mean is that constant): blocked, as torch::relu's
   // backward blocks where the output is <= 0. Channel 2 holds a NaN: its z
-  // (all of it, in training) is NaN, which passes forward and backward.
+  // (all of it, in training) is NaN, which passes forward and backward. An
+  // infinite upstream gradient where the ReLU blocks must become 0, not NaN.
   const auto kernels = GENERATE(bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused);
   const bool use_batch_stats = GENERATE(true, false);
   const auto shape = GENERATE(std::vector<int64_t>{16, 4}, std::vector<int64_t>{6, 4, 3, 5});
@@ -156,7 +157,8 @@ TEST_CASE("BN with relu equals BN then torch::relu bit for bit, NaN and zero inc
   x.select(1, 2).select(0, 1).view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
   const auto weight = 0.5 + torch::rand({4}), bias = torch::tensor({0.1f, 0.0f, -0.2f, 0.3f});
   const auto running_mean = torch::tensor({0.0f, 0.25f, 0.1f, -0.1f}), running_var = 0.5 + torch::rand({4});
-  const auto upstream = torch::randn(shape);
+  auto upstream = torch::randn(shape);
+  upstream.select(1, 1).select(0, 0).view(-1)[0] = std::numeric_limits<float>::infinity();
 
   auto run = [&](bool fused_relu) {
     auto x_leaf = x.clone().requires_grad_(true);

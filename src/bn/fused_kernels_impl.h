@@ -191,12 +191,28 @@ inline T activate(T z, uint8_t* mask, int64_t i) {
   }
 }
 
-// The gradient reaching BN at i: dy[i], or (kRelu) dy[i] where the ReLU passed.
+// The unsigned integer type as wide as T.
+template <typename T>
+struct BitsOf;
+template <>
+struct BitsOf<float> {
+  using type = uint32_t;
+};
+template <>
+struct BitsOf<double> {
+  using type = uint64_t;
+};
+
+// The gradient reaching BN at i: dy[i], or (kRelu) dy[i] where the ReLU passed
+// and +0 where it did not. Selected by ANDing dy's bits with all ones or all
+// zeros (mask bytes are 0 or 1): GCC if-converts a `mask[i] ? dy[i] : 0`
+// only sometimes, and the four-row sums of add_channel_sums then ran as
+// scalar code with a branch per value ((4096,512) BN+ReLU: 3x native).
 template <bool kRelu, typename T>
 inline T grad_in(const T* dy, const uint8_t* mask, int64_t i) {
   if constexpr (kRelu) {
-    const T g = dy[i];  // loaded unconditionally, so the select vectorises
-    return mask[i] ? g : T(0);
+    using U = typename BitsOf<T>::type;
+    return __builtin_bit_cast(T, __builtin_bit_cast(U, dy[i]) & (U(0) - U(mask[i])));
   } else {
     return dy[i];
   }
