@@ -108,6 +108,41 @@ TEST_CASE("running statistics update with the unbiased variance", "[bn][stats]")
   CHECK_THAT(running_var, AllClose(torch::tensor({2.5, 6.5}, f64()), 0, 1e-15));
 }
 
+TEST_CASE("weight, bias and running statistics may be strided views, as in native BN", "[bn][stats]") {
+  // Every other element of a larger buffer: the kernels must neither read
+  // nor update the elements in between.
+  const auto kernels = GENERATE(bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused);
+  const bool training = GENERATE(true, false);
+  CAPTURE(bnlab::bn::to_string(kernels), training);
+  torch::manual_seed(5);
+  const auto x = torch::randn({8, 3, 2}, f64());
+  const auto dy = torch::randn({8, 3, 2}, f64());
+  const auto weight0 = 0.5 + torch::rand({6}, f64()), bias0 = torch::randn({6}, f64());
+  const auto running_mean0 = torch::randn({6}, f64()), running_var0 = 0.5 + torch::rand({6}, f64());
+
+  struct Run {
+    torch::Tensor y, running_mean, running_var, dweight, dbias;
+  };
+  auto run = [&](bool native) {
+    auto weight = weight0.clone().requires_grad_(true), bias = bias0.clone().requires_grad_(true);
+    auto running_mean = running_mean0.clone(), running_var = running_var0.clone();
+    auto every_other = [](const torch::Tensor& t) { return t.slice(0, 0, 6, 2); };
+    auto y = native ? torch::batch_norm(x, every_other(weight), every_other(bias), every_other(running_mean),
+                                        every_other(running_var), training, 0.1, 1e-5, false)
+                    : batch_norm(x, every_other(weight), every_other(bias), every_other(running_mean),
+                                 every_other(running_var), training, 0.1, 1e-5, kernels);
+    y.backward(dy);
+    return Run{y.detach(), running_mean, running_var, weight.grad(), bias.grad()};
+  };
+  const Run ours = run(false), native = run(true);
+  // float64 throughout: only summation order differs (~1e-15 relative).
+  CHECK_THAT(ours.y, AllClose(native.y, 1e-12, 1e-12));
+  CHECK_THAT(ours.running_mean, AllClose(native.running_mean, 1e-12, 1e-12));
+  CHECK_THAT(ours.running_var, AllClose(native.running_var, 1e-12, 1e-12));
+  CHECK_THAT(ours.dweight, AllClose(native.dweight, 1e-12, 1e-12));
+  CHECK_THAT(ours.dbias, AllClose(native.dbias, 1e-12, 1e-12));
+}
+
 TEST_CASE("argument errors read like PyTorch's, with the values seen", "[bn][errors]") {
   auto w = torch::ones({3});
   SECTION("rank 1 and rank 5") {

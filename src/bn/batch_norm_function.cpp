@@ -19,8 +19,8 @@ std::pair<torch::Tensor, torch::Tensor> running_statistics(const torch::Tensor& 
                                                            const torch::Tensor& running_var, double eps) {
   // Copies even when already float64: the buffers must not alias what is
   // saved for backward or overwritten here.
-  auto mean = running_mean.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
-  auto invstd = running_var.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
+  auto mean = per_channel_copy(running_mean, torch::kFloat64);
+  auto invstd = per_channel_copy(running_var, torch::kFloat64);
   double* v = invstd.data_ptr<double>();
   for (int64_t c = 0; c < invstd.numel(); ++c) v[c] = 1.0 / std::sqrt(v[c] + eps);
   return {mean, invstd};
@@ -46,8 +46,8 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
                                          bool use_batch_stats, double momentum, double eps, Kernels kernels,
                                          bool relu) {
   const KernelSet& k = kernel_set(kernels);
-  const auto weight = empty_as_absent(weight_or_empty);  // (C) or undefined
-  const auto bias = empty_as_absent(bias_or_empty);
+  const auto weight = affine_or_absent(weight_or_empty);  // (C) or undefined
+  const auto bias = affine_or_absent(bias_or_empty);
   const auto running_mean = empty_as_absent(running_mean_or_empty);
   const auto running_var = empty_as_absent(running_var_or_empty);
   auto x3 = as_ncs(x);  // (N,C,S)
@@ -122,8 +122,8 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
                            : k.normalize_backward_fixed_stats(dy3, invstd, weight);
   }
   if (need_dx) dx = dx.view(grad_outputs[0].sizes());  // x's shape
-  if (need_dweight) dweight = sum_dy_xhat.to(x3.scalar_type());
-  if (need_dbias) dbias = sum_dy.to(x3.scalar_type());
+  if (need_dweight) dweight = per_channel_copy(sum_dy_xhat, x3.scalar_type());
+  if (need_dbias) dbias = per_channel_copy(sum_dy, x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,
   // running_var, use_batch_stats, momentum, eps, kernels, relu.
   return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}};

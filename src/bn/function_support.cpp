@@ -17,13 +17,30 @@ void finish_batch_statistics(const torch::Tensor& batch_mean, torch::Tensor& var
     AT_DISPATCH_FLOATING_TYPES(running_mean.scalar_type(), "bnlab_running_stats", [&] {
       scalar_t* rm = running_mean.data_ptr<scalar_t>();
       scalar_t* rv = running_var.data_ptr<scalar_t>();
+      const int64_t rm_stride = running_mean.stride(0), rv_stride = running_var.stride(0);
       for (int64_t c = 0; c < C; ++c) {
-        rm[c] = scalar_t((1 - momentum) * double(rm[c]) + momentum * mean[c]);
-        rv[c] = scalar_t((1 - momentum) * double(rv[c]) + momentum * bessel * var[c]);
+        scalar_t& m = rm[c * rm_stride];
+        scalar_t& v = rv[c * rv_stride];
+        m = scalar_t((1 - momentum) * double(m) + momentum * mean[c]);
+        v = scalar_t((1 - momentum) * double(v) + momentum * bessel * var[c]);
       }
     });
   }
   for (int64_t c = 0; c < C; ++c) var[c] = 1.0 / std::sqrt(var[c] + eps);
+}
+
+torch::Tensor per_channel_copy(const torch::Tensor& t, torch::ScalarType type) {
+  const auto src = t.contiguous();  // running statistics may be strided views
+  auto out = torch::empty(src.sizes(), src.options().dtype(type));
+  AT_DISPATCH_FLOATING_TYPES(src.scalar_type(), "bnlab_per_channel_copy", [&] {
+    using From = scalar_t;
+    const From* from = src.data_ptr<From>();
+    AT_DISPATCH_FLOATING_TYPES(type, "bnlab_per_channel_copy", [&] {
+      scalar_t* to = out.data_ptr<scalar_t>();
+      for (int64_t c = 0; c < src.numel(); ++c) to[c] = scalar_t(from[c]);
+    });
+  });
+  return out;
 }
 
 namespace {

@@ -67,8 +67,8 @@ torch::Tensor SyncBatchNormFunction::forward(AutogradContext* ctx, const torch::
                                              const torch::Tensor& running_var_or_empty, double momentum, double eps,
                                              Kernels kernels) {
   const KernelSet& k = kernel_set(kernels);
-  const auto weight = empty_as_absent(weight_or_empty);  // (C) or undefined
-  const auto bias = empty_as_absent(bias_or_empty);
+  const auto weight = affine_or_absent(weight_or_empty);  // (C) or undefined
+  const auto bias = affine_or_absent(bias_or_empty);
   auto x3 = as_ncs(x);  // (N_r,C,S), this rank's shard
   const auto gathered = dist::default_group().all_gather(local_moments(k, x3));  // (W, 2C+1)
   auto [mean, invstd, count] = merge_moments(gathered);  // invstd holds the variance until finished
@@ -111,8 +111,8 @@ variable_list SyncBatchNormFunction::backward(AutogradContext* ctx, variable_lis
                                           count)
              .view(grad_outputs[0].sizes());  // x's shape
   }
-  if (weight.defined() && ctx->needs_input_grad(1)) dweight = sum_dy_xhat.to(x3.scalar_type());
-  if (ctx->needs_input_grad(2)) dbias = sum_dy.to(x3.scalar_type());
+  if (weight.defined() && ctx->needs_input_grad(1)) dweight = per_channel_copy(sum_dy_xhat, x3.scalar_type());
+  if (ctx->needs_input_grad(2)) dbias = per_channel_copy(sum_dy, x3.scalar_type());
   // x, weight, bias, running_mean, running_var, momentum, eps, kernels.
   return {dx, dweight, dbias, {}, {}, {}, {}, {}};
 }
