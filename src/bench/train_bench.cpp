@@ -3,7 +3,8 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-#include <map>
+#include <algorithm>
+#include <memory>
 
 #include "core/threads.h"
 #include "data/synthetic.h"
@@ -25,24 +26,62 @@ experiments::RunConfig config_for(const std::string& experiment, const std::stri
   return loaded.config_for(loaded.variants.front(), overrides);
 }
 
-Timing time_steps(const experiments::RunConfig& config, const data::Dataset& dataset, double seconds) {
-  torch::manual_seed(0);
-  auto model = models::build_model(config);
-  auto optimizer = train::make_optimizer(config.train, model->parameters());
-  model->train();
-  const data::Batches batches(dataset.train, data::epoch_order(dataset.train.size(), 0, 1), config.train.batch_size);
-  train::RunningMetrics running;
-  int64_t next = 0;
-  auto step = [&] {
-    train::train_step(model, *optimizer, batches[next], running);
-    next = (next + 1) % (batches.count() - 1);  // skip the remainder batch
-  };
-  double warmup_ms = 0;
-  for (int i = 0; i < 20; ++i) warmup_ms += time_ms(step);
-  const int steps = std::clamp(static_cast<int>(1e3 * seconds / std::max(warmup_ms / 20, 1e-3)), 30, 5000);
-  std::vector<double> ms;
-  for (int i = 0; i < steps; ++i) ms.push_back(time_ms(step));
-  return summarize(ms);
+// One configuration under test with its own model, optimizer and place in
+// the data, so that configurations can take turns.
+class Trainee {
+ public:
+  Trainee(const experiments::RunConfig& config, const data::Dataset& dataset)
+      : model_(seeded_model(config)),
+        optimizer_(train::make_optimizer(config.train, model_->parameters())),
+        batches_(dataset.train, data::epoch_order(dataset.train.size(), 0, 1), config.train.batch_size) {
+    model_->train();
+  }
+
+  void step() {
+    train::train_step(model_, *optimizer_, batches_[next_], running_);
+    next_ = (next_ + 1) % (batches_.count() - 1);  // skip the remainder batch
+  }
+
+ private:
+  static torch::nn::Sequential seeded_model(const experiments::RunConfig& config) {
+    torch::manual_seed(0);
+    return models::build_model(config);
+  }
+
+  torch::nn::Sequential model_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  data::Batches batches_;
+  train::RunningMetrics running_;
+  int64_t next_ = 0;
+};
+
+// Step times of each trainee. They take turns, in rounds whose order
+// rotates, so that a slow spell of the machine (these VMs have them) falls
+// on every configuration alike; timed one after another, a spell once put
+// a single row at 1.4x its usual median. A turn is a block of steps of about
+// kTurnMs (steady state, as in training), the first of them untimed: it
+// finds the caches as another model left them, which training never does.
+// Each trainee gets about seconds_per_case of timed steps, in at least
+// kMinRounds turns.
+std::vector<std::vector<double>> sample_in_turns(std::vector<Trainee>& trainees, double seconds_per_case) {
+  constexpr double kTurnMs = 50;
+  constexpr int kMinRounds = 5;
+  const double turn_ms = std::min(kTurnMs, 1e3 * seconds_per_case / kMinRounds);
+  const int rounds = std::max(kMinRounds, static_cast<int>(1e3 * seconds_per_case / turn_ms));
+  std::vector<int> steps_per_turn;
+  for (auto& trainee : trainees) {
+    double warmup_ms = 0;
+    for (int i = 0; i < 20; ++i) warmup_ms += time_ms([&] { trainee.step(); });
+    steps_per_turn.push_back(std::clamp(static_cast<int>(turn_ms / std::max(warmup_ms / 20, 1e-3)), 1, 1000));
+  }
+  std::vector<std::vector<double>> ms(trainees.size());
+  for (int r = 0; r < rounds; ++r)
+    for (size_t k = 0; k < trainees.size(); ++k) {
+      const size_t i = (r + k) % trainees.size();
+      trainees[i].step();
+      for (int s = 0; s < steps_per_turn[i]; ++s) ms[i].push_back(time_ms([&] { trainees[i].step(); }));
+    }
+  return ms;
 }
 
 }  // namespace
@@ -55,11 +94,14 @@ std::vector<TrainBenchRow> bench_training(const TrainBenchOptions& options) {
     for (int64_t batch : options.batch_sizes)
       for (int threads : options.threads) {
         apply_thread_count(threads);
+        std::vector<Trainee> trainees;
+        trainees.reserve(options.norms.size());
+        for (const auto& norm : options.norms) trainees.emplace_back(config_for(experiment, norm, batch), dataset);
+        const auto ms = sample_in_turns(trainees, options.seconds_per_case);
         double none_ms = 0;
-        for (const auto& norm : options.norms) {
-          TrainBenchRow row{experiment, batch, norm, threads,
-                            time_steps(config_for(experiment, norm, batch), dataset, options.seconds_per_case)};
-          if (norm == "none") none_ms = row.timing.median;
+        for (size_t i = 0; i < options.norms.size(); ++i) {
+          TrainBenchRow row{experiment, batch, options.norms[i], threads, summarize(ms[i])};
+          if (row.norm == "none") none_ms = row.timing.median;
           row.ratio_to_none = none_ms > 0 ? row.timing.median / none_ms : 0;
           rows.push_back(row);
         }

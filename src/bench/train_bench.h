@@ -23,7 +23,7 @@ struct TrainBenchOptions {
   std::vector<int64_t> batch_sizes = {32, 128};
   std::vector<std::string> norms = {"none", "native", "custom", "custom-reference"};
   std::vector<int> threads = {1, 2};
-  double seconds_per_case = 1.5;  // after warm-up
+  double seconds_per_case = 1.5;  // timed steps per row (after warm-up; the rows of a case take turns)
 };
 
 // Steps on a generated MNIST-shaped data set (no download), with the same
