@@ -51,7 +51,11 @@ std::vector<int> run_in_ranks(int world_size, const std::function<bool(const dis
     pids.push_back(pid);
   }
   std::vector<int> status(world_size, 124);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(2000 * timeout_seconds));
+  // Generous, so that a loaded machine (ctest -j) cannot turn a slow start
+  // into a kill: twice a 3 s timeout was stricter than the 15 s that the
+  // "peer is gone" test itself allows.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(1000 * (timeout_seconds + 30)));
   for (int rank = 0; rank < world_size; ++rank) {
     for (;;) {
       int raw = 0;
