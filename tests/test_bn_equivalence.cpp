@@ -94,7 +94,8 @@ TEST_CASE("layers of 8 MB and more (streaming stores) equal native too", "[bn][e
   // stores (fused_kernels.cpp); the other cases are all far smaller.
   EquivalenceCase c;
   c.kernels = bnlab::bn::Kernels::kFused;
-  c.shape = GENERATE(std::vector<int64_t>{2053, 1024}, std::vector<int64_t>{65, 32, 31, 33});  // odd sizes: unaligned rows
+  // Odd sizes: rows start unaligned.
+  c.shape = GENERATE(std::vector<int64_t>{2053, 1024}, std::vector<int64_t>{65, 32, 31, 33});
   c.dtype = torch::kFloat32;
   c.relu = GENERATE(false, true);
   c.steps = 1;

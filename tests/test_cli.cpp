@@ -73,6 +73,9 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   auto missing = run_bnlab({"bench", "train", "--quick", "--out", nowhere});
   CHECK(missing.exit_code == 2);
   CHECK_THAT(missing.output, Contains("no directory") && Contains("missing"));
+  auto directory = run_bnlab({"bench", "bn", "--quick", "--overwrite", "--out", dir.path().string()});
+  CHECK(directory.exit_code == 2);
+  CHECK_THAT(directory.output, Contains("is a directory"));
 }
 
 TEST_CASE("data verify on an empty data dir fails and says how to fetch", "[cli][data]") {

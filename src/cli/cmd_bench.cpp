@@ -37,8 +37,8 @@ std::string bench_bn(bool quick, bool relu) {
                            "p25-p75 ms", "x native", "GB/s", "% copy");
   const auto rows = bench::bench_batch_norm(options);
   for (const auto& r : rows)
-    std::cout << fmt::format("{:<18} {:<10} {:>10.4f} {:>17} {:>9.2f} {:>8.1f} {:>7.0f}%\n", shape_text(r.shape), r.impl,
-                             r.timing.median, fmt::format("{:.4f}-{:.4f}", r.timing.p25, r.timing.p75),
+    std::cout << fmt::format("{:<18} {:<10} {:>10.4f} {:>17} {:>9.2f} {:>8.1f} {:>7.0f}%\n", shape_text(r.shape),
+                             r.impl, r.timing.median, fmt::format("{:.4f}-{:.4f}", r.timing.p25, r.timing.p75),
                              r.ratio_to_native, r.gbps, 100 * r.gbps / copy);
   std::string csv = "shape,impl,relu,median_ms,p25_ms,p75_ms,samples,ratio_to_native,gbps,copy_gbps\n";
   for (const auto& r : rows)
@@ -56,9 +56,9 @@ std::string bench_train(bool quick) {
                            "median ms", "p25-p75 ms", "x none");
   const auto rows = bench::bench_training(options);
   for (const auto& r : rows)
-    std::cout << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10.3f} {:>17} {:>9.2f}\n", r.experiment, r.batch_size, r.norm,
-                             r.threads, r.timing.median, fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75),
-                             r.ratio_to_none);
+    std::cout << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10.3f} {:>17} {:>9.2f}\n", r.experiment, r.batch_size,
+                             r.norm, r.threads, r.timing.median,
+                             fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75), r.ratio_to_none);
   std::string csv = "model,batch_size,norm,threads,median_ms,p25_ms,p75_ms,samples,ratio_to_none\n";
   for (const auto& r : rows)
     csv += fmt::format("{},{},{},{},{},{},{},{},{}\n", r.experiment, r.batch_size, r.norm, r.threads, r.timing.median,
@@ -69,9 +69,9 @@ std::string bench_train(bool quick) {
 // Checked before the benchmark runs, so that minutes of timing are not lost
 // to a path that cannot be written, and no earlier table is replaced unasked.
 void check_out_path(const fs::path& out, bool overwrite) {
+  if (fs::is_directory(out)) throw UsageError(fmt::format("--out {}: is a directory", out.string()));
   if (fs::exists(out) && !overwrite)
     throw UsageError(fmt::format("--out {}: the file exists; pass --overwrite to replace it", out.string()));
-  if (fs::is_directory(out)) throw UsageError(fmt::format("--out {}: is a directory", out.string()));
   const auto dir = out.parent_path();
   if (!dir.empty() && !fs::is_directory(dir))
     throw UsageError(fmt::format("--out {}: no directory {}", out.string(), dir.string()));
@@ -108,7 +108,8 @@ int run_bench(const Args& args) {
   const bool quick = parsed->count("quick") > 0;
   const auto out = parsed->count("out") ? std::optional<std::string>((*parsed)["out"].as<std::string>()) : std::nullopt;
   const bool relu = parsed->count("relu") > 0;
-  if (what != "bn" && what != "train") throw UsageError(fmt::format("unknown benchmark '{}': expected bn or train", what));
+  if (what != "bn" && what != "train")
+    throw UsageError(fmt::format("unknown benchmark '{}': expected bn or train", what));
   if (relu && what != "bn") throw UsageError("--relu applies to bench bn only");
   if (out) check_out_path(*out, parsed->count("overwrite") > 0);
   const std::string csv = what == "bn" ? bench_bn(quick, relu) : bench_train(quick);

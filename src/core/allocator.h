@@ -22,8 +22,8 @@ void keep_freed_memory_for_reuse();
 // LibTorch's default allocator does. A pass over an 8 MB tensor otherwise
 // walks 2048 4 KB pages and misses the TLB on most of them: on (4096,512)
 // BatchNorm forward+backward, native went 2.68 -> 2.10 ms and ours
-// 3.19 -> 2.27 ms with huge pages (medians of three interleaved runs). Called once, at start-up, before the
-// tensors it should cover are allocated.
+// 3.19 -> 2.27 ms with huge pages (medians of three interleaved runs).
+// Called once, at start-up, before the tensors it should cover are allocated.
 void use_huge_pages_for_large_tensors();
 
 constexpr std::size_t kHugePageTensorBytes = std::size_t(4) << 20;

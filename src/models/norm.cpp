@@ -30,7 +30,8 @@ Options native_options(int64_t features, const experiments::BnConfig& config) {
 torch::nn::AnyModule make_norm(const std::string& kind, int64_t features, int spatial_dims,
                                const experiments::BnConfig& config, bool then_relu) {
   if (then_relu && kind != "custom")
-    throw std::invalid_argument("make_norm: only bnlab's BatchNorm (custom) computes a ReLU inside, not '" + kind + "'");
+    throw std::invalid_argument("make_norm: only bnlab's BatchNorm (custom) computes a ReLU inside, not '" + kind +
+                                "'");
   if (kind == "custom") {
     bn::BatchNorm layer(bn::BatchNormOptions(features)
                             .eps(config.eps)
