@@ -6,10 +6,10 @@
 // closer than float32 native to float64 native BN (native's own rounding).
 #include <catch2/catch.hpp>
 
-#include "bn/equivalence.h"
+#include "verify/equivalence.h"
 
-using bnlab::bn::CaseReport;
-using bnlab::bn::EquivalenceCase;
+using bnlab::verify::CaseReport;
+using bnlab::verify::EquivalenceCase;
 
 namespace {
 
@@ -28,10 +28,10 @@ TEST_CASE("BatchNorm equals native on the standard table of cases", "[bn][equiva
   // 9 shapes (N=2, odd sizes, (N,C,L), 4D, 1x1 spatial) x 2 dtypes x 3
   // momenta, with affine, track_running_stats, train/eval and contiguity
   // cycled across them; 3 consecutive steps each.
-  const auto cases = bnlab::bn::for_each_kernels(bnlab::bn::standard_cases(),
+  const auto cases = bnlab::verify::for_each_kernels(bnlab::verify::standard_cases(),
                                                  {bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused});
   const auto index = GENERATE_COPY(range<size_t>(0, cases.size()));
-  require_equivalent(bnlab::bn::compare_with_native(cases[index], 1000 + index));
+  require_equivalent(bnlab::verify::compare_with_native(cases[index], 1000 + index));
 }
 
 TEST_CASE("BatchNorm equals native for every switch combination", "[bn][equivalence]") {
@@ -52,7 +52,7 @@ TEST_CASE("BatchNorm equals native for every switch combination", "[bn][equivale
   c.non_contiguous = non_contiguous;
   c.relu = relu;
   c.steps = 2;
-  require_equivalent(bnlab::bn::compare_with_native(c, 7));
+  require_equivalent(bnlab::verify::compare_with_native(c, 7));
 }
 
 TEST_CASE("running statistics track native over many steps for each momentum", "[bn][equivalence]") {
@@ -63,7 +63,7 @@ TEST_CASE("running statistics track native over many steps for each momentum", "
   c.momentum = GENERATE(std::optional<double>(0.1), std::optional<double>(0.5), std::optional<double>());
   c.steps = 12;
   c.offset = 0.5;  // a drifting mean makes the running average visible
-  auto report = bnlab::bn::compare_with_native(c, 3);
+  auto report = bnlab::verify::compare_with_native(c, 3);
   require_equivalent(report);
   CHECK(report.find("num_batches_tracked")->max_abs == 0);  // an integer count: exact
 }
@@ -74,10 +74,10 @@ TEST_CASE("large offset, small spread: at least as accurate as native", "[bn][eq
   // shift). The truth is native BN in float64 on the same inputs.
   auto shape = GENERATE(std::vector<int64_t>{64, 8}, std::vector<int64_t>{16, 8, 10, 10},
                         std::vector<int64_t>{32, 4, 9});
-  auto c = bnlab::bn::large_offset_case(shape);
+  auto c = bnlab::verify::large_offset_case(shape);
   c.kernels = GENERATE(bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused);
   c.relu = GENERATE(false, true);
-  auto report = bnlab::bn::compare_with_native(c, 11);
+  auto report = bnlab::verify::compare_with_native(c, 11);
   require_equivalent(report);
   for (const char* name : {"y", "dx", "dweight", "dbias"}) {
     const auto* q = report.find(name);
@@ -99,5 +99,5 @@ TEST_CASE("layers of 8 MB and more (streaming stores) equal native too", "[bn][e
   c.dtype = torch::kFloat32;
   c.relu = GENERATE(false, true);
   c.steps = 1;
-  require_equivalent(bnlab::bn::compare_with_native(c, 11));
+  require_equivalent(bnlab::verify::compare_with_native(c, 11));
 }

@@ -1,7 +1,8 @@
 // The bnlab binary: dispatch, usage errors and exit codes (0 ok, 1 failure, 2 usage).
 #include <catch2/catch.hpp>
+#include <torch/version.h>
 
-#include "results/csv_table.h"
+#include "runs/csv_table.h"
 #include "support/cli_runner.h"
 #include "support/temp_dir.h"
 
@@ -43,7 +44,7 @@ TEST_CASE("help exits 0 and lists commands and options", "[cli]") {
 TEST_CASE("version reports LibTorch, BLAS, threads and huge pages", "[cli]") {
   auto result = run_bnlab({"--threads", "2", "version"});
   CHECK(result.exit_code == 0);
-  CHECK_THAT(result.output, Contains("LibTorch 1.13") && Contains("BLAS:") && Contains("threads: 2") &&
+  CHECK_THAT(result.output, Contains(std::string("LibTorch ") + TORCH_VERSION) && Contains("BLAS:") && Contains("threads: 2") &&
                                 Contains("transparent huge pages: "));
 }
 
@@ -55,7 +56,7 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   auto result = run_bnlab({"bench", "bn", "--quick", "--relu", "--out", csv.string()});
   REQUIRE(result.exit_code == 0);
   CHECK_THAT(result.output, Contains("BatchNorm followed by ReLU") && Contains("(4096,512)") && Contains("GB/s"));
-  const auto table = bnlab::results::read_csv(csv);
+  const auto table = bnlab::runs::read_csv(csv);
   CHECK(table.rows.size() == 6 * 3);  // the six default shapes x native, reference, fused
   for (const char* column : {"shape", "impl", "relu", "median_ms", "ratio_to_native", "gbps", "copy_gbps"})
     CHECK(table.has_column(column));
@@ -68,7 +69,7 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   auto again = run_bnlab({"bench", "bn", "--quick", "--out", csv.string()});
   CHECK(again.exit_code == 2);
   CHECK_THAT(again.output, Contains("the file exists; pass --overwrite to replace it"));
-  CHECK(bnlab::results::read_csv(csv).rows.size() == 6 * 3);
+  CHECK(bnlab::runs::read_csv(csv).rows.size() == 6 * 3);
   const auto nowhere = (dir.path() / "missing" / "bn.csv").string();
   auto missing = run_bnlab({"bench", "train", "--quick", "--out", nowhere});
   CHECK(missing.exit_code == 2);

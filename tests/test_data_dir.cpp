@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <optional>
+#include <string>
+
 #include "data/data_dir.h"
 
 using bnlab::data::resolve_data_dir;
@@ -22,7 +26,14 @@ TEST_CASE("data dir resolution order: --data-dir, then BNLAB_DATA_DIR, then defa
     CHECK(dir.origin == "default");
   }
   SECTION("default is data/ under the source tree") {
+    // scripts/test.sh may export BNLAB_DATA_DIR for the whole suite: unset it
+    // for this check only, and put it back whatever the check does.
+    const char* before = std::getenv("BNLAB_DATA_DIR");
+    const std::optional<std::string> saved = before ? std::optional<std::string>(before) : std::nullopt;
     unsetenv("BNLAB_DATA_DIR");
-    CHECK(resolve_data_dir(std::nullopt).path == std::filesystem::path(BNLAB_SOURCE_DIR) / "data");
+    const auto dir = resolve_data_dir(std::nullopt);
+    if (saved) setenv("BNLAB_DATA_DIR", saved->c_str(), 1);
+    CHECK(dir.path == std::filesystem::path(BNLAB_SOURCE_DIR) / "data");
+    CHECK((std::getenv("BNLAB_DATA_DIR") != nullptr) == saved.has_value());
   }
 }

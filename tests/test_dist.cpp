@@ -5,13 +5,13 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "dist/data_parallel.h"
-#include "dist/group.h"
+#include "parallel/data_parallel.h"
+#include "parallel/group.h"
 #include "support/ranks.h"
 
-using bnlab::dist::Group;
-using bnlab::dist::GroupFlags;
-using bnlab::dist::resolve_group_options;
+using bnlab::parallel::Group;
+using bnlab::parallel::GroupFlags;
+using bnlab::parallel::resolve_group_options;
 using bnlab::test::run_in_ranks;
 using Catch::Matchers::Contains;
 
@@ -105,7 +105,7 @@ TEST_CASE("shards are contiguous, cover the batch, and differ in size by at most
   const auto [total, world] = GENERATE(table<int64_t, int>({{32, 2}, {8, 3}, {7, 4}, {3, 4}, {1000, 3}, {0, 2}}));
   int64_t next = 0, smallest = total, largest = 0;
   for (int rank = 0; rank < world; ++rank) {
-    const auto shard = bnlab::dist::shard_of(total, rank, world);
+    const auto shard = bnlab::parallel::shard_of(total, rank, world);
     CHECK(shard.begin == next);
     next = shard.end;
     smallest = std::min(smallest, shard.size());
@@ -149,7 +149,7 @@ TEST_CASE("gradients are summed over ranks in buckets", "[dist]") {
     // Three buckets with a cap of 6 values: {a (3)}, {b (5)}, {c (2) float64}.
     auto a = torch::zeros({3}, torch::requires_grad()), b = torch::zeros({5}, torch::requires_grad());
     auto c = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).requires_grad(true));
-    bnlab::dist::GradientReducer reducer({a, b, c}, group, /*bucket_elements=*/6);
+    bnlab::parallel::GradientReducer reducer({a, b, c}, group, /*bucket_elements=*/6);
     const double mine = group.rank() + 1;  // 1 and 2: sums are 3
     a.mutable_grad() = torch::full({3}, mine);
     c.mutable_grad() = torch::full({2}, mine, torch::kFloat64);
@@ -168,15 +168,15 @@ TEST_CASE("broadcast makes replicas equal; a drifted replica stops every rank wi
   const auto status = run_in_ranks(2, [](const Group& group) {
     torch::manual_seed(group.rank());  // different initialisations per rank
     torch::nn::Linear layer(3, 2);
-    bnlab::dist::broadcast_parameters_and_buffers(*layer, group);
-    bnlab::dist::check_replicas_agree(*layer, group, "after broadcast");  // throws if not equal
+    bnlab::parallel::broadcast_parameters_and_buffers(*layer, group);
+    bnlab::parallel::check_replicas_agree(*layer, group, "after broadcast");  // throws if not equal
     if (group.rank() == 1) {
       torch::NoGradGuard no_grad;
       layer->bias.add_(1e-6);
     }
     try {
-      bnlab::dist::check_replicas_agree(*layer, group, "end of epoch 1");
-    } catch (const bnlab::dist::DistError& error) {
+      bnlab::parallel::check_replicas_agree(*layer, group, "end of epoch 1");
+    } catch (const bnlab::parallel::DistError& error) {
       const std::string what = error.what();
       return report(what.find("end of epoch 1: rank 1 has drifted from rank 0: checksum of 'bias'") !=
                         std::string::npos,
@@ -196,7 +196,7 @@ TEST_CASE("a collective whose peer is gone fails within the timeout instead of h
         auto t = torch::ones({4});
         try {
           group.all_reduce_sum(t);
-        } catch (const bnlab::dist::DistError& error) {
+        } catch (const bnlab::parallel::DistError& error) {
           const std::string what = error.what();
           return report(what.find("rank 0 of 2") != std::string::npos &&
                             what.find("all_reduce failed") != std::string::npos,

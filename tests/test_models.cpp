@@ -2,7 +2,8 @@
 #include <torch/torch.h>
 
 #include "bn/batch_norm.h"
-#include "experiments/run_config.h"
+#include "experiments/model_options.h"
+#include "experiments/resolve.h"
 #include "models/model.h"
 #include "models/norm.h"
 
@@ -15,6 +16,14 @@ experiments::RunConfig config_with(const experiments::Overrides& overrides) {
   experiments::RunConfig config;
   experiments::apply_overrides(config, overrides);
   return experiments::resolved(config);
+}
+
+models::ModelOptions options_with(const experiments::Overrides& overrides) {
+  return experiments::model_options(config_with(overrides));
+}
+
+torch::nn::Sequential model_with(const experiments::Overrides& overrides) {
+  return models::build_model(options_with(overrides));
 }
 
 std::vector<std::string> layer_names(torch::nn::Sequential& model) {
@@ -38,18 +47,20 @@ TEST_CASE("every switch combination builds a model with 10 logits", "[models]") 
   const std::string activation = GENERATE("relu", "sigmoid", "tanh");
   const double dropout = GENERATE(0.0, 0.3);
   const std::string init = GENERATE("pytorch", "glorot");
-  auto model = models::build_model(config_with({{"model.arch", arch}, {"model.norm", norm},
-                                                {"model.placement", placement},
-                                                {"model.activation", activation},
-                                                {"model.dropout", dropout}, {"model.init", init}}));
+  const auto options = options_with({{"model.arch", arch}, {"model.norm", norm}, {"model.placement", placement},
+                                     {"model.activation", activation}, {"model.dropout", dropout},
+                                     {"model.init", init}});
+  auto model = models::build_model(options);
   auto logits = model->forward(torch::rand({4, 1, 28, 28}));
   CHECK(logits.sizes() == torch::IntArrayRef{4, 10});
-  const int hidden_blocks = arch == "mlp" ? 2 : 2;  // mlp: 128, 64; cnn: conv32 + dense64
-  CHECK(count_batch_norms(model) == (norm == "none" ? 0 : hidden_blocks));
+  // One normalisation layer per block: a block per conv layer (cnn) and per hidden Dense layer.
+  const size_t blocks = options.hidden.size() + (arch == "cnn" ? options.conv_channels.size() : 0);
+  CHECK(blocks == 2);  // the tutorials' defaults: mlp Dense 128, 64; cnn Conv 32, Dense 64
+  CHECK(count_batch_norms(model) == (norm == "none" ? 0 : int(blocks)));
 }
 
 TEST_CASE("the default MLP is the tutorial's 784-128-64-10 with BN before ReLU", "[models]") {
-  auto model = models::build_model(config_with({{"model.norm", std::string("native")}}));
+  auto model = model_with({{"model.norm", std::string("native")}});
   CHECK(layer_names(model) == std::vector<std::string>{"flatten", "dense1", "norm1", "act1", "dense2",
                                                        "norm2", "act2", "logits"});
   // 784*128+128 + 2*128 + 128*64+64 + 2*64 + 64*10+10
@@ -60,8 +71,8 @@ TEST_CASE("bnlab's BN right before a ReLU is one layer, with the same results", 
   // bn.fuse_relu (default on) folds each block's ReLU into its BatchNorm
   // layer; the Function-level test shows the two compute bit-identical
   // values, so training the two models must stay bit-identical too.
-  auto fused_config = config_with({{"model.norm", std::string("custom")}});
-  auto separate_config = config_with({{"model.norm", std::string("custom")}, {"bn.fuse_relu", false}});
+  auto fused_config = options_with({{"model.norm", std::string("custom")}});
+  auto separate_config = options_with({{"model.norm", std::string("custom")}, {"bn.fuse_relu", false}});
   REQUIRE(models::fuses_relu(fused_config));
   torch::manual_seed(5);
   auto fused = models::build_model(fused_config);
@@ -94,19 +105,20 @@ TEST_CASE("bnlab's BN right before a ReLU is one layer, with the same results", 
     CHECK(torch::equal(fused->named_buffers()[item.key()], item.value()));
   }
 
-  SECTION("not where the ReLU is not right after bnlab's BN, or BN internals are logged") {
-    CHECK_FALSE(models::fuses_relu(config_with({{"model.norm", std::string("native")}})));
-    CHECK_FALSE(models::fuses_relu(config_with({{"model.norm", std::string("custom")},
-                                                {"model.placement", std::string("after")}})));
-    CHECK_FALSE(models::fuses_relu(config_with({{"model.norm", std::string("custom")},
-                                                {"model.activation", std::string("tanh")}})));
-    CHECK_FALSE(models::fuses_relu(config_with({{"model.norm", std::string("custom")},
-                                                {"log.bn_stats_every", int64_t(4)}})));
+  SECTION("not where the ReLU is not right after bnlab's BN") {
+    CHECK_FALSE(models::fuses_relu(options_with({{"model.norm", std::string("native")}})));
+    CHECK_FALSE(models::fuses_relu(options_with({{"model.norm", std::string("custom")},
+                                                 {"model.placement", std::string("after")}})));
+    CHECK_FALSE(models::fuses_relu(options_with({{"model.norm", std::string("custom")},
+                                                 {"model.activation", std::string("tanh")}})));
+  }
+  SECTION("logging BatchNorm internals does not change the architecture") {
+    CHECK(models::fuses_relu(options_with({{"model.norm", std::string("custom")}, {"log.bn_stats_every", int64_t(4)}})));
   }
 }
 
 TEST_CASE("the default CNN is Conv-ReLU-BN-MaxPool-Flatten-Dense-ReLU-BN-Dense", "[models]") {
-  auto model = models::build_model(config_with({{"model.arch", std::string("cnn")}, {"model.norm", std::string("native")}}));
+  auto model = model_with({{"model.arch", std::string("cnn")}, {"model.norm", std::string("native")}});
   CHECK(layer_names(model) == std::vector<std::string>{"conv1", "act1", "norm1", "pool1", "flatten",
                                                        "dense2", "act2", "norm2", "logits"});
   CHECK(model->named_children()[2].value()->as<torch::nn::BatchNorm2dImpl>() != nullptr);
@@ -116,16 +128,16 @@ TEST_CASE("the default CNN is Conv-ReLU-BN-MaxPool-Flatten-Dense-ReLU-BN-Dense",
 }
 
 TEST_CASE("dropout follows each hidden block", "[models]") {
-  auto model = models::build_model(config_with({{"model.dropout", 0.5}, {"model.placement", std::string("after")},
-                                                {"model.norm", std::string("custom")}}));
+  auto model = model_with({{"model.dropout", 0.5}, {"model.placement", std::string("after")},
+                                                {"model.norm", std::string("custom")}});
   CHECK(layer_names(model) == std::vector<std::string>{"flatten", "dense1", "act1", "norm1", "dropout1",
                                                        "dense2", "act2", "norm2", "dropout2", "logits"});
 }
 
 TEST_CASE("glorot init and BN gamma/beta init are applied", "[models]") {
-  auto model = models::build_model(config_with({{"model.init", std::string("glorot")},
+  auto model = model_with({{"model.init", std::string("glorot")},
                                                 {"model.norm", std::string("custom")},
-                                                {"bn.gamma_init", 0.25}, {"bn.beta_init", -1.0}}));
+                                                {"bn.gamma_init", 0.25}, {"bn.beta_init", -1.0}});
   auto dense = model->named_children()[1].value()->as<torch::nn::LinearImpl>();
   CHECK(dense->bias.abs().max().item<float>() == 0.0f);
   // glorot_uniform bound sqrt(6 / (784 + 128)) = 0.0811
@@ -137,14 +149,15 @@ TEST_CASE("glorot init and BN gamma/beta init are applied", "[models]") {
 }
 
 TEST_CASE("BN options reach both implementations", "[models]") {
-  auto config = config_with({{"bn.preset", std::string("keras")}, {"bn.affine", false}});
-  auto custom = std::dynamic_pointer_cast<bn::BatchNormImpl>(models::make_norm("custom", 8, 0, config.bn).ptr());
+  auto norm = options_with({{"bn.preset", std::string("keras")}, {"bn.affine", false}}).norm;
+  norm.kind = models::NormKind::kCustom;
+  auto custom = std::dynamic_pointer_cast<bn::BatchNormImpl>(models::make_norm(norm, 8, 0).ptr());
   REQUIRE(custom);
   CHECK(custom->options.eps() == 1e-3);
   CHECK(custom->options.momentum() == c10::optional<double>(0.01));
   CHECK_FALSE(custom->options.affine());
-  auto native =
-      std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(models::make_norm("native", 8, 2, config.bn).ptr());
+  norm.kind = models::NormKind::kNative;
+  auto native = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(models::make_norm(norm, 8, 2).ptr());
   REQUIRE(native);
   CHECK(native->options.eps() == 1e-3);
   CHECK(native->options.momentum() == c10::optional<double>(0.01));

@@ -11,6 +11,7 @@
 #include "support/temp_dir.h"
 
 using namespace bnlab::results;
+using namespace bnlab::runs;
 using bnlab::test::run_bnlab;
 using Catch::Matchers::Contains;
 using Catch::Matchers::WithinAbs;

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "experiments/run_config.h"
+#include "experiments/config_keys.h"
+#include "experiments/resolve.h"
 
 using namespace bnlab::experiments;
 using Catch::Matchers::Contains;
@@ -9,10 +10,10 @@ TEST_CASE("defaults are the tutorial's and PyTorch's", "[config]") {
   const RunConfig config = resolved(RunConfig{});
   CHECK(config.data.dataset == "mnist");
   CHECK(config.model.hidden == std::vector<int64_t>{128, 64});
-  CHECK(config.model.placement == "before");
+  CHECK(config.model.placement == bnlab::models::Placement::kBefore);
   CHECK(config.bn.eps == 1e-5);
   CHECK(config.bn.momentum == std::optional<double>(0.1));
-  CHECK(config.train.optimizer == "adam");
+  CHECK(config.train.optimizer == OptimizerKind::kAdam);
   CHECK(config.train.lr == 1e-3);
   CHECK(config.train.batch_size == 32);
 }
@@ -22,7 +23,7 @@ TEST_CASE("the cnn resolves its own defaults", "[config]") {
   apply_overrides(config, {{"model.arch", std::string("cnn")}});
   config = resolved(config);
   CHECK(config.model.hidden == std::vector<int64_t>{64});
-  CHECK(config.model.placement == "after");
+  CHECK(config.model.placement == bnlab::models::Placement::kAfter);
 }
 
 TEST_CASE("unknown keys are rejected with a suggestion", "[config]") {
@@ -48,13 +49,37 @@ TEST_CASE("values are type-checked and range-checked", "[config]") {
   REQUIRE_THROWS_WITH(apply_overrides(config, {{key, value}}), Contains(message));
 }
 
+namespace {
+ConfigValue from_text(const std::string& key, const std::string& text) {
+  return to_config_value(find_config_key(key), TextLiteral(text));
+}
+}  // namespace
+
 TEST_CASE("command-line values parse by the key's type", "[config]") {
-  CHECK(parse_config_value(find_config_key("train.lr"), "0.01") == ConfigValue(0.01));
-  CHECK(parse_config_value(find_config_key("bn.momentum"), "none") == ConfigValue(NoneValue{}));
-  CHECK(parse_config_value(find_config_key("model.hidden"), "256,128") == ConfigValue(std::vector<int64_t>{256, 128}));
-  CHECK(parse_config_value(find_config_key("model.hidden"), "[8]") == ConfigValue(std::vector<int64_t>{8}));
-  CHECK(parse_config_value(find_config_key("bn.affine"), "false") == ConfigValue(false));
-  REQUIRE_THROWS_WITH(parse_config_value(find_config_key("train.epochs"), "ten"), Contains("expected an integer"));
+  CHECK(from_text("train.lr", "0.01") == ConfigValue(0.01));
+  CHECK(from_text("bn.momentum", "none") == ConfigValue(NoneValue{}));
+  CHECK(from_text("model.hidden", "256,128") == ConfigValue(std::vector<int64_t>{256, 128}));
+  CHECK(from_text("model.hidden", "[8]") == ConfigValue(std::vector<int64_t>{8}));
+  CHECK(from_text("bn.affine", "false") == ConfigValue(false));
+  REQUIRE_THROWS_WITH(from_text("train.epochs", "ten"), Contains("expected an integer, got 'ten'"));
+}
+
+TEST_CASE("each key checks its own values as they are read, before any config is made", "[config]") {
+  REQUIRE_THROWS_WITH(from_text("train.lr", "-1"), Contains("must be > 0, got -1"));
+  REQUIRE_THROWS_WITH(from_text("model.norm", "layer"), Contains("must be one of none, native, custom"));
+  REQUIRE_THROWS_WITH(from_text("model.placement", "middle"), Contains("must be one of auto, before, after"));
+  CHECK(from_text("model.norm", "custom") == ConfigValue(std::string("custom")));
+}
+
+TEST_CASE("string choices become enums in the config, and read back as their names", "[config]") {
+  RunConfig config;
+  apply_overrides(config, {{"model.norm", ConfigValue(std::string("native"))},
+                           {"train.schedule", ConfigValue(std::string("cosine"))}});
+  CHECK(config.model.norm == bnlab::models::NormKind::kNative);
+  CHECK(config.train.schedule == Schedule::kCosine);
+  CHECK(find_config_key("model.norm").get(config) == ConfigValue(std::string("native")));
+  CHECK(find_config_key("model.placement").get(config) == ConfigValue(std::string("auto")));
+  CHECK(find_config_key("model.placement").get(resolved(config)) == ConfigValue(std::string("before")));
 }
 
 TEST_CASE("a preset applies before the keys set beside it", "[config]") {

@@ -3,16 +3,19 @@
 #include <fstream>
 
 #include "support/temp_dir.h"
-#include "train/csv_writer.h"
-#include "train/run_directory.h"
+#include "runs/csv_writer.h"
+#include "runs/record.h"
+#include "runs/run_folder.h"
 
-using namespace bnlab::train;
+using namespace bnlab::runs;
 using Catch::Matchers::Contains;
 
 namespace {
 
 void write_status(const RunDirectory& dir, const std::string& status) {
-  dir.write_record({{"status", status}});
+  RunRecord record;
+  record.status = parse_run_status(status);
+  write_run_record(dir.path(), record);
 }
 
 }  // namespace
@@ -48,11 +51,16 @@ TEST_CASE("finished runs need --overwrite; unfinished ones are replaced", "[trai
   CHECK_FALSE(std::filesystem::exists(path / "metrics.csv"));
 }
 
-TEST_CASE("a corrupt run.json is an error naming the file", "[train][rundir]") {
+TEST_CASE("a corrupt run.json is an error naming the file; --overwrite replaces it", "[train][rundir]") {
   bnlab::test::TempDir root;
   std::filesystem::create_directories(root / "run");
-  std::ofstream(root / "run" / "run.json") << "{ not json";
-  REQUIRE_THROWS_WITH(RunDirectory(root / "run", RunDirectory::Mode::kNew), Contains("run.json: not valid JSON"));
+  const std::string text = GENERATE("{ not json", R"({"status": "exploded"})");
+  std::ofstream(root / "run" / "run.json") << text;
+  REQUIRE_THROWS_WITH(RunDirectory(root / "run", RunDirectory::Mode::kNew),
+                      Contains("run.json: not") && Contains("pass --overwrite"));
+  RunDirectory replaced(root / "run", RunDirectory::Mode::kOverwrite);
+  CHECK_THAT(replaced.replaced_note(), Contains("unreadable"));
+  CHECK_FALSE(std::filesystem::exists(root / "run" / "run.json"));
 }
 
 TEST_CASE("CSV rows are complete on disk after each write", "[train][csv]") {
@@ -67,4 +75,57 @@ TEST_CASE("CSV rows are complete on disk after each write", "[train][csv]") {
   CHECK(format_number(3) == "3");
   CHECK(format_number(std::nan("")) == "nan");
   CHECK(format_number(1.0 / 3) == "0.3333333333333333");
+}
+
+TEST_CASE("run.json round-trips through its one writer and reader", "[train][record]") {
+  bnlab::test::TempDir root;
+  RunRecord record;
+  record.experiment = "exp";
+  record.variant = "bn";
+  record.seed = 3;
+  record.status = RunStatus::kDiverged;
+  record.started_at = "2026-11-29T08:00:00Z";
+  record.diverged_epoch = 4;
+  record.stopped_in_stage = "second";
+  record.config = {{"train.lr", 0.1}};
+  EpochMetrics last;
+  last.epoch = 4;
+  last.loss = 0.5;
+  last.val_accuracy = 0.75;
+  last.ms_per_step = 1.25;
+  last.steps = 7;  // not part of "final"
+  record.final_metrics = last;
+  record.best_val_accuracy = 0.8;
+  write_run_record(root.path(), record);
+  const auto back = read_run_record(root.path());
+  REQUIRE(back);
+  CHECK(back->status == RunStatus::kDiverged);
+  CHECK(back->variant == "bn");
+  CHECK(back->seed == 3);
+  CHECK(back->diverged_epoch == std::optional<int64_t>(4));
+  CHECK(back->stopped_in_stage == std::optional<std::string>("second"));
+  CHECK_FALSE(back->resumed_at.has_value());
+  CHECK(back->config == record.config);
+  REQUIRE(back->final_metrics);
+  CHECK(back->final_metrics->epoch == 4);
+  CHECK(back->final_metrics->val_accuracy == 0.75);
+  CHECK(back->final_metrics->ms_per_step == 1.25);
+  CHECK(back->final_metrics->steps == 0);
+  CHECK(back->best_val_accuracy == std::optional<double>(0.8));
+  CHECK(finished_run_status(root.path()) == std::optional<RunStatus>(RunStatus::kDiverged));
+}
+
+TEST_CASE("metrics.csv's header is the column table's, Keras' names first", "[train][csv]") {
+  CHECK(metrics_csv_columns(false) == std::vector<std::string>{"epoch", "loss", "accuracy", "val_loss", "val_accuracy",
+                                                               "lr", "epoch_seconds", "ms_per_step", "steps"});
+  CHECK(metrics_csv_columns(true).front() == kStageColumn);
+  EpochMetrics m;
+  m.epoch = 2;
+  m.loss = 0.25;
+  m.steps = 9;
+  const auto row = row_values(epoch_columns(), m);
+  REQUIRE(row.size() == 9);
+  CHECK(row[0] == 2);
+  CHECK(row[1] == 0.25);
+  CHECK(row[8] == 9);
 }

@@ -6,15 +6,17 @@
 #include <fstream>
 
 #include "experiments/experiment.h"
-#include "experiments/run_plan.h"
+#include "experiments/model_options.h"
 #include "models/model.h"
 #include "models/norm.h"
 #include "results/diff.h"
+#include "runs/record.h"
+#include "runs/run_folder.h"
 #include "support/temp_dir.h"
+#include "sweep/plan.h"
+#include "sweep/run.h"
 #include "train/checkpoint.h"
 #include "train/interrupt.h"
-#include "train/run_directory.h"
-#include "train/runner.h"
 
 using namespace bnlab;
 using Catch::Matchers::Contains;
@@ -65,26 +67,29 @@ train.epochs = 2
 train.lr = 0.0005
 )";
 
-experiments::PlannedRun plan(const test::TempDir& dir, const std::string& text, const std::string& results) {
+sweep::PlannedRun plan(const test::TempDir& dir, const std::string& text, const std::string& results) {
   const auto file = dir / "exp.toml";
   std::ofstream(file) << text;
-  experiments::RunRequest request;
+  sweep::RunRequest request;
   request.results_root = dir / results;
-  return experiments::plan_runs(experiments::load_experiment_file(file), request).front();
+  return sweep::plan_runs(experiments::load_experiment_file(file), request).front();
 }
 
-train::RunSummary run(const experiments::PlannedRun& planned, std::ostream& log, bool save_checkpoint = false,
+sweep::RunSummary run(const sweep::PlannedRun& planned, std::ostream& log, bool save_checkpoint = false,
                       bool resume = false) {
-  train::RunOptions options;
+  sweep::RunOptions options;
   options.save_checkpoint = save_checkpoint;
   options.resume = resume;
-  train::DatasetCache datasets;
-  return train::execute_run(planned, options, datasets, log);
+  sweep::DatasetCache datasets;
+  return sweep::execute_run(planned, options, datasets, log);
 }
+
+const auto kCompleted = runs::RunStatus::kCompleted;
+const auto kInterrupted = runs::RunStatus::kInterrupted;
 
 std::map<std::string, torch::Tensor> state_of(const std::filesystem::path& model_file,
                                               const experiments::RunConfig& config) {
-  auto model = models::build_model(config);
+  auto model = models::build_model(experiments::model_options(config));
   train::load_model(model_file, *model);
   std::map<std::string, torch::Tensor> state;
   for (const auto& p : model->named_parameters()) state[p.key()] = p.value().clone();
@@ -98,7 +103,7 @@ TEST_CASE("stages chain through saved models, with per-stage rows", "[stages]") 
   test::TempDir dir;
   const auto planned = plan(dir, kStaged, "r");
   std::ostringstream log;
-  REQUIRE(run(planned, log).status == "completed");
+  REQUIRE(run(planned, log).status == kCompleted);
   std::ifstream csv(planned.dir / "metrics.csv");
   std::vector<std::string> stages;
   std::string line;
@@ -146,7 +151,7 @@ TEST_CASE("frozen BN statistics stay put while gamma and beta train", "[stages]"
                "trainable = \"bn\"\nbn_stats = \"frozen\"");
   const auto planned = plan(dir, text, "r");
   std::ostringstream log;
-  REQUIRE(run(planned, log).status == "completed");
+  REQUIRE(run(planned, log).status == kCompleted);
   auto recal = state_of(planned.dir / "stage-recal.pt", planned.stages[0].config);
   auto bn_only = state_of(planned.dir / "stage-bn-only.pt", planned.stages[0].config);
   CHECK(torch::equal(recal["norm1.running_mean"], bn_only["norm1.running_mean"]));
@@ -164,7 +169,7 @@ TEST_CASE("inserting BN between stages keeps the trained weights", "[stages]") {
                "name = \"recal\"\naction = \"recalibrate\"\nmodel.norm = \"custom\"");
   const auto planned = plan(dir, text, "r");
   std::ostringstream log;
-  REQUIRE(run(planned, log).status == "completed");
+  REQUIRE(run(planned, log).status == kCompleted);
   CHECK_THAT(log.str(), Contains("new in this stage (initialised fresh): norm1.weight"));
   auto first = state_of(planned.dir / "stage-first.pt", planned.stages[0].config);
   auto recal = state_of(planned.dir / "stage-recal.pt", planned.stages[1].config);
@@ -178,22 +183,22 @@ TEST_CASE("an interrupted run resumes to the same metrics as an uninterrupted on
   // makes the random stream part of what must be restored.
   const auto reference = plan(dir, kStaged, "uninterrupted");
   std::ostringstream quiet;
-  REQUIRE(run(reference, quiet).status == "completed");
+  REQUIRE(run(reference, quiet).status == kCompleted);
 
   const auto planned = plan(dir, kStaged, "interrupted");
   train::install_interrupt_handler();
   InterruptingStream in_bn_only("-- stage bn-only");
   const auto interrupted = run(planned, in_bn_only, /*save_checkpoint=*/true);
   train::clear_interrupt();
-  REQUIRE(interrupted.status == "interrupted");
-  CHECK(train::read_run_record(planned.dir)["status"] == "interrupted");
+  REQUIRE(interrupted.status == kInterrupted);
+  CHECK(runs::read_run_record(planned.dir)->status == kInterrupted);
 
   std::ostringstream log;
   const auto resumed = run(planned, log, /*save_checkpoint=*/true, /*resume=*/true);
-  REQUIRE(resumed.status == "completed");
+  REQUIRE(resumed.status == kCompleted);
   CHECK_THAT(log.str(), Contains("(resuming)"));
-  const auto diff = results::diff_tables(results::read_csv(reference.dir / "metrics.csv"),
-                                         results::read_csv(planned.dir / "metrics.csv"), {});
+  const auto diff = results::diff_tables(runs::read_csv(reference.dir / "metrics.csv"),
+                                         runs::read_csv(planned.dir / "metrics.csv"), {});
   std::ostringstream report;
   results::write_diff_text(report, diff);
   INFO(report.str());
@@ -209,7 +214,7 @@ TEST_CASE("resume refuses without a checkpoint or with another config", "[stages
   const auto planned = plan(dir, kStaged, "r");
   train::install_interrupt_handler();
   InterruptingStream stream("-- stage recal");
-  REQUIRE(run(planned, stream, /*save_checkpoint=*/false).status == "interrupted");
+  REQUIRE(run(planned, stream, /*save_checkpoint=*/false).status == kInterrupted);
   train::clear_interrupt();
   std::ostringstream log;
   REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("no checkpoint.pt to resume from"));
@@ -230,11 +235,11 @@ train.epochs = 2
   const auto plain = plan(dir, base, "plain");
   const auto logged = plan(dir, base + "log.bn_stats_every = 4\n", "logged");
   std::ostringstream log;
-  REQUIRE(run(plain, log).status == "completed");
-  REQUIRE(run(logged, log).status == "completed");
-  CHECK(results::diff_tables(results::read_csv(plain.dir / "metrics.csv"), results::read_csv(logged.dir / "metrics.csv"), {})
+  REQUIRE(run(plain, log).status == kCompleted);
+  REQUIRE(run(logged, log).status == kCompleted);
+  CHECK(results::diff_tables(runs::read_csv(plain.dir / "metrics.csv"), runs::read_csv(logged.dir / "metrics.csv"), {})
             .equal());
-  const auto stats = results::read_csv(logged.dir / "bn_stats.csv");
+  const auto stats = runs::read_csv(logged.dir / "bn_stats.csv");
   CHECK(stats.rows.size() == 5 * 2);  // 2 epochs x 10 steps, a probe every 4 steps, 2 blocks
   const auto p15 = stats.numbers("unit_p15"), p85 = stats.numbers("unit_p85");
   for (size_t i = 0; i < p15.size(); ++i) CHECK(p15[i] <= p85[i]);

@@ -8,7 +8,8 @@
 
 #include "core/threads.h"
 #include "data/synthetic.h"
-#include "experiments/experiment.h"
+#include "experiments/catalog.h"
+#include "experiments/model_options.h"
 #include "models/model.h"
 #include "train/optimizer.h"
 #include "train/trainer.h"
@@ -16,10 +17,13 @@
 namespace bnlab::bench {
 namespace {
 
-// norm: none, native, custom (fused kernels) or custom-reference.
+// A bench row's norm beyond model.norm's values: bnlab's BN with its reference kernels.
+const std::string kCustomReference = "custom-reference";
+
+// norm: a model.norm value (custom: fused kernels) or custom-reference.
 experiments::RunConfig config_for(const std::string& experiment, const std::string& norm, int64_t batch_size) {
   const auto loaded = experiments::load_experiment(experiment);
-  const bool reference = norm == "custom-reference";
+  const bool reference = norm == kCustomReference;
   experiments::Overrides overrides = {{"model.norm", reference ? std::string("custom") : norm},
                                       {"train.batch_size", batch_size},
                                       {"bn.kernels", std::string(reference ? "reference" : "fused")}};
@@ -34,6 +38,7 @@ class Trainee {
       : model_(seeded_model(config)),
         optimizer_(train::make_optimizer(config.train, model_->parameters())),
         batches_(dataset.train, data::epoch_order(dataset.train.size(), 0, 1), config.train.batch_size) {
+    train::apply_schedule(*optimizer_, config.train, 0);  // the first epoch's rate, as training starts
     model_->train();
   }
 
@@ -45,7 +50,7 @@ class Trainee {
  private:
   static torch::nn::Sequential seeded_model(const experiments::RunConfig& config) {
     torch::manual_seed(0);
-    return models::build_model(config);
+    return models::build_model(experiments::model_options(config));
   }
 
   torch::nn::Sequential model_;

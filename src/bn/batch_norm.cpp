@@ -1,8 +1,6 @@
 #include "bn/batch_norm.h"
 
 #include "bn/batch_norm_function.h"
-#include "bn/sync_batch_norm_function.h"
-#include "dist/group.h"
 
 namespace bnlab::bn {
 
@@ -56,7 +54,8 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
     stream << "None";
   stream << ", affine=" << std::boolalpha << options.affine()
          << ", track_running_stats=" << options.track_running_stats() << ", kernels=" << to_string(options.kernels())
-         << (options.sync() ? ", sync=true" : "") << (options.relu() ? ", relu=true" : "") << ")";
+         << (options.sync_group() ? ", sync=" + std::to_string(options.sync_group()->size()) + " ranks" : "")
+         << (options.relu() ? ", relu=true" : "") << ")";
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
@@ -71,14 +70,11 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
   // PyTorch's rule: batch statistics in training, and in eval too when no
   // running statistics are kept.
   const bool use_batch_stats = is_training() || !options.track_running_stats();
-  if (options.sync() && is_training() && dist::default_group().size() > 1) {
-    // Sync BN's collectives sit between the kernel pieces; its ReLU is a separate op.
-    auto y = sync_batch_norm(input, weight, bias, running_mean, running_var, momentum, options.eps(),
-                             options.kernels());
-    return options.relu() ? torch::relu(y) : y;
-  }
-  return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum,
-                    options.eps(), options.kernels(), options.relu());
+  // Sync BN applies to training only: in eval without running statistics
+  // each rank normalises its own batch, as torch.nn.SyncBatchNorm does.
+  const parallel::Group* sync_group = is_training() ? options.sync_group().get() : nullptr;
+  return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum, options.eps(),
+                    options.kernels(), options.relu(), sync_group);
 }
 
 }  // namespace bnlab::bn

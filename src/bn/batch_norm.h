@@ -1,9 +1,11 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <ostream>
 
 #include "bn/kernels.h"
+#include "parallel/group.h"
 
 namespace bnlab::bn {
 
@@ -29,10 +31,10 @@ struct BatchNormOptions {
   // one-pass statistics); reference is the readable per-channel loops.
   TORCH_ARG(Kernels, kernels) = Kernels::kFused;
   // bnlab only: in training, normalise with the statistics of the whole batch
-  // across the ranks of dist::default_group() (SyncBatchNormFunction), as
+  // across the ranks of this group (a data-parallel job), as
   // torch.nn.SyncBatchNorm does. Every rank must then run the layer in step.
-  // Without a group of more than one process it is plain BatchNorm. Default false.
-  TORCH_ARG(bool, sync) = false;
+  // Null, or a group of one process: plain BatchNorm. Default null.
+  TORCH_ARG(std::shared_ptr<const parallel::Group>, sync_group) = nullptr;
   // bnlab only: output max(0, BN(x)), BatchNorm followed by a ReLU as one
   // layer (the BN-before-activation placement). The fused kernels apply the
   // ReLU in the pass that writes y and mask the gradient in the passes that

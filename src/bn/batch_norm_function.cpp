@@ -1,11 +1,11 @@
 #include "bn/batch_norm_function.h"
 
-#include <ATen/Dispatch.h>
-
 #include <cmath>
+#include <cstdint>
 
 #include "bn/function_support.h"
 #include "bn/kernels.h"
+#include "bn/sync_statistics.h"
 
 namespace bnlab::bn {
 namespace {
@@ -34,28 +34,44 @@ torch::Tensor apply_relu_(torch::Tensor& y) {
   return blocked.logical_not_();
 }
 
+// saved_data holds IValues, which cannot hold a C++ pointer: the sync group
+// travels as its address (0: local), valid while the layer's options keep
+// the group alive.
+int64_t group_token(const parallel::Group* group) { return static_cast<int64_t>(reinterpret_cast<intptr_t>(group)); }
+const parallel::Group* group_of_token(int64_t token) {
+  return reinterpret_cast<const parallel::Group*>(static_cast<intptr_t>(token));
+}
+
 }  // namespace
 
 // ---- forward ------------------------------------------------------------------
 
 torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tensor& x,
-                                         const torch::Tensor& weight_or_empty,
-                                         const torch::Tensor& bias_or_empty,
+                                         const torch::Tensor& weight_or_empty, const torch::Tensor& bias_or_empty,
                                          const torch::Tensor& running_mean_or_empty,
-                                         const torch::Tensor& running_var_or_empty,
-                                         bool use_batch_stats, double momentum, double eps, Kernels kernels,
-                                         bool relu) {
+                                         const torch::Tensor& running_var_or_empty, bool use_batch_stats,
+                                         double momentum, double eps, Kernels kernels, bool relu,
+                                         const parallel::Group* sync_group) {
   const KernelSet& k = kernel_set(kernels);
   const auto weight = affine_or_absent(weight_or_empty);  // (C) or undefined
   const auto bias = affine_or_absent(bias_or_empty);
   const auto running_mean = empty_as_absent(running_mean_or_empty);
   const auto running_var = empty_as_absent(running_var_or_empty);
-  auto x3 = as_ncs(x);  // (N,C,S)
-  torch::Tensor y3, mean, invstd;  // (N,C,S); (C) float64, (C) float64
-  torch::Tensor relu_mask;         // (N,C,S) bool, with relu
+  const parallel::Group* synced = use_batch_stats ? sync_group : nullptr;
+  auto x3 = as_ncs(x);                // (N,C,S): this rank's shard when synced
+  int64_t count = x3.size(0) * x3.size(2);  // M, values per channel (over all ranks when synced)
+  torch::Tensor y3, mean, invstd;     // (N,C,S); (C) float64, (C) float64
+  torch::Tensor relu_mask;            // (N,C,S) bool, with relu
   if (use_batch_stats) {
     // invstd holds the biased variance until finished.
-    if (k.forward_batch_stats) {
+    if (synced) {
+      auto merged = synced_moments(k, x3, *synced);
+      TORCH_CHECK(merged.count > 1, "SyncBatchNorm: expected more than 1 value per channel over all ranks when "
+                  "training, got ", merged.count, " (input size on this rank ", x.sizes(), ")");
+      mean = merged.mean;
+      invstd = merged.var;
+      count = merged.count;
+    } else if (k.forward_batch_stats) {
       auto out = k.forward_batch_stats(x3, weight, bias, eps, relu);
       y3 = out.y;
       mean = out.mean;
@@ -64,7 +80,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
     } else {
       std::tie(mean, invstd) = k.batch_moments(x3);
     }
-    finish_batch_statistics(mean, invstd, running_mean, running_var, x3.size(0) * x3.size(2), momentum, eps);
+    finish_batch_statistics(mean, invstd, running_mean, running_var, count, momentum, eps);
   } else {
     std::tie(mean, invstd) = running_statistics(running_mean, running_var, eps);
   }
@@ -78,8 +94,10 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   ctx->save_for_backward({x3, weight});
   ctx->saved_data["mean"] = mean;
   ctx->saved_data["invstd"] = invstd;
+  ctx->saved_data["count"] = count;
   ctx->saved_data["use_batch_stats"] = use_batch_stats;
   ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
+  ctx->saved_data["sync_group"] = group_token(synced);
   if (relu) ctx->saved_data["relu_mask"] = relu_mask;
   return y3.view(x.sizes());
 }
@@ -96,8 +114,10 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const torch::Tensor& weight = saved[1];  // (C) or undefined
   const auto mean = ctx->saved_data["mean"].toTensor();      // (C) float64
   const auto invstd = ctx->saved_data["invstd"].toTensor();  // (C) float64
+  const int64_t count = ctx->saved_data["count"].toInt();    // M
   const bool use_batch_stats = ctx->saved_data["use_batch_stats"].toBool();
   const KernelSet& k = kernel_set(static_cast<Kernels>(ctx->saved_data["kernels"].toInt()));
+  const parallel::Group* synced = group_of_token(ctx->saved_data["sync_group"].toInt());
   auto dy3 = grad_outputs[0].contiguous().view(x3.sizes());  // (N,C,S)
   const auto relu_mask =  // (N,C,S) bool, or undefined without relu
       ctx->saved_data.count("relu_mask") ? ctx->saved_data["relu_mask"].toTensor() : torch::Tensor();
@@ -107,43 +127,47 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const bool need_dbias = ctx->needs_input_grad(2);
   torch::Tensor dx, dweight, dbias;
 
-  // dbeta = sum dy, dgamma = sum dy*xhat; the batch-statistics dx needs both too.
+  // dbeta = sum dy, dgamma = sum dy*xhat (this rank's); the batch-statistics
+  // dx needs both too (over all ranks when synced).
   const bool need_sums = need_dweight || need_dbias || (need_dx && use_batch_stats);
   torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64
-  if (need_dx && use_batch_stats && k.backward_with_batch_stats) {
+  if (need_dx && use_batch_stats && !synced && k.backward_with_batch_stats) {
     std::tie(dx, sum_dy, sum_dy_xhat) = k.backward_with_batch_stats(dy3, x3, mean, invstd, weight, relu_mask);
   } else {
     // The gradient reaching BN: zero where the ReLU blocked.
     if (relu_mask.defined()) dy3 = dy3.masked_fill(relu_mask.logical_not(), 0);
     if (need_sums) std::tie(sum_dy, sum_dy_xhat) = k.grad_sums(dy3, x3, mean, invstd);
-    if (need_dx)
-      dx = use_batch_stats ? k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, sum_dy, sum_dy_xhat,
-                                                              x3.size(0) * x3.size(2))
-                           : k.normalize_backward_fixed_stats(dy3, invstd, weight);
+    if (need_dx && use_batch_stats) {
+      const auto [batch_sum_dy, batch_sum_dy_xhat] =
+          synced ? summed_over_ranks(sum_dy, sum_dy_xhat, *synced) : std::make_pair(sum_dy, sum_dy_xhat);
+      dx = k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, batch_sum_dy, batch_sum_dy_xhat, count);
+    } else if (need_dx) {
+      dx = k.normalize_backward_fixed_stats(dy3, invstd, weight);
+    }
   }
   if (need_dx) dx = dx.view(grad_outputs[0].sizes());  // x's shape
   if (need_dweight) dweight = per_channel_copy(sum_dy_xhat, x3.scalar_type());
   if (need_dbias) dbias = per_channel_copy(sum_dy, x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,
-  // running_var, use_batch_stats, momentum, eps, kernels, relu.
-  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}};
+  // running_var, use_batch_stats, momentum, eps, kernels, relu, sync_group.
+  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}, {}};
 }
 
 // ---- validated entry point ----------------------------------------------------
 
-torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
-                         const torch::Tensor& bias, const torch::Tensor& running_mean,
-                         const torch::Tensor& running_var, bool use_batch_stats, double momentum,
-                         double eps, Kernels kernels, bool relu) {
+torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                         const torch::Tensor& running_mean, const torch::Tensor& running_var, bool use_batch_stats,
+                         double momentum, double eps, Kernels kernels, bool relu, const parallel::Group* sync_group) {
   check_batch_norm_arguments(x, weight, bias, running_mean, running_var, use_batch_stats);
-  if (use_batch_stats) {
+  const parallel::Group* synced = sync_group && sync_group->size() > 1 ? sync_group : nullptr;
+  if (use_batch_stats && !synced) {  // synced: the count over all ranks is checked after gathering
     const int64_t values_per_channel = x.numel() / std::max<int64_t>(1, x.size(1));
     TORCH_CHECK(values_per_channel > 1,
                 "Expected more than 1 value per channel when training, got input size ", x.sizes());
   }
   return BatchNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x),
-                                  absent_as_empty(running_mean, x), absent_as_empty(running_var, x),
-                                  use_batch_stats, momentum, eps, kernels, relu);
+                                  absent_as_empty(running_mean, x), absent_as_empty(running_var, x), use_batch_stats,
+                                  momentum, eps, kernels, relu, synced);
 }
 
 }  // namespace bnlab::bn

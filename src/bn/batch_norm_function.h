@@ -2,10 +2,12 @@
 #include <torch/torch.h>
 
 #include "bn/kernels.h"
+#include "parallel/group.h"
 
 namespace bnlab::bn {
 
-// BatchNorm as one autograd node with an analytic backward (docs/batchnorm.md).
+// BatchNorm as one autograd node with an analytic backward (docs/batchnorm.md),
+// in one process or synchronised over the ranks of a data-parallel job.
 //
 // forward arguments:
 //   x            (N,C), (N,C,L) or (N,C,H,W), float32 or float64
@@ -26,7 +28,17 @@ namespace bnlab::bn {
 //                in the same kernel passes where the kernels have whole-layer
 //                entries; backward masks dy with a saved bool mask of where
 //                the ReLU passed (one byte per value), as torch::relu does
+//   sync_group   null: the batch is this process's x. Otherwise (with
+//                use_batch_stats) x is this rank's shard of one batch split
+//                over the group's ranks, and the statistics are the whole
+//                batch's (sync_statistics.h): every rank must then apply the
+//                layer in step, forward and backward. The group must outlive
+//                the backward pass (the layer's options hold it).
 // Returns y, shaped like x.
+//
+// The one difference between the two ways, local and synced, is where the
+// statistics and the gradient sums come from; the whole-layer kernel entries
+// serve the local way only (the collectives sit between their passes).
 //
 // Prefer bnlab::bn::batch_norm(), which validates the arguments first.
 class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
@@ -34,20 +46,23 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                               bool use_batch_stats, double momentum, double eps, Kernels kernels, bool relu);
+                               bool use_batch_stats, double momentum, double eps, Kernels kernels, bool relu,
+                               const parallel::Group* sync_group);
 
   // Returns dx, dweight, dbias (each undefined when not needed) and undefined
-  // gradients for the seven non-differentiable arguments.
+  // gradients for the eight non-differentiable arguments.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs);
 };
 
-// Optional tensors may be undefined here. Checks the arguments like PyTorch does (rank, channel counts, dtypes, more
-// than one value per channel when using batch statistics), with the values
-// seen in every message, then applies BatchNormFunction.
-torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
-                         const torch::Tensor& bias, const torch::Tensor& running_mean,
-                         const torch::Tensor& running_var, bool use_batch_stats, double momentum,
-                         double eps, Kernels kernels = Kernels::kFused, bool relu = false);
+// Optional tensors may be undefined here. Checks the arguments like PyTorch
+// does (rank, channel counts, dtypes, more than one value per channel when
+// using batch statistics: over all ranks when synced), with the values seen
+// in every message, then applies BatchNormFunction. A sync_group of one
+// process is the local case.
+torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                         const torch::Tensor& running_mean, const torch::Tensor& running_var, bool use_batch_stats,
+                         double momentum, double eps, Kernels kernels = Kernels::kFused, bool relu = false,
+                         const parallel::Group* sync_group = nullptr);
 
 }  // namespace bnlab::bn

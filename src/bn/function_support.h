@@ -1,5 +1,5 @@
 #pragma once
-// What BatchNormFunction and SyncBatchNormFunction share: argument checks,
+// The pieces of BatchNormFunction around its kernels: argument checks,
 // the empty-for-absent convention of Function::apply, the (N,C,S) view, and
 // the per-channel finish of batch statistics.
 #include <torch/types.h>

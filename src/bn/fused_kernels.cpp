@@ -7,16 +7,11 @@
 #include <vector>
 
 #include "bn/kernels.h"
-#include "bn/reference_kernels.h"
 #include "core/cpu.h"
 
-// The two compiled copies of fused_kernels_impl.h.
-#define BNLAB_ISA avx2
-#include "bn/fused_kernels_isa.h"
-#undef BNLAB_ISA
-#define BNLAB_ISA portable
-#include "bn/fused_kernels_isa.h"
-#undef BNLAB_ISA
+// The compiled copies of fused_kernels_impl.h.
+#define BNLAB_ISA_DECLARATIONS "bn/fused_kernels_isa.h"
+#include "core/isa_copies.h"
 
 namespace bnlab::bn::fused {
 namespace {
@@ -212,38 +207,18 @@ torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torc
   return dx;
 }
 
+const KernelSet& kernel_set() {
+  static const KernelSet set = {"fused",
+                                batch_moments,
+                                normalize_forward,
+                                grad_sums,
+                                normalize_backward_batch_stats,
+                                normalize_backward_fixed_stats,
+                                forward_batch_stats,
+                                backward_with_batch_stats};
+  return set;
+}
+
+const char* isa() { return cpu_has_avx2_fma() ? "avx2" : "portable"; }
+
 }  // namespace bnlab::bn::fused
-
-namespace bnlab::bn {
-
-const KernelSet& kernel_set(Kernels which) {
-  static const KernelSet reference_set = {"reference",
-                                          reference::batch_moments,
-                                          reference::normalize_forward,
-                                          reference::grad_sums,
-                                          reference::normalize_backward_batch_stats,
-                                          reference::normalize_backward_fixed_stats,
-                                          /*forward_batch_stats=*/nullptr,
-                                          /*backward_with_batch_stats=*/nullptr};
-  static const KernelSet fused_set = {"fused",
-                                      fused::batch_moments,
-                                      fused::normalize_forward,
-                                      fused::grad_sums,
-                                      fused::normalize_backward_batch_stats,
-                                      fused::normalize_backward_fixed_stats,
-                                      fused::forward_batch_stats,
-                                      fused::backward_with_batch_stats};
-  return which == Kernels::kFused ? fused_set : reference_set;
-}
-
-Kernels parse_kernels(const std::string& name) {
-  if (name == "reference") return Kernels::kReference;
-  if (name == "fused") return Kernels::kFused;
-  throw std::invalid_argument("unknown BatchNorm kernels '" + name + "' (reference, fused)");
-}
-
-const char* to_string(Kernels which) { return which == Kernels::kFused ? "fused" : "reference"; }
-
-const char* fused_isa() { return cpu_has_avx2_fma() ? "avx2" : "portable"; }
-
-}  // namespace bnlab::bn

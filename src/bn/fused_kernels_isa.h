@@ -1,7 +1,7 @@
 // Declarations of the fused BatchNorm loops of one compiled copy, namespace
-// bnlab::bn::fused::BNLAB_ISA. fused_kernels_impl.h defines them (and
-// includes this, so the two cannot drift apart); fused_kernels.cpp includes
-// this once per copy (avx2, portable). No include guard on purpose.
+// bnlab::bn::fused::BNLAB_ISA (the per-ISA mechanism of core/cpu.h).
+// fused_kernels_impl.h defines them; fused_kernels.cpp declares every copy
+// through core/isa_copies.h. No include guard on purpose.
 //
 // Deliberately free of LibTorch and standard-library templates (see
 // fused_kernels_impl.h). Arguments: x, dy, y, dx are contiguous (N, C, S);

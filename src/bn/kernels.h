@@ -11,9 +11,12 @@
 #include <tuple>
 #include <utility>
 
+#include "core/enum_names.h"
+
 namespace bnlab::bn {
 
 enum class Kernels { kReference, kFused };
+const EnumNames<Kernels>& enum_names(Kernels);  // "fused", "reference"
 
 // What KernelSet::forward_batch_stats returns.
 struct BatchStatsForward {

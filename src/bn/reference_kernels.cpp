@@ -175,4 +175,16 @@ torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torc
   return dx;
 }
 
+const KernelSet& kernel_set() {
+  static const KernelSet set = {"reference",
+                                batch_moments,
+                                normalize_forward,
+                                grad_sums,
+                                normalize_backward_batch_stats,
+                                normalize_backward_fixed_stats,
+                                /*forward_batch_stats=*/nullptr,
+                                /*backward_with_batch_stats=*/nullptr};
+  return set;
+}
+
 }  // namespace bnlab::bn::reference

@@ -12,7 +12,12 @@
 
 #include <utility>
 
+#include "bn/kernels.h"
+
 namespace bnlab::bn::reference {
+
+// These loops as a KernelSet (kernels.h); they have no whole-layer entries.
+const KernelSet& kernel_set();
 
 // mean[c] = 1/M sum x;  var[c] = 1/M sum (x - mean)^2  (biased).
 // Two passes: the centred second pass has no E[x^2] - E[x]^2 cancellation.

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "core/errors.h"
+#include "cli/errors.h"
 #include "data/catalog.h"
 #include "data/data_dir.h"
 #include "data/dataset.h"
@@ -20,19 +20,11 @@ struct DataOptions {
 };
 
 std::vector<const data::DatasetSpec*> selected(const std::vector<std::string>& names) {
-  std::vector<const data::DatasetSpec*> specs;
-  if (names.empty() || (names.size() == 1 && names[0] == "all")) {
-    for (const auto& spec : data::dataset_catalog()) specs.push_back(&spec);
-    return specs;
+  try {
+    return data::select_datasets(names);
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
   }
-  for (const auto& name : names) {
-    try {
-      specs.push_back(&data::find_dataset(name));
-    } catch (const std::invalid_argument& error) {
-      throw UsageError(error.what());
-    }
-  }
-  return specs;
 }
 
 void print_data_dir(const data::DataDir& dir) {
@@ -83,14 +75,11 @@ int info(const DataOptions& options) {
       std::cout << fmt::format("  status: not verified; run `{}`\n", spec->fetch_command());
       continue;
     }
-    const auto dataset = data::load_dataset(spec->name, options.data_dir.path);
-    const auto counts = torch::bincount(dataset.train.labels, {}, spec->num_classes);
+    const auto stats = data::describe_split(data::load_dataset(spec->name, options.data_dir.path).train,
+                                            spec->num_classes);
     std::cout << fmt::format(
         "  status: verified\n  train pixels: mean {:.4f}, std {:.4f}\n  train labels per class: {}\n",
-        dataset.train.images.mean().item<double>(), dataset.train.images.std().item<double>(),
-        fmt::join(std::vector<int64_t>(counts.data_ptr<int64_t>(),
-                                       counts.data_ptr<int64_t>() + counts.numel()),
-                  " "));
+        stats.pixel_mean, stats.pixel_std, fmt::join(stats.labels_per_class, " "));
   }
   return kExitOk;
 }

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "core/errors.h"
+#include "cli/errors.h"
 #include "core/text.h"
 #include "results/diff.h"
 
@@ -19,12 +19,9 @@ std::vector<std::string> list_option(const cxxopts::ParseResult& parsed, const c
   return parsed.count(name) ? split(parsed[name].as<std::string>(), ',') : std::vector<std::string>{};
 }
 
-int diff_files(const results::ResultsPath& a, const results::ResultsPath& b, const results::DiffOptions& options,
+int diff_files(const runs::ResultsPath& a, const runs::ResultsPath& b, const results::DiffOptions& options,
                bool csv) {
-  auto csv_of = [](const results::ResultsPath& p) {
-    return p.kind == results::ResultsPathKind::kCsvFile ? p.path : p.runs.front().metrics_csv();
-  };
-  auto diff = results::diff_tables(results::read_csv(csv_of(a)), results::read_csv(csv_of(b)), options);
+  auto diff = results::diff_tables(runs::read_csv(a.metrics_csv()), runs::read_csv(b.metrics_csv()), options);
   if (csv)
     results::write_diff_csv(std::cout, {diff});
   else
@@ -32,7 +29,7 @@ int diff_files(const results::ResultsPath& a, const results::ResultsPath& b, con
   return diff.equal() ? kDiffEqual : kDiffDifferent;
 }
 
-int diff_experiments(const results::ResultsPath& a, const results::ResultsPath& b,
+int diff_experiments(const runs::ResultsPath& a, const runs::ResultsPath& b,
                      const results::DiffOptions& options, bool csv) {
   const auto diff = results::diff_experiments(a.runs, b.runs, options);
   if (csv) {
@@ -87,10 +84,10 @@ int run_diff(const Args& args) {
     const std::string format = (*parsed)["format"].as<std::string>();
     if (format != "text" && format != "csv") throw UsageError(fmt::format("--format: expected text or csv, got '{}'", format));
 
-    const auto a = results::resolve_results_path(paths[0]);
-    const auto b = results::resolve_results_path(paths[1]);
-    const bool a_experiment = a.kind == results::ResultsPathKind::kExperimentDir;
-    if (a_experiment != (b.kind == results::ResultsPathKind::kExperimentDir))
+    const auto a = runs::resolve_results_path(paths[0]);
+    const auto b = runs::resolve_results_path(paths[1]);
+    const bool a_experiment = a.kind == runs::ResultsPathKind::kExperimentDir;
+    if (a_experiment != (b.kind == runs::ResultsPathKind::kExperimentDir))
       throw std::runtime_error("compare two experiment folders, or two runs/CSV files, not one of each");
     return a_experiment ? diff_experiments(a, b, options, format == "csv") : diff_files(a, b, options, format == "csv");
   } catch (const UsageError&) {

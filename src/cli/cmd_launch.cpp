@@ -4,14 +4,14 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "core/errors.h"
-#include "dist/launcher.h"
+#include "cli/errors.h"
+#include "parallel/launcher.h"
 
 namespace bnlab::cli {
 namespace {
 
 struct LaunchCommandOptions {
-  dist::LaunchOptions launch;
+  parallel::LaunchOptions launch;
 };
 
 // The words after "--" are the command every rank runs.
@@ -27,21 +27,16 @@ LaunchCommandOptions read_options(const cxxopts::ParseResult& parsed, Args comma
     throw UsageError("missing the command to run after `--`, e.g. `bnlab launch --nproc 2 -- run keras-mlp`");
   if (command[0] == "launch") throw UsageError("`bnlab launch -- launch ...` would start jobs inside jobs");
   o.launch.processes = parsed["nproc"].as<int>();
-  if (o.launch.processes < 1) throw UsageError(fmt::format("--nproc must be at least 1, got {}", o.launch.processes));
-  if (parsed.count("master-port")) {
-    o.launch.master_port = parsed["master-port"].as<int>();
-    if (*o.launch.master_port < 1 || *o.launch.master_port > 65535)
-      throw UsageError(fmt::format("--master-port must be in 1..65535, got {}", *o.launch.master_port));
-  }
-  if (parsed.count("dist-timeout")) {
-    o.launch.timeout_seconds = parsed["dist-timeout"].as<double>();
-    if (!(*o.launch.timeout_seconds > 0))
-      throw UsageError(fmt::format("--dist-timeout must be positive seconds, got {}", *o.launch.timeout_seconds));
-  }
+  if (parsed.count("master-port")) o.launch.master_port = parsed["master-port"].as<int>();
+  if (parsed.count("dist-timeout")) o.launch.timeout_seconds = parsed["dist-timeout"].as<double>();
   o.launch.grace_seconds = parsed["grace"].as<double>();
-  if (o.launch.grace_seconds < 0) throw UsageError(fmt::format("--grace must be >= 0, got {}", o.launch.grace_seconds));
   o.launch.program = "/proc/self/exe";  // the very binary that was launched
   o.launch.arguments = std::move(command);
+  try {
+    parallel::check_launch_options(o.launch);
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
+  }
   return o;
 }
 
@@ -66,7 +61,7 @@ int run_launch(const Args& args) {
   auto parsed = parse_command(parser, own);
   if (!parsed) return kExitOk;
   const LaunchCommandOptions o = read_options(*parsed, std::move(command));
-  return dist::launch_local_job(o.launch, std::cout, std::cerr, std::cerr);
+  return parallel::launch_local_job(o.launch, std::cout, std::cerr, std::cerr);
 }
 
 }  // namespace bnlab::cli

@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "core/errors.h"
-#include "experiments/experiment.h"
+#include "cli/errors.h"
+#include "experiments/catalog.h"
 
 namespace bnlab::cli {
 

@@ -4,43 +4,11 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "core/errors.h"
+#include "cli/errors.h"
 #include "core/text.h"
 #include "results/plot.h"
 
 namespace bnlab::cli {
-namespace {
-
-// Runs of every path; with several paths, variants are prefixed by the
-// folder they came from so that equal names do not merge.
-std::vector<results::RunRef> collect_runs(const std::vector<std::string>& paths, std::string& title) {
-  std::vector<results::RunRef> runs;
-  std::vector<std::string> names;
-  for (const auto& path : paths) {
-    auto resolved = results::resolve_results_path(path);
-    if (resolved.kind == results::ResultsPathKind::kCsvFile)
-      throw UsageError(fmt::format("{}: give run or experiment folders to plot, not a CSV file", path));
-    const std::string name = resolved.kind == results::ResultsPathKind::kExperimentDir
-                                 ? resolved.experiment
-                                 : resolved.runs.front().dir.parent_path().parent_path().filename().string();
-    names.push_back(name);
-    for (auto run : resolved.runs) {
-      if (paths.size() > 1) run.variant = name + "/" + run.variant;
-      runs.push_back(run);
-    }
-  }
-  title = join(names, " vs ");
-  return runs;
-}
-
-std::vector<std::filesystem::path> outputs(const cxxopts::ParseResult& parsed, const std::vector<std::string>& paths) {
-  if (parsed.count("output")) return {parsed["output"].as<std::string>()};
-  const std::filesystem::path dir = paths.size() == 1 ? std::filesystem::path(paths[0]) : std::filesystem::path(".");
-  const std::string stem = parsed.count("bn-stats") ? "bn_stats" : "curves";
-  return {dir / (stem + ".svg"), dir / (stem + ".png")};
-}
-
-}  // namespace
 
 int run_plot(const Args& args) {
   cxxopts::Options parser("bnlab plot",
@@ -65,12 +33,19 @@ int run_plot(const Args& args) {
   const auto metrics = split((*parsed)["metrics"].as<std::string>(), ',');
   if (metrics.empty()) throw UsageError("--metrics: give at least one column");
 
-  std::string title;
-  const auto runs = collect_runs(paths, title);
   const bool bn_stats = parsed->count("bn-stats") > 0;
-  const auto figure = bn_stats ? results::bn_stats_figure(runs, title + ": BatchNorm internals, mean over seeds")
-                               : results::training_curves(runs, metrics, x, title + ": mean over seeds, band min-max");
-  for (const auto& output : outputs(*parsed, paths)) {
+  results::PlotRuns plot;
+  try {
+    plot = results::runs_to_plot(paths);
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
+  }
+  const auto figure =
+      bn_stats ? results::bn_stats_figure(plot.runs, plot.title + ": BatchNorm internals, mean over seeds")
+               : results::training_curves(plot.runs, metrics, x, plot.title + ": mean over seeds, band min-max");
+  const auto outputs = parsed->count("output") ? std::vector<std::filesystem::path>{(*parsed)["output"].as<std::string>()}
+                                               : results::default_plot_outputs(paths, bn_stats);
+  for (const auto& output : outputs) {
     results::render_figure(figure, output);
     std::cout << fmt::format("wrote {}\n", output.string());
   }

@@ -1,12 +1,11 @@
 // bnlab report NAME [--results DIR] [--threshold X] [--no-plots]
 #include <fmt/format.h>
 
-#include <fstream>
 #include <iostream>
 
 #include "cli/command.h"
-#include "core/errors.h"
-#include "experiments/run_plan.h"
+#include "cli/errors.h"
+#include "runs/layout.h"
 #include "results/report.h"
 
 namespace bnlab::cli {
@@ -29,17 +28,14 @@ int run_report(const Args& args) {
 
   const std::string name = (*parsed)["name"].as<std::string>();
   const std::filesystem::path root = parsed->count("results") ? std::filesystem::path((*parsed)["results"].as<std::string>())
-                                                              : experiments::default_results_root();
-  const std::filesystem::path dir = root / name;
-  if (!std::filesystem::is_directory(dir))
-    throw std::runtime_error(fmt::format("{}: no results for '{}' (run `bnlab run {}` first)", dir.string(), name, name));
+                                                              : runs::default_results_root();
+  const auto dir = results::experiment_results_dir(root, name);
 
   results::ReportOptions options;
   options.threshold = (*parsed)["threshold"].as<double>();
   options.plots = parsed->count("no-plots") == 0;
   const auto report = results::build_report(dir, options);
-  const auto markdown_path = dir / "report.md";
-  std::ofstream(markdown_path) << results::render_markdown(report);
+  const auto markdown_path = results::write_markdown(dir, report);
   results::print_table(std::cout, report);
   std::cout << fmt::format("\nwrote {}", markdown_path.string());
   for (const auto& plot : report.plot_files) std::cout << fmt::format(", {}", (dir / plot).string());

@@ -4,8 +4,9 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "core/errors.h"
-#include "experiments/experiment.h"
+#include "cli/errors.h"
+#include "experiments/catalog.h"
+#include "experiments/config_keys.h"
 
 namespace bnlab::cli {
 namespace {

@@ -4,10 +4,10 @@
 
 #include <iostream>
 
-#include "bn/equivalence.h"
+#include "verify/equivalence.h"
 #include "cli/command.h"
 #include "cli/dist_options.h"
-#include "core/errors.h"
+#include "cli/errors.h"
 
 namespace bnlab::cli {
 namespace {
@@ -20,15 +20,6 @@ struct VerifyOptions {
   bool sync_bn = false;
 };
 
-std::vector<bn::EquivalenceCase> verify_table(const VerifyOptions& options) {
-  auto cases = bn::random_cases(options.cases, options.seed, options.dtype);
-  // The numerically hard case always runs when float32 is in the table.
-  if (!options.dtype || *options.dtype == torch::kFloat32) {
-    cases.push_back(bn::large_offset_case({64, 8}));
-    cases.push_back(bn::large_offset_case({16, 8, 10, 10}));
-  }
-  return bn::for_each_kernels(cases, options.kernels);
-}
 
 constexpr const char* kShownQuantities[] = {"y", "dx", "dweight", "dbias", "running_mean",
                                             "running_var"};
@@ -39,7 +30,7 @@ void print_header() {
   std::cout << fmt::format("{:<13} {}\n", "tol atol/rtol", "result");
 }
 
-void print_row(int index, const bn::CaseReport& report) {
+void print_row(int index, const verify::CaseReport& report) {
   std::cout << fmt::format("{:>3}  {:<80} ", index, report.test_case.describe());
   for (const char* name : kShownQuantities) {
     const auto* q = report.find(name);
@@ -56,7 +47,7 @@ void print_row(int index, const bn::CaseReport& report) {
 
 // The quantities that differ from float32 native beyond tolerance but are
 // closer to the float64 truth: say so, with the figures.
-std::string accuracy_notes(int index, const bn::CaseReport& report) {
+std::string accuracy_notes(int index, const verify::CaseReport& report) {
   std::string notes;
   for (const auto& q : report.quantities)
     if (q.passed_by_accuracy())
@@ -67,7 +58,7 @@ std::string accuracy_notes(int index, const bn::CaseReport& report) {
 
 // One report per case of the table, printed as a table; returns the exit code.
 template <typename Compare>
-int run_table(const std::vector<bn::EquivalenceCase>& table, uint64_t seed, bool print, const std::string& reference,
+int run_table(const std::vector<verify::EquivalenceCase>& table, uint64_t seed, bool print, const std::string& reference,
               Compare compare) {
   if (print) print_header();
   int failures = 0, index = 0;
@@ -101,9 +92,9 @@ int verify_sync_bn(const VerifyOptions& options, const cxxopts::ParseResult& par
   if (group->is_root())
     std::cout << fmt::format("sync BatchNorm on {} ranks vs bnlab BatchNorm in one process on the whole batch "
                              "(fused kernels: {})\n", group->size(), bn::fused_isa());
-  return run_table(bn::for_each_kernels(bn::sync_cases(), options.kernels), options.seed, group->is_root(),
-                   "bnlab BatchNorm, one process, whole batch", [&](const bn::EquivalenceCase& c, uint64_t seed) {
-                     return bn::compare_sync_with_single(c, seed, *group);
+  return run_table(verify::for_each_kernels(verify::sync_cases(), options.kernels), options.seed, group->is_root(),
+                   "bnlab BatchNorm, one process, whole batch", [&](const verify::EquivalenceCase& c, uint64_t seed) {
+                     return verify::compare_sync_with_single(c, seed, group);
                    });
 }
 
@@ -148,7 +139,9 @@ int run_verify(const Args& args) {
   }
   if (parsed->count("sync-bn")) return verify_sync_bn(options, *parsed);
   std::cout << fmt::format("fused kernels run with: {}\n", bn::fused_isa());
-  return run_table(verify_table(options), options.seed, true, "torch::nn::BatchNorm1d/2d", bn::compare_with_native);
+  return run_table(verify::verify_cases(options.cases, options.seed, options.dtype, options.kernels), options.seed,
+                   true, "torch::nn::BatchNorm1d/2d",
+                   [](const verify::EquivalenceCase& c, uint64_t seed) { return verify::compare_with_native(c, seed); });
 }
 
 }  // namespace bnlab::cli

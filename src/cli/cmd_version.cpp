@@ -9,7 +9,7 @@
 #include "cli/command.h"
 #include "core/allocator.h"
 #include "core/build_info.h"
-#include "core/errors.h"
+#include "cli/errors.h"
 #include "core/threads.h"
 
 namespace bnlab::cli {

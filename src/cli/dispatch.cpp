@@ -7,7 +7,7 @@
 #include "cli/command.h"
 #include "cli/global_options.h"
 #include "core/allocator.h"
-#include "core/errors.h"
+#include "cli/errors.h"
 #include "core/threads.h"
 
 namespace bnlab::cli {

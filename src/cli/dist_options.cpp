@@ -1,6 +1,6 @@
 #include "cli/dist_options.h"
 
-#include "core/errors.h"
+#include "cli/errors.h"
 
 namespace bnlab::cli {
 
@@ -15,21 +15,20 @@ void add_dist_options(cxxopts::Options& options) {
        cxxopts::value<double>(), "S");
 }
 
-std::shared_ptr<dist::Group> join_group(const cxxopts::ParseResult& parsed) {
-  dist::GroupFlags flags;
+std::shared_ptr<parallel::Group> join_group(const cxxopts::ParseResult& parsed) {
+  parallel::GroupFlags flags;
   if (parsed.count("world-size")) flags.world_size = parsed["world-size"].as<int>();
   if (parsed.count("rank")) flags.rank = parsed["rank"].as<int>();
   if (parsed.count("master-addr")) flags.master_addr = parsed["master-addr"].as<std::string>();
   if (parsed.count("master-port")) flags.master_port = parsed["master-port"].as<int>();
   if (parsed.count("dist-timeout")) flags.timeout_seconds = parsed["dist-timeout"].as<double>();
-  dist::GroupOptions options;
+  parallel::GroupOptions options;
   try {
-    options = dist::resolve_group_options(flags);
+    options = parallel::resolve_group_options(flags);
   } catch (const std::invalid_argument& error) {
     throw UsageError(error.what());
   }
-  auto group = dist::Group::join(options);
-  dist::set_default_group(group);
+  auto group = parallel::Group::join(options);
   return group;
 }
 

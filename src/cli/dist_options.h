@@ -6,15 +6,15 @@
 #include <memory>
 
 #include "cli/cxxopts.h"
-#include "dist/group.h"
+#include "parallel/group.h"
 
 namespace bnlab::cli {
 
 void add_dist_options(cxxopts::Options& options);
 
 // Joins the job the options and environment describe (a one-process group
-// when they describe none) and makes it the default group. Bad values are
-// UsageErrors; a failed rendezvous is a dist::DistError.
-std::shared_ptr<dist::Group> join_group(const cxxopts::ParseResult& parsed);
+// when they describe none). Bad values are
+// UsageErrors; a failed rendezvous is a parallel::DistError.
+std::shared_ptr<parallel::Group> join_group(const cxxopts::ParseResult& parsed);
 
 }  // namespace bnlab::cli

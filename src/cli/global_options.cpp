@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "core/errors.h"
+#include "cli/errors.h"
 #include "core/threads.h"
 
 namespace bnlab::cli {

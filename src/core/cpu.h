@@ -11,15 +11,17 @@ bool cpu_has_avx2_fma();
 
 }  // namespace bnlab
 
-// Code compiled twice lives in namespaces NS::avx2 and NS::portable (its
-// *_impl.h defines BNLAB_ISA as one of them). Callers declare both copies
-// with BNLAB_DECLARE_ISA_COPIES(NS, declarations...) and take the one for
-// this CPU with BNLAB_ISA_COPY(NS, name): BNLAB_ISA_COPY(ns, f<float>)(args).
-#define BNLAB_DECLARE_ISA_COPIES(NS, ...) \
-  namespace NS::avx2 {                    \
-  __VA_ARGS__                             \
-  }                                       \
-  namespace NS::portable {                \
-  __VA_ARGS__                             \
-  }
+// Code compiled once per instruction set, one mechanism for every kernel family:
+//   NAME_isa.h      its declarations, in namespace NS::BNLAB_ISA, without an
+//                   include guard (it is included once per copy);
+//   NAME_impl.h     the definitions; it includes NAME_isa.h, so the two
+//                   cannot drift apart;
+//   NAME_avx2.cpp, NAME_portable.cpp
+//                   #define BNLAB_ISA avx2 | portable, then include
+//                   NAME_impl.h; CMake compiles each with its ISA's flags.
+// The caller declares every copy with
+//   #define BNLAB_ISA_DECLARATIONS "path/NAME_isa.h"
+//   #include "core/isa_copies.h"
+// and calls the copy for this CPU with BNLAB_ISA_COPY(NS, name):
+// BNLAB_ISA_COPY(ns, f<float>)(args).
 #define BNLAB_ISA_COPY(NS, name) (::bnlab::cpu_has_avx2_fma() ? NS::avx2::name : NS::portable::name)

@@ -3,4 +3,3 @@
 #include <torch/torch.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include "cli/cxxopts.h"

@@ -41,4 +41,14 @@ const DatasetSpec& find_dataset(const std::string& name) {
       fmt::format("unknown data set '{}' (known: {})", name, fmt::join(names, ", ")));
 }
 
+std::vector<const DatasetSpec*> select_datasets(const std::vector<std::string>& names) {
+  std::vector<const DatasetSpec*> specs;
+  if (names.empty() || (names.size() == 1 && names[0] == "all")) {
+    for (const auto& spec : dataset_catalog()) specs.push_back(&spec);
+    return specs;
+  }
+  for (const auto& name : names) specs.push_back(&find_dataset(name));
+  return specs;
+}
+
 }  // namespace bnlab::data

@@ -33,4 +33,8 @@ const std::vector<DatasetSpec>& dataset_catalog();
 // Throws std::invalid_argument listing the known names when `name` is unknown.
 const DatasetSpec& find_dataset(const std::string& name);
 
+// The data sets a command names: every one for no names or "all", else each
+// by name (throws std::invalid_argument for an unknown one).
+std::vector<const DatasetSpec*> select_datasets(const std::vector<std::string>& names);
+
 }  // namespace bnlab::data

@@ -96,4 +96,10 @@ Batch Batches::rows(int64_t index, int64_t first, int64_t last) const {
 
 Batch Batches::operator[](int64_t index) const { return rows(index, 0, rows(index)); }
 
+SplitStatistics describe_split(const Split& split, int64_t num_classes) {
+  const auto counts = torch::bincount(split.labels, {}, num_classes);
+  return {split.images.mean().item<double>(), split.images.std().item<double>(),
+          std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel())};
+}
+
 }  // namespace bnlab::data

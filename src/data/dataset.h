@@ -39,6 +39,13 @@ Split make_split(const torch::Tensor& images_u8, const torch::Tensor& labels_u8,
 
 void standardize(Dataset& dataset);
 
+// What `bnlab data info` shows of a data set's training split.
+struct SplitStatistics {
+  double pixel_mean = 0, pixel_std = 0;
+  std::vector<int64_t> labels_per_class;
+};
+SplitStatistics describe_split(const Split& split, int64_t num_classes);
+
 // A batch of one split, in the order of a given permutation.
 struct Batch {
   torch::Tensor images;  // (B, 1, 28, 28)

@@ -19,17 +19,24 @@
 #include <string>
 #include <vector>
 
-#include "experiments/run_config.h"
+#include "core/enum_names.h"
+#include "experiments/resolve.h"
+#include "models/options.h"
 
 namespace bnlab::experiments {
+
+// What a stage does: train; recalibrate (re-estimate BN statistics with
+// everything frozen, then evaluate); or evaluate only.
+enum class StageAction { kTrain, kRecalibrate, kEvaluate };
+const EnumNames<StageAction>& enum_names(StageAction);
 
 // One step of a staged run (e.g. train on MNIST, then adapt to Fashion-MNIST).
 // Stage overrides accumulate: a stage starts from the previous stage's config.
 struct StageSpec {
   std::string name;
-  std::string action = "train";   // train | recalibrate (re-estimate BN statistics) | evaluate
-  std::string trainable = "all";  // train: all | bn (gamma/beta only) | non-bn
-  bool freeze_bn_stats = false;   // train: BN layers use and keep their running statistics
+  StageAction action = StageAction::kTrain;
+  models::ParamGroup trainable = models::ParamGroup::kAll;  // what a train stage trains
+  bool freeze_bn_stats = false;  // train: BN layers use and keep their running statistics
   Overrides overrides;
 };
 
@@ -60,16 +67,8 @@ struct Experiment {
   std::vector<ResolvedStage> stages_for(const Variant& variant, const Overrides& extra = {}) const;
 };
 
-// Parses and validates a file; every error names the file, line, key and reason.
+// Parses and validates a file; every error names the file, line, key and
+// reason (experiment_file.cpp). catalog.h finds files by name.
 Experiment load_experiment_file(const std::filesystem::path& file);
-
-// experiments/ in the source tree, or $BNLAB_EXPERIMENTS_DIR.
-std::filesystem::path experiments_dir();
-
-// A name ("keras-mlp") from experiments_dir(), or a path to a .toml file.
-Experiment load_experiment(const std::string& name_or_path);
-
-// Every *.toml in `dir`, by name. Throws on the first invalid file.
-std::vector<Experiment> load_all_experiments(const std::filesystem::path& dir);
 
 }  // namespace bnlab::experiments

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/run_config.h"
+#include "experiments/resolve.h"
 
 namespace bnlab::experiments {
 

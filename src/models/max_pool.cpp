@@ -5,12 +5,9 @@
 
 #include "core/cpu.h"
 
-// The two compiled copies of max_pool_kernels_impl.h.
-BNLAB_DECLARE_ISA_COPIES(
-    bnlab::models::max_pool_kernels,
-    template <typename T> void pool_plane(const T* x, T* y, uint8_t* winner, int64_t W, int64_t OH, int64_t OW);
-    template <typename T>
-    void unpool_plane(const T* dy, const uint8_t* winner, T* dx, int64_t H, int64_t W, int64_t OH, int64_t OW);)
+// The compiled copies of max_pool_kernels_impl.h.
+#define BNLAB_ISA_DECLARATIONS "models/max_pool_kernels_isa.h"
+#include "core/isa_copies.h"
 
 namespace bnlab::models {
 namespace {

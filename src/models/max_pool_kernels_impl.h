@@ -3,9 +3,7 @@
 // first); free of LibTorch for the reason given in bn/fused_kernels_impl.h.
 #include <cstdint>
 
-#ifndef BNLAB_ISA
-#error "define BNLAB_ISA (the namespace of this copy of the kernels)"
-#endif
+#include "models/max_pool_kernels_isa.h"
 
 namespace bnlab::models::max_pool_kernels::BNLAB_ISA {
 

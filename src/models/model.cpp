@@ -8,22 +8,22 @@
 namespace bnlab::models {
 namespace {
 
-using experiments::RunConfig;
-
 constexpr int64_t kImageSide = 28;
 
-torch::nn::AnyModule make_activation(const std::string& name) {
-  if (name == "relu") return torch::nn::AnyModule(torch::nn::ReLU());
-  if (name == "sigmoid") return torch::nn::AnyModule(torch::nn::Sigmoid());
-  if (name == "tanh") return torch::nn::AnyModule(torch::nn::Tanh());
-  throw std::invalid_argument("unknown activation '" + name + "'");
+torch::nn::AnyModule make_activation(Activation activation) {
+  switch (activation) {
+    case Activation::kRelu: return torch::nn::AnyModule(torch::nn::ReLU());
+    case Activation::kSigmoid: return torch::nn::AnyModule(torch::nn::Sigmoid());
+    case Activation::kTanh: return torch::nn::AnyModule(torch::nn::Tanh());
+  }
+  throw std::invalid_argument("unknown activation");
 }
 
 }  // namespace
 
-bool fuses_relu(const RunConfig& config) {
-  return config.bn.fuse_relu && config.model.norm == "custom" && config.model.placement == "before" &&
-         config.model.activation == "relu" && config.log.bn_stats_every == 0;
+bool fuses_relu(const ModelOptions& options) {
+  return options.fuse_relu && options.norm.kind == NormKind::kCustom && options.placement == Placement::kBefore &&
+         options.activation == Activation::kRelu;
 }
 
 namespace {
@@ -33,23 +33,23 @@ namespace {
 // Linear-ReLU-BN), and dropout at the end of the block or, with
 // dropout_placement "before-norm", right before the BatchNorm layer. Conv
 // blocks pool before their dropout, so pooling goes here too.
-void add_block(torch::nn::Sequential& net, const RunConfig& config, int index, int64_t features, int spatial_dims) {
-  const bool with_norm = config.model.norm != "none";
-  const bool with_dropout = config.model.dropout > 0;
-  const bool dropout_first = with_dropout && with_norm && config.model.dropout_placement == "before-norm";
-  const bool relu_in_norm = fuses_relu(config);
+void add_block(torch::nn::Sequential& net, const ModelOptions& options, int index, int64_t features,
+               int spatial_dims) {
+  const bool with_norm = options.norm.kind != NormKind::kNone;
+  const bool with_dropout = options.dropout > 0;
+  const bool dropout_first = with_dropout && with_norm && options.dropout_placement == DropoutPlacement::kBeforeNorm;
+  const bool relu_in_norm = fuses_relu(options);
   auto add_norm = [&] {
     if (!with_norm) return;
-    if (dropout_first) net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(config.model.dropout));
-    net->push_back(fmt::format("norm{}", index),
-                   make_norm(config.model.norm, features, spatial_dims, config.bn, relu_in_norm));
+    if (dropout_first) net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(options.dropout));
+    net->push_back(fmt::format("norm{}", index), make_norm(options.norm, features, spatial_dims, relu_in_norm));
   };
-  if (config.model.placement == "before") add_norm();
-  if (!relu_in_norm) net->push_back(fmt::format("act{}", index), make_activation(config.model.activation));
-  if (config.model.placement == "after") add_norm();
+  if (options.placement == Placement::kBefore) add_norm();
+  if (!relu_in_norm) net->push_back(fmt::format("act{}", index), make_activation(options.activation));
+  if (options.placement == Placement::kAfter) add_norm();
   if (spatial_dims == 2) net->push_back(fmt::format("pool{}", index), MaxPool2x2());
   if (with_dropout && !dropout_first)
-    net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(config.model.dropout));
+    net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(options.dropout));
 }
 
 // Keras' default for Dense and Conv2D: glorot_uniform kernels, zero biases.
@@ -68,33 +68,33 @@ void glorot_init(torch::nn::Module& module) {
 
 }  // namespace
 
-torch::nn::Sequential build_model(const RunConfig& config, int64_t num_classes) {
+torch::nn::Sequential build_model(const ModelOptions& options) {
   torch::nn::Sequential net;
   int index = 0;
   int64_t features = kImageSide * kImageSide;
 
-  if (config.model.arch == "cnn") {
+  if (options.arch == Arch::kCnn) {
     int64_t channels = 1, side = kImageSide;
-    for (int64_t out_channels : config.model.conv_channels) {
+    for (int64_t out_channels : options.conv_channels) {
       ++index;
       net->push_back(fmt::format("conv{}", index),
                      torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, out_channels, 3)));
-      add_block(net, config, index, out_channels, 2);
+      add_block(net, options, index, out_channels, 2);
       channels = out_channels;
       side = (side - 2) / 2;
     }
     features = channels * side * side;
   }
   net->push_back("flatten", torch::nn::Flatten());
-  for (int64_t width : config.model.hidden) {
+  for (int64_t width : options.hidden) {
     ++index;
     net->push_back(fmt::format("dense{}", index), torch::nn::Linear(features, width));
-    add_block(net, config, index, width, 0);
+    add_block(net, options, index, width, 0);
     features = width;
   }
-  net->push_back("logits", torch::nn::Linear(features, num_classes));
+  net->push_back("logits", torch::nn::Linear(features, options.num_classes));
 
-  if (config.model.init == "glorot") glorot_init(*net);
+  if (options.init == Init::kGlorot) glorot_init(*net);
   return net;
 }
 
@@ -125,13 +125,11 @@ std::vector<std::string> model_summary(torch::nn::Sequential& model) {
   return lines;
 }
 
-std::vector<torch::Tensor> select_trainable(torch::nn::Module& model, const std::string& group) {
-  if (group != "all" && group != "bn" && group != "non-bn")
-    throw std::invalid_argument("unknown parameter group '" + group + "' (all, bn, non-bn)");
+std::vector<torch::Tensor> select_trainable(torch::nn::Module& model, ParamGroup group) {
   std::vector<torch::Tensor> trainable;
   for (const auto& item : model.named_modules("", /*include_self=*/false)) {
     const bool in_bn = is_batch_norm(*item.value());
-    const bool train = group == "all" || (group == "bn") == in_bn;
+    const bool train = group == ParamGroup::kAll || (group == ParamGroup::kBn) == in_bn;
     for (auto& p : item.value()->parameters(/*recurse=*/false)) {
       p.set_requires_grad(train);
       if (train) trainable.push_back(p);

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "experiments/run_config.h"
+#include "models/options.h"
 
 namespace bnlab::models {
 
-// Builds the model for a resolved config (see experiments::resolved):
+// Builds the model:
 //  mlp: Flatten, then per hidden size: Linear, [norm] act [norm], [dropout];
 //       then Linear(., 10). Default: 784-128-64-10, BN between Linear and ReLU
 //       (with bnlab's BN, one layer computing both: see fuses_relu).
@@ -19,12 +19,11 @@ namespace bnlab::models {
 //       [dropout]; Flatten; dense blocks as the mlp; Linear(., 10). Default:
 //       Conv(32)-ReLU-BN-MaxPool-Flatten-Dense(64)-ReLU-BN-Dense(10).
 // Layers are named (dense1, norm1, act1, ..., logits) for inspection.
-torch::nn::Sequential build_model(const experiments::RunConfig& config, int64_t num_classes = 10);
+torch::nn::Sequential build_model(const ModelOptions& options);
 
 // Whether each block's BatchNorm and ReLU are one layer (bn::BatchNormOptions::relu,
-// named normK, no actK): bnlab's BN right before a ReLU with bn.fuse_relu on,
-// unless BatchNorm internals are logged (they read the ReLU's input).
-bool fuses_relu(const experiments::RunConfig& config);
+// named normK, no actK): bnlab's BN right before a ReLU, with fuse_relu on.
+bool fuses_relu(const ModelOptions& options);
 
 // Parameters that train (requires_grad), summed.
 int64_t count_parameters(const torch::nn::Module& model);
@@ -36,10 +35,9 @@ std::vector<std::string> model_summary(torch::nn::Sequential& model);
 
 namespace bnlab::models {
 
-// Parameter groups for staged training: "all", "bn" (BatchNorm gamma/beta
-// only) or "non-bn". Sets requires_grad accordingly (frozen parameters get no
+// Parameter groups for staged training (ParamGroup). Sets requires_grad accordingly (frozen parameters get no
 // gradient at all) and returns the trainable ones for the optimiser.
-std::vector<torch::Tensor> select_trainable(torch::nn::Module& model, const std::string& group);
+std::vector<torch::Tensor> select_trainable(torch::nn::Module& model, ParamGroup group);
 
 // Copies every parameter and buffer that `to` shares with `from` (same name
 // and shape); returns the names of those `to` has that `from` lacks (e.g.

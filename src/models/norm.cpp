@@ -7,13 +7,13 @@
 namespace bnlab::models {
 namespace {
 
-// bnlab's config uses std::optional; LibTorch 1.13's options take c10::optional.
-c10::optional<double> momentum_of(const experiments::BnConfig& config) {
+// bnlab's options use std::optional; LibTorch 1.13's take c10::optional.
+c10::optional<double> momentum_of(const NormOptions& config) {
   return config.momentum ? c10::optional<double>(*config.momentum) : c10::nullopt;
 }
 
 template <typename Module>
-void init_affine(Module& bn, const experiments::BnConfig& config) {
+void init_affine(Module& bn, const NormOptions& config) {
   if (!config.affine) return;
   torch::NoGradGuard no_grad;
   bn->weight.fill_(config.gamma_init);
@@ -21,39 +21,39 @@ void init_affine(Module& bn, const experiments::BnConfig& config) {
 }
 
 template <typename Options>
-Options native_options(int64_t features, const experiments::BnConfig& config) {
+Options native_options(int64_t features, const NormOptions& config) {
   return Options(features).eps(config.eps).momentum(momentum_of(config)).affine(config.affine);
 }
 
 }  // namespace
 
-torch::nn::AnyModule make_norm(const std::string& kind, int64_t features, int spatial_dims,
-                               const experiments::BnConfig& config, bool then_relu) {
-  if (then_relu && kind != "custom")
-    throw std::invalid_argument("make_norm: only bnlab's BatchNorm (custom) computes a ReLU inside, not '" + kind +
-                                "'");
-  if (kind == "custom") {
+torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int spatial_dims, bool then_relu) {
+  const NormKind kind = config.kind;
+  if (then_relu && kind != NormKind::kCustom)
+    throw std::invalid_argument("make_norm: only bnlab's BatchNorm (custom) computes a ReLU inside, not '" +
+                                to_name(kind) + "'");
+  if (kind == NormKind::kCustom) {
     bn::BatchNorm layer(bn::BatchNormOptions(features)
                             .eps(config.eps)
                             .momentum(momentum_of(config))
                             .affine(config.affine)
-                            .kernels(bn::parse_kernels(config.kernels))
-                            .sync(config.mode == "sync")
+                            .kernels(config.kernels)
+                            .sync_group(config.sync_group)
                             .relu(then_relu));
     init_affine(layer, config);
     return torch::nn::AnyModule(layer);
   }
-  if (kind == "native" && spatial_dims == 2) {
+  if (kind == NormKind::kNative && spatial_dims == 2) {
     torch::nn::BatchNorm2d layer(native_options<torch::nn::BatchNormOptions>(features, config));
     init_affine(layer, config);
     return torch::nn::AnyModule(layer);
   }
-  if (kind == "native") {
+  if (kind == NormKind::kNative) {
     torch::nn::BatchNorm1d layer(native_options<torch::nn::BatchNormOptions>(features, config));
     init_affine(layer, config);
     return torch::nn::AnyModule(layer);
   }
-  throw std::invalid_argument("make_norm: no normalisation layer for kind '" + kind + "'");
+  throw std::invalid_argument("make_norm: no normalisation layer for kind '" + to_name(kind) + "'");
 }
 
 bool is_batch_norm(const torch::nn::Module& module) {

@@ -3,17 +3,18 @@
 
 #include <string>
 
-#include "experiments/run_config.h"
+#include "models/options.h"
 
 namespace bnlab::models {
 
 // A normalisation layer over `features` channels of a (N,C) (spatial_dims 0)
-// or (N,C,H,W) (spatial_dims 2) input: "native" is torch::nn::BatchNorm1d/2d,
-// "custom" is bnlab::bn::BatchNorm, both configured from `bn` (eps, momentum,
-// affine, gamma and beta init). then_relu: bnlab's BatchNorm with the ReLU
-// after it computed inside (custom only). Throws for "none" or an unknown kind.
-torch::nn::AnyModule make_norm(const std::string& kind, int64_t features, int spatial_dims,
-                               const experiments::BnConfig& bn, bool then_relu = false);
+// or (N,C,H,W) (spatial_dims 2) input: native is torch::nn::BatchNorm1d/2d,
+// custom is bnlab::bn::BatchNorm, both configured from `options` (eps,
+// momentum, affine, gamma and beta init; custom also kernels and sync group).
+// then_relu: bnlab's BatchNorm with the ReLU after it computed inside
+// (custom only). Throws std::invalid_argument for kind none.
+torch::nn::AnyModule make_norm(const NormOptions& options, int64_t features, int spatial_dims,
+                               bool then_relu = false);
 
 // True for both BatchNorm implementations (for freezing, logging, counting).
 bool is_batch_norm(const torch::nn::Module& module);

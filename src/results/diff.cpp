@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/text.h"
+#include "runs/metrics.h"
 
 namespace bnlab::results {
 namespace {
@@ -19,14 +20,14 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-std::vector<std::string> key_columns(const CsvTable& a, const CsvTable& b, const DiffOptions& options) {
+std::vector<std::string> key_columns(const runs::CsvTable& a, const runs::CsvTable& b, const DiffOptions& options) {
   if (!options.key.empty()) return options.key;
-  if (a.has_column("stage") && b.has_column("stage")) return {"stage", "epoch"};
+  if (a.has_column(runs::kStageColumn) && b.has_column(runs::kStageColumn)) return {runs::kStageColumn, "epoch"};
   return {"epoch"};
 }
 
 // Row index by key ("epoch=3"), refusing duplicate keys.
-std::map<std::string, size_t> index_rows(const CsvTable& table, const std::vector<std::string>& keys) {
+std::map<std::string, size_t> index_rows(const runs::CsvTable& table, const std::vector<std::string>& keys) {
   std::vector<size_t> key_index;
   for (const auto& key : keys) {
     if (!table.has_column(key))
@@ -45,10 +46,10 @@ std::map<std::string, size_t> index_rows(const CsvTable& table, const std::vecto
   return rows;
 }
 
-std::vector<std::string> compared_columns(const CsvTable& a, const CsvTable& b, const std::vector<std::string>& keys,
+std::vector<std::string> compared_columns(const runs::CsvTable& a, const runs::CsvTable& b, const std::vector<std::string>& keys,
                                           const DiffOptions& options) {
   for (const auto& column : options.columns)
-    for (const CsvTable* table : {&a, &b})
+    for (const runs::CsvTable* table : {&a, &b})
       if (!table->has_column(column))
         fail(fmt::format("{}: no column '{}' (given with --columns)", table->path.string(), column));
   if (options.columns.empty()) {
@@ -86,8 +87,8 @@ bool is_timing_column(const std::string& column) {
   return ends_with("_seconds") || ends_with("ms_per_step") || column == "seconds";
 }
 
-TableDiff diff_tables(const CsvTable& a, const CsvTable& b, const DiffOptions& options) {
-  for (const CsvTable* table : {&a, &b})
+TableDiff diff_tables(const runs::CsvTable& a, const runs::CsvTable& b, const DiffOptions& options) {
+  for (const runs::CsvTable* table : {&a, &b})
     if (table->rows.empty()) fail(fmt::format("{}: no data rows", table->path.string()));
   TableDiff diff;
   diff.key_columns = key_columns(a, b, options);
@@ -129,10 +130,10 @@ bool ExperimentDiff::equal() const {
   return std::all_of(runs.begin(), runs.end(), [](const TableDiff& d) { return d.equal(); });
 }
 
-ExperimentDiff diff_experiments(const std::vector<RunRef>& a, const std::vector<RunRef>& b,
+ExperimentDiff diff_experiments(const std::vector<runs::RunRef>& a, const std::vector<runs::RunRef>& b,
                                 const DiffOptions& options) {
-  auto name = [](const RunRef& r) { return fmt::format("{}/seed-{}", r.variant, r.seed); };
-  std::map<std::string, const RunRef*> by_name_b;
+  auto name = [](const runs::RunRef& r) { return runs::run_label(r.variant, r.seed); };
+  std::map<std::string, const runs::RunRef*> by_name_b;
   for (const auto& run : b) by_name_b[name(run)] = &run;
   ExperimentDiff result;
   std::set<std::string> matched;
@@ -143,7 +144,7 @@ ExperimentDiff diff_experiments(const std::vector<RunRef>& a, const std::vector<
       continue;
     }
     matched.insert(name(run));
-    TableDiff diff = diff_tables(read_csv(run.metrics_csv()), read_csv(found->second->metrics_csv()), options);
+    TableDiff diff = diff_tables(runs::read_csv(run.metrics_csv()), runs::read_csv(found->second->metrics_csv()), options);
     diff.label = name(run);
     result.runs.push_back(std::move(diff));
   }

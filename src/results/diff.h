@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "results/csv_table.h"
-#include "results/runs.h"
+#include "runs/csv_table.h"
+#include "runs/discovery.h"
 
 namespace bnlab::results {
 
@@ -44,7 +44,7 @@ struct TableDiff {
 // Throws std::runtime_error (naming file, row and column) for different
 // column sets, duplicate keys, missing key columns, non-numeric cells and
 // tables without rows.
-TableDiff diff_tables(const CsvTable& a, const CsvTable& b, const DiffOptions& options);
+TableDiff diff_tables(const runs::CsvTable& a, const runs::CsvTable& b, const DiffOptions& options);
 
 struct ExperimentDiff {
   std::vector<TableDiff> runs;                  // runs present in both, by variant and seed
@@ -52,7 +52,7 @@ struct ExperimentDiff {
   bool equal() const;
 };
 
-ExperimentDiff diff_experiments(const std::vector<RunRef>& a, const std::vector<RunRef>& b,
+ExperimentDiff diff_experiments(const std::vector<runs::RunRef>& a, const std::vector<runs::RunRef>& b,
                                 const DiffOptions& options);
 
 bool is_timing_column(const std::string& column);

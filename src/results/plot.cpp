@@ -100,21 +100,21 @@ void render_figure(const PlotFigure& figure, const fs::path& output) {
     throw std::runtime_error(fmt::format("gnuplot wrote nothing to {}:\n{}", output.string(), result.output));
 }
 
-PlotFigure training_curves(const std::vector<RunRef>& runs, const std::vector<std::string>& metrics,
+PlotFigure training_curves(const std::vector<runs::RunRef>& runs, const std::vector<std::string>& metrics,
                            const std::string& x, const std::string& title) {
-  const std::string file = x == "step" ? "steps.csv" : "metrics.csv";
-  std::map<std::string, std::vector<CsvTable>> tables;
+  std::map<std::string, std::vector<runs::CsvTable>> tables;
   for (const auto& run : runs) {
-    if (!fs::exists(run.dir / file))
-      throw std::runtime_error(fmt::format("{}: no {}{}", run.dir.string(), file,
+    const fs::path file = x == "step" ? run.files().steps_csv() : run.files().metrics_csv();
+    if (!fs::exists(file))
+      throw std::runtime_error(fmt::format("{}: no {}{}", run.dir.string(), file.filename().string(),
                                            x == "step" ? " (run with --set train.eval_every=K to log steps)" : ""));
-    tables[run.variant].push_back(read_csv(run.dir / file));
+    tables[run.variant].push_back(runs::read_csv(file));
   }
   PlotFigure figure;
   figure.title = title;
   for (const auto& metric : metrics) {
     PlotPanel panel{metric_label(metric), x, metric_label(metric), {}};
-    for (const auto& variant : variant_names(runs)) {
+    for (const auto& variant : runs::variant_names(runs)) {
       const auto& variant_tables = tables[variant];
       const std::string label = variant_tables.size() > 1 ? fmt::format("{} ({} seeds)", variant, variant_tables.size())
                                                           : variant;
@@ -128,10 +128,10 @@ PlotFigure training_curves(const std::vector<RunRef>& runs, const std::vector<st
 namespace {
 
 // Rows of one block from every run of a variant, as tables per run.
-std::vector<CsvTable> block_rows(const std::vector<CsvTable>& tables, int block) {
-  std::vector<CsvTable> selected;
+std::vector<runs::CsvTable> block_rows(const std::vector<runs::CsvTable>& tables, int block) {
+  std::vector<runs::CsvTable> selected;
   for (const auto& table : tables) {
-    CsvTable rows = table;
+    runs::CsvTable rows = table;
     rows.rows.clear();
     const size_t column = table.column_index("block");
     for (size_t r = 0; r < table.rows.size(); ++r)
@@ -142,7 +142,7 @@ std::vector<CsvTable> block_rows(const std::vector<CsvTable>& tables, int block)
 }
 
 // mean = median, band = p15..p85, averaged over seeds.
-Curve percentile_band(const std::vector<CsvTable>& tables) {
+Curve percentile_band(const std::vector<runs::CsvTable>& tables) {
   Curve band = aggregate_curve(tables, "step", "unit_p50");
   band.min = aggregate_curve(tables, "step", "unit_p15").mean;
   band.max = aggregate_curve(tables, "step", "unit_p85").mean;
@@ -156,13 +156,15 @@ Curve line_only(Curve curve) {
 
 }  // namespace
 
-PlotFigure bn_stats_figure(const std::vector<RunRef>& runs, const std::string& title) {
-  std::map<std::string, std::vector<CsvTable>> tables;
+PlotFigure bn_stats_figure(const std::vector<runs::RunRef>& runs, const std::string& title) {
+  std::map<std::string, std::vector<runs::CsvTable>> tables;
   int blocks = 0;
   for (const auto& run : runs) {
-    if (!fs::exists(run.dir / "bn_stats.csv"))
-      throw std::runtime_error(fmt::format("{}: no bn_stats.csv (run with --set log.bn_stats_every=K)", run.dir.string()));
-    tables[run.variant].push_back(read_csv(run.dir / "bn_stats.csv"));
+    const fs::path file = run.files().bn_stats_csv();
+    if (!fs::exists(file))
+      throw std::runtime_error(fmt::format("{}: no {} (run with --set log.bn_stats_every=K)", run.dir.string(),
+                                           file.filename().string()));
+    tables[run.variant].push_back(runs::read_csv(file));
     for (double b : tables[run.variant].back().numbers("block")) blocks = std::max(blocks, int(b));
   }
   PlotFigure figure;
@@ -172,7 +174,7 @@ PlotFigure bn_stats_figure(const std::vector<RunRef>& runs, const std::string& t
     PlotPanel unit{fmt::format("block {}: unit 0 input to activation (p15-p85, median)", block), "step", "value", {}};
     PlotPanel mean{fmt::format("block {}: BN mean, batch vs running", block), "step", "channel average", {}};
     PlotPanel var{fmt::format("block {}: BN variance, batch vs running", block), "step", "channel average", {}};
-    for (const auto& variant : variant_names(runs)) {
+    for (const auto& variant : runs::variant_names(runs)) {
       const auto rows = block_rows(tables[variant], block);
       unit.series.push_back({variant, percentile_band(rows)});
       const bool has_bn = !rows.empty() && !rows[0].rows.empty() && std::isfinite(rows[0].number(0, rows[0].column_index("batch_mean_avg")));
@@ -187,6 +189,29 @@ PlotFigure bn_stats_figure(const std::vector<RunRef>& runs, const std::string& t
     figure.panels.push_back(std::move(var));
   }
   return figure;
+}
+
+PlotRuns runs_to_plot(const std::vector<std::string>& paths) {
+  PlotRuns plot;
+  std::vector<std::string> names;
+  for (const auto& path : paths) {
+    auto resolved = runs::resolve_results_path(path);
+    if (resolved.kind == runs::ResultsPathKind::kCsvFile)
+      throw std::invalid_argument(fmt::format("{}: give run or experiment folders to plot, not a CSV file", path));
+    names.push_back(resolved.experiment);
+    for (auto run : resolved.runs) {
+      if (paths.size() > 1) run.variant = resolved.experiment + "/" + run.variant;
+      plot.runs.push_back(run);
+    }
+  }
+  plot.title = fmt::format("{}", fmt::join(names, " vs "));
+  return plot;
+}
+
+std::vector<fs::path> default_plot_outputs(const std::vector<std::string>& paths, bool bn_stats) {
+  const fs::path dir = paths.size() == 1 ? fs::path(paths[0]) : fs::path(".");
+  const std::string stem = bn_stats ? "bn_stats" : "curves";
+  return {dir / (stem + ".svg"), dir / (stem + ".png")};
 }
 
 }  // namespace bnlab::results

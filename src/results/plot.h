@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "results/runs.h"
+#include "runs/discovery.h"
 #include "results/summary.h"
 
 namespace bnlab::results {
@@ -34,7 +34,7 @@ void render_figure(const PlotFigure& figure, const std::filesystem::path& output
 // Training curves: a panel per metric, a line per variant (mean over seeds,
 // band min-max). x is "epoch" (metrics.csv) or "step" (steps.csv, written
 // when train.eval_every is set).
-PlotFigure training_curves(const std::vector<RunRef>& runs, const std::vector<std::string>& metrics,
+PlotFigure training_curves(const std::vector<runs::RunRef>& runs, const std::vector<std::string>& metrics,
                            const std::string& x, const std::string& title);
 
 // BatchNorm internals from bn_stats.csv (log.bn_stats_every): per hidden
@@ -42,7 +42,21 @@ PlotFigure training_curves(const std::vector<RunRef>& runs, const std::vector<st
 // the batch vs running mean, and the batch vs running variance (channel
 // averages), against the training step; a line (pair) per variant, averaged
 // over seeds.
-PlotFigure bn_stats_figure(const std::vector<RunRef>& runs, const std::string& title);
+PlotFigure bn_stats_figure(const std::vector<runs::RunRef>& runs, const std::string& title);
+
+// The runs of the results folders to plot together: with several folders,
+// variants are prefixed by their experiment's name, so that equal names do
+// not merge; the title names them ("a vs b"). Throws std::invalid_argument
+// for a CSV file (plots take run or experiment folders).
+struct PlotRuns {
+  std::vector<runs::RunRef> runs;
+  std::string title;
+};
+PlotRuns runs_to_plot(const std::vector<std::string>& paths);
+
+// Where a plot goes when not told: <stem>.svg and <stem>.png (stem curves,
+// or bn_stats for BatchNorm internals) in the one folder given, else in ".".
+std::vector<std::filesystem::path> default_plot_outputs(const std::vector<std::string>& paths, bool bn_stats);
 
 // "val_accuracy" -> "validation accuracy".
 std::string metric_label(const std::string& metric);

@@ -3,9 +3,10 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <fstream>
 #include <stdexcept>
 
-#include "experiments/experiment.h"
+#include "experiments/catalog.h"
 #include "results/plot.h"
 
 namespace bnlab::results {
@@ -68,7 +69,7 @@ std::string pad(const std::string& text, size_t width, bool left_align) {
 }  // namespace
 
 Report build_report(const std::filesystem::path& experiment_dir, const ReportOptions& options) {
-  const auto runs = experiment_runs(experiment_dir);
+  const auto runs = runs::experiment_runs(experiment_dir);
   if (runs.empty())
     throw std::runtime_error(fmt::format("{}: no runs (expected <variant>/seed-<s>/metrics.csv)", experiment_dir.string()));
   Report report;
@@ -104,6 +105,22 @@ std::string render_markdown(const Report& report) {
     md += "Vector version: [curves.svg](curves.svg).\n";
   }
   return md;
+}
+
+std::filesystem::path experiment_results_dir(const std::filesystem::path& results_root, const std::string& name) {
+  const auto dir = results_root / name;
+  if (!std::filesystem::is_directory(dir))
+    throw std::runtime_error(fmt::format("{}: no results for '{}' (run `bnlab run {}` first)", dir.string(), name, name));
+  return dir;
+}
+
+std::filesystem::path write_markdown(const std::filesystem::path& experiment_dir, const Report& report) {
+  const auto file = experiment_dir / "report.md";
+  std::ofstream out(file, std::ios::trunc);
+  out << render_markdown(report);
+  out.close();
+  if (!out) throw std::runtime_error(fmt::format("{}: could not write the report", file.string()));
+  return file;
 }
 
 void print_table(std::ostream& out, const Report& report) {

@@ -28,7 +28,14 @@ struct Report {
 // returns the report. Throws when there are no runs.
 Report build_report(const std::filesystem::path& experiment_dir, const ReportOptions& options);
 
+// The experiment's results folder under `results_root`; throws naming the
+// folder and the command that fills it when there is none.
+std::filesystem::path experiment_results_dir(const std::filesystem::path& results_root, const std::string& name);
+
 std::string render_markdown(const Report& report);
+// Writes report.md into the experiment's folder; returns its path. Throws
+// naming the file when it cannot be written.
+std::filesystem::path write_markdown(const std::filesystem::path& experiment_dir, const Report& report);
 void print_table(std::ostream& out, const Report& report);
 
 }  // namespace bnlab::results

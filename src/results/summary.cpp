@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "train/run_directory.h"
+#include "runs/record.h"
 
 namespace bnlab::results {
 
@@ -29,7 +29,7 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-Curve aggregate_curve(const std::vector<CsvTable>& tables, const std::string& x_column, const std::string& metric) {
+Curve aggregate_curve(const std::vector<runs::CsvTable>& tables, const std::string& x_column, const std::string& metric) {
   std::map<double, std::vector<double>> by_x;
   for (const auto& table : tables) {
     const auto xs = table.numbers(x_column);
@@ -47,21 +47,21 @@ Curve aggregate_curve(const std::vector<CsvTable>& tables, const std::string& x_
   return curve;
 }
 
-std::vector<VariantSummary> summarize_variants(const std::vector<RunRef>& runs, double threshold) {
+std::vector<VariantSummary> summarize_variants(const std::vector<runs::RunRef>& runs, double threshold) {
   std::vector<VariantSummary> summaries;
-  for (const auto& variant : variant_names(runs)) {
+  for (const auto& variant : runs::variant_names(runs)) {
     VariantSummary s;
     s.variant = variant;
     std::vector<double> final_acc, best_acc, final_loss, epochs_to, ms;
     for (const auto& run : runs) {
       if (run.variant != variant) continue;
       ++s.runs;
-      const auto record = train::read_run_record(run.dir);
-      ++s.statuses[record.is_null() ? "unknown" : record.value("status", "unknown")];
-      CsvTable table = read_csv(run.metrics_csv());
-      if (table.has_column("stage") && !table.rows.empty()) {
+      const auto record = runs::read_run_record(run.dir);
+      ++s.statuses[record ? runs::to_string(record->status) : "unknown"];
+      runs::CsvTable table = runs::read_csv(run.metrics_csv());
+      if (table.has_column(runs::kStageColumn) && !table.rows.empty()) {
         // Staged runs: the numbers of the final stage (the task the run ends on).
-        const size_t stage = table.column_index("stage");
+        const size_t stage = table.column_index(runs::kStageColumn);
         const std::string last = table.rows.back()[stage];
         std::vector<std::vector<std::string>> rows;
         for (auto& r : table.rows)

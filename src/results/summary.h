@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "results/csv_table.h"
-#include "results/runs.h"
+#include "runs/csv_table.h"
+#include "runs/discovery.h"
 
 namespace bnlab::results {
 
@@ -22,7 +22,7 @@ double median(std::vector<double> values);
 struct Curve {
   std::vector<double> x, mean, min, max;
 };
-Curve aggregate_curve(const std::vector<CsvTable>& tables, const std::string& x_column, const std::string& metric);
+Curve aggregate_curve(const std::vector<runs::CsvTable>& tables, const std::string& x_column, const std::string& metric);
 
 struct VariantSummary {
   std::string variant;
@@ -34,6 +34,6 @@ struct VariantSummary {
   double ms_per_step = 0;  // median over all epochs of all runs
 };
 
-std::vector<VariantSummary> summarize_variants(const std::vector<RunRef>& runs, double threshold);
+std::vector<VariantSummary> summarize_variants(const std::vector<runs::RunRef>& runs, double threshold);
 
 }  // namespace bnlab::results

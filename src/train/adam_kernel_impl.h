@@ -5,14 +5,11 @@
 #include <cmath>
 #include <cstdint>
 
-#ifndef BNLAB_ISA
-#error "define BNLAB_ISA (the namespace of this copy of the kernel)"
-#endif
+#include "train/adam_kernel_isa.h"
 
 namespace bnlab::train::adam_kernel::BNLAB_ISA {
 
-// See fused_adam.h for the update; vmax is null unless amsgrad. Two loops so
-// that each vectorises without a per-element test.
+// Two loops so that each vectorises without a per-element test.
 template <typename T>
 void update(T* p, const T* grad, T* m, T* v, T* vmax, int64_t n, double beta1_d, double beta2_d, double eps_d,
             double weight_decay_d, double step_size_d, double bias_correction2_sqrt_d) {

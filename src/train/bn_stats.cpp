@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "bn/batch_norm.h"
 #include "models/norm.h"
 
 namespace bnlab::train {
@@ -21,6 +22,26 @@ struct Capture {
   std::map<std::string, torch::Tensor> inputs, outputs;
 };
 
+// bnlab's BatchNorm computing the ReLU after it inside (models::fuses_relu), or null.
+bn::BatchNormImpl* fused_relu_norm(torch::nn::AnyModule& layer) {
+  auto* norm = dynamic_cast<bn::BatchNormImpl*>(layer.ptr().get());
+  return norm && norm->options.relu() ? norm : nullptr;
+}
+
+// A layer's output, where a BatchNorm layer's output is BN's alone: a fused
+// ReLU is left out, so that the statistics read the same values with the
+// ReLU fused as with a separate act layer.
+torch::Tensor norm_output(torch::nn::AnyModule& layer, const torch::Tensor& x) {
+  auto* norm = fused_relu_norm(layer);
+  if (!norm) return layer.forward(x);
+  norm->options.relu(false);
+  auto y = norm->forward(x);
+  norm->options.relu(true);
+  return y;
+}
+
+// Inputs and outputs of every layer; a BatchNorm layer normK with its ReLU
+// fused shows as normK followed by a ReLU actK, as the separate layers would.
 Capture forward_capturing(torch::nn::Sequential& model, torch::Tensor x) {
   Capture capture;
   const auto children = model->named_children();
@@ -28,8 +49,13 @@ Capture forward_capturing(torch::nn::Sequential& model, torch::Tensor x) {
   for (auto& layer : *model) {
     const std::string& name = children[index++].key();
     capture.inputs[name] = x;
-    x = layer.forward(x);
+    x = norm_output(layer, x);
     capture.outputs[name] = x;
+    if (!fused_relu_norm(layer)) continue;
+    const std::string act = "act" + name.substr(std::string("norm").size());
+    capture.inputs[act] = x;
+    x = torch::relu(x);
+    capture.outputs[act] = x;
   }
   return capture;
 }
@@ -38,7 +64,7 @@ torch::Tensor forward_layer(torch::nn::Sequential& model, const std::string& wan
   const auto children = model->named_children();
   size_t index = 0;
   for (auto& layer : *model)
-    if (children[index++].key() == wanted) return layer.forward(x);
+    if (children[index++].key() == wanted) return norm_output(layer, x);
   throw std::logic_error("no layer " + wanted);
 }
 
@@ -82,18 +108,8 @@ class StateGuard {
 
 }  // namespace
 
-const std::vector<std::string>& BnStatsLogger::columns() {
-  static const std::vector<std::string> names = {
-      "step", "epoch", "block",
-      "batch_mean_avg", "batch_mean_std", "batch_var_avg", "batch_var_std",
-      "running_mean_avg", "running_mean_std", "running_var_avg", "running_var_std",
-      "gamma_avg", "gamma_std", "beta_avg", "beta_std",
-      "unit_p15", "unit_p50", "unit_p85", "train_eval_gap"};
-  return names;
-}
-
 BnStatsLogger::BnStatsLogger(const std::filesystem::path& csv, int64_t every, bool append)
-    : csv_(csv, columns(), append), every_(every) {}
+    : csv_(csv, runs::bn_stats_columns(), append), every_(every) {}
 
 void BnStatsLogger::log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch) {
   torch::NoGradGuard no_grad;

@@ -4,7 +4,9 @@
 // statistics, gamma and beta (averages and spread over channels), the
 // 15/50/85th percentiles of one fixed unit's input to the nonlinearity (the
 // figure of Ioffe & Szegedy), and the gap between the BN layer's train-mode
-// and eval-mode outputs on the same input. Rows go to bn_stats.csv.
+// and eval-mode outputs on the same input. Rows go to bn_stats.csv
+// (columns: runs::bn_stats_columns). A BatchNorm layer with its ReLU fused
+// is observed as BN followed by a ReLU, so logging never changes the model.
 //
 // The probe is a forward pass of its own on the step's batch; BN buffers and
 // the random generator are restored afterwards, so logging never changes
@@ -15,7 +17,8 @@
 #include <memory>
 
 #include "data/dataset.h"
-#include "train/csv_writer.h"
+#include "runs/csv_writer.h"
+#include "runs/metrics.h"
 
 namespace bnlab::train {
 
@@ -25,10 +28,8 @@ class BnStatsLogger {
   bool due(int64_t global_step) const { return global_step % every_ == 0; }
   void log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch);
 
-  static const std::vector<std::string>& columns();
-
  private:
-  CsvWriter csv_;
+  runs::CsvWriter csv_;
   int64_t every_;
 };
 

@@ -6,11 +6,9 @@
 
 #include "core/cpu.h"
 
-// The two compiled copies of adam_kernel_impl.h.
-BNLAB_DECLARE_ISA_COPIES(bnlab::train::adam_kernel,
-                         template <typename T>
-                         void update(T*, const T*, T*, T*, T*, int64_t, double, double, double, double, double,
-                                     double);)
+// The compiled copies of adam_kernel_impl.h.
+#define BNLAB_ISA_DECLARATIONS "train/adam_kernel_isa.h"
+#include "core/isa_copies.h"
 
 namespace bnlab::train {
 namespace {

@@ -31,8 +31,8 @@ int64_t usable_batches(const data::Batches& batches, int world_size, int64_t min
   return (last / world_size < min_rows_per_rank && batches.count() > 1) ? batches.count() - 1 : batches.count();
 }
 
-const dist::Group& group_of(const TrainSetup& setup) {
-  static const auto solo = dist::Group::solo();
+const parallel::Group& group_of(const TrainSetup& setup) {
+  static const auto solo = parallel::Group::solo();
   return setup.group ? *setup.group : *solo;
 }
 
@@ -44,7 +44,7 @@ struct Agreement {
   bool diverged = false, interrupted = false;
 };
 
-Agreement agree(const RunningMetrics& running, const dist::Group& group) {
+Agreement agree(const RunningMetrics& running, const parallel::Group& group) {
   if (group.size() == 1) return {running.loss(), running.accuracy(), !std::isfinite(running.loss()), interrupt_requested()};
   auto flags = torch::tensor({interrupt_requested() ? 1.0 : 0.0}, torch::kFloat64);
   group.all_reduce_sum(flags);
@@ -52,7 +52,7 @@ Agreement agree(const RunningMetrics& running, const dist::Group& group) {
   return {all.loss(), all.accuracy(), !std::isfinite(all.loss()), flags.item<double>() > 0};
 }
 
-std::vector<double> per_rank(double value, const dist::Group& group) {
+std::vector<double> per_rank(double value, const parallel::Group& group) {
   const auto gathered = group.all_gather(torch::tensor({value}, torch::kFloat64));
   return std::vector<double>(gathered.data_ptr<double>(), gathered.data_ptr<double>() + gathered.numel());
 }
@@ -69,7 +69,7 @@ void RunningMetrics::add(const torch::Tensor& batch_loss_sum, const torch::Tenso
 double RunningMetrics::loss() const { return samples ? loss_sum.item<double>() / samples : 0.0; }
 double RunningMetrics::accuracy() const { return samples ? double(correct.item<int64_t>()) / samples : 0.0; }
 
-RunningMetrics RunningMetrics::over_ranks(const dist::Group& group) const {
+RunningMetrics RunningMetrics::over_ranks(const parallel::Group& group) const {
   if (group.size() == 1) return *this;
   // One collective: loss sum, correct count and samples, exact in float64.
   auto sums = torch::stack({loss_sum, correct.to(torch::kFloat64), torch::tensor(double(samples), torch::kFloat64)});
@@ -103,12 +103,12 @@ const char* to_string(TrainStatus status) {
   return "?";
 }
 
-Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, const dist::Group& group,
+Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, const parallel::Group& group,
                     int64_t batch_size) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
-  const dist::Shard shard = dist::shard_of(split.size(), group.rank(), group.size());
+  const parallel::Shard shard = parallel::shard_of(split.size(), group.rank(), group.size());
   auto loss_sum = torch::zeros({}, torch::kFloat64);
   auto correct = torch::zeros({}, torch::kInt64);
   for (int64_t begin = shard.begin; begin < shard.end; begin += batch_size) {
@@ -152,7 +152,7 @@ void recalibrate_batch_norm(torch::nn::Sequential& model, const data::Split& spl
 TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& dataset,
                          torch::optim::Optimizer& optimizer, const TrainSetup& setup, TrainListener& listener) {
   const experiments::TrainConfig& config = *setup.config;
-  const dist::Group& group = group_of(setup);
+  const parallel::Group& group = group_of(setup);
   const int world = group.size();
   TrainOutcome outcome;
   outcome.epochs_completed = setup.first_epoch - 1;
@@ -160,19 +160,18 @@ TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& data
   std::vector<torch::Tensor> trainable;
   for (const auto& p : model->parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  dist::GradientReducer gradients(trainable, group);
+  parallel::GradientReducer gradients(trainable, group);
   // Sync BatchNorm normalises over the whole global batch, so one row per
   // rank is enough there; per-rank statistics need two.
   const bool bn_statistics_per_rank = setup.has_batch_norm && (world == 1 || setup.broadcast_bn_buffers);
   const int64_t min_rows_per_rank = bn_statistics_per_rank ? 2 : 1;
   auto evaluate_test = [&] {
-    if (world > 1 && setup.broadcast_bn_buffers) dist::broadcast_buffers(*model, group);
+    if (world > 1 && setup.broadcast_bn_buffers) parallel::broadcast_buffers(*model, group);
     return evaluate(model, dataset.test, group);
   };
 
   for (int64_t epoch = setup.first_epoch; epoch <= config.epochs; ++epoch) {
-    const double lr = learning_rate_for_epoch(config, epoch - 1);
-    set_learning_rate(optimizer, lr);
+    const double lr = apply_schedule(optimizer, config, epoch - 1);
     const data::Batches batches(dataset.train, data::epoch_order(dataset.train.size(), setup.seed, epoch),
                                 config.batch_size * world);
     const int64_t steps = usable_batches(batches, world, min_rows_per_rank);
@@ -189,7 +188,7 @@ TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& data
         outcome.status = TrainStatus::kInterrupted;
         return outcome;
       }
-      const dist::Shard shard = dist::shard_of(batches.rows(step), group.rank(), world);
+      const parallel::Shard shard = parallel::shard_of(batches.rows(step), group.rank(), world);
       const data::Batch batch = batches.rows(step, shard.begin, shard.end);
       if (listener.wants_probe(global_step + 1)) listener.on_probe(global_step + 1, epoch, batch);
       train_step(model, optimizer, batch, running, {batches.rows(step), world > 1 ? &gradients : nullptr});
@@ -222,11 +221,20 @@ TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& data
     diverged = diverged || !std::isfinite(all.loss());
     const Evaluation val = evaluate_test();
     if (!diverged) {
-      dist::check_replicas_agree(*model, group, fmt::format("end of epoch {}", epoch));
+      parallel::check_replicas_agree(*model, group, fmt::format("end of epoch {}", epoch));
       outcome.epochs_completed = epoch;
     }
-    EpochMetrics metrics{epoch, step, all.loss(), all.accuracy(), val.loss, val.accuracy, lr,
-                         seconds_since(start), ms_per_step, global_step, {}};
+    EpochMetrics metrics;
+    metrics.epoch = epoch;
+    metrics.steps = step;
+    metrics.loss = all.loss();
+    metrics.accuracy = all.accuracy();
+    metrics.val_loss = val.loss;
+    metrics.val_accuracy = val.accuracy;
+    metrics.lr = lr;
+    metrics.epoch_seconds = seconds_since(start);
+    metrics.ms_per_step = ms_per_step;
+    metrics.global_step = global_step;
     if (world > 1) {
       metrics.rank_ms_per_step = per_rank(ms_per_step, group);
       metrics.ms_per_step = *std::max_element(metrics.rank_ms_per_step.begin(), metrics.rank_ms_per_step.end());

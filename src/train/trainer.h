@@ -8,30 +8,15 @@
 #include <optional>
 
 #include "data/dataset.h"
-#include "dist/data_parallel.h"
-#include "dist/group.h"
 #include "experiments/run_config.h"
+#include "parallel/data_parallel.h"
+#include "parallel/group.h"
+#include "runs/metrics.h"
 
 namespace bnlab::train {
 
-struct EpochMetrics {
-  int64_t epoch = 0;  // 1-based
-  int64_t steps = 0;  // optimiser steps taken in this epoch
-  double loss = 0, accuracy = 0;          // running averages over the epoch's batches
-  double val_loss = 0, val_accuracy = 0;  // on the whole test split, eval mode
-  double lr = 0;
-  double epoch_seconds = 0;  // training and evaluation
-  double ms_per_step = 0;    // training only; in a data-parallel job, the slowest rank's
-  int64_t global_step = 0;   // optimiser steps so far, over all epochs (and stages)
-  std::vector<double> rank_ms_per_step;  // data-parallel jobs: every rank's, in rank order
-};
-
-struct StepEvaluation {
-  int64_t step = 0;  // global optimiser step, 1-based
-  int64_t epoch = 0;
-  double loss = 0, accuracy = 0;  // running averages over the epoch so far
-  double val_loss = 0, val_accuracy = 0;
-};
+using runs::EpochMetrics;
+using runs::StepEvaluation;
 
 enum class TrainStatus { kCompleted, kDiverged, kInterrupted };
 const char* to_string(TrainStatus status);
@@ -70,13 +55,13 @@ struct RunningMetrics {
   double loss() const;
   double accuracy() const;
   // The sums over every rank of `group` (a collective: all ranks call it).
-  RunningMetrics over_ranks(const dist::Group& group) const;
+  RunningMetrics over_ranks(const parallel::Group& group) const;
 };
 
 // What a step needs to know in a data-parallel job.
 struct DataParallelStep {
   int64_t global_batch_rows = 0;               // the batch over all ranks; 0: this batch is all of it
-  dist::GradientReducer* gradients = nullptr;  // sums gradients over ranks; null in one process
+  parallel::GradientReducer* gradients = nullptr;  // sums gradients over ranks; null in one process
 };
 
 // One optimiser step on a batch (the whole of a training step: clear gradients,
@@ -95,7 +80,7 @@ struct Evaluation {
 // model's train/eval mode is restored afterwards. In a data-parallel job each
 // rank evaluates its shard of the split and the sums are reduced over ranks
 // (a collective: every rank calls it).
-Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, const dist::Group& group,
+Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, const parallel::Group& group,
                     int64_t batch_size = 1000);
 
 struct TrainSetup {
@@ -108,7 +93,7 @@ struct TrainSetup {
   // The data-parallel job (null: one process). train.batch_size is per rank;
   // every rank draws the same permutation and takes its shard of each global
   // batch of world_size x batch_size samples.
-  const dist::Group* group = nullptr;
+  const parallel::Group* group = nullptr;
   // Data-parallel: BatchNorm layers keep per-rank running statistics (local
   // mode), so rank 0's are broadcast before every evaluation, as DDP does.
   bool broadcast_bn_buffers = false;

@@ -8,22 +8,21 @@
 #include <iostream>
 #include <thread>
 
-#include "dist/launcher.h"
+#include "parallel/launcher.h"
 
 namespace bnlab::test {
 namespace {
 
 int rank_main(int rank, int world_size, int port, double timeout_seconds,
-              const std::function<bool(const dist::Group&)>& body) {
-  std::shared_ptr<dist::Group> group;
+              const std::function<bool(const parallel::Group&)>& body) {
+  std::shared_ptr<parallel::Group> group;
   try {
-    dist::GroupOptions options;
+    parallel::GroupOptions options;
     options.world_size = world_size;
     options.rank = rank;
     options.master_port = port;
     options.timeout = std::chrono::milliseconds(int64_t(timeout_seconds * 1000));
-    group = dist::Group::join(options);
-    dist::set_default_group(group);
+    group = parallel::Group::join(options);
   } catch (const std::exception& error) {
     std::cerr << "rank " << rank << ": " << error.what() << "\n";
     return 2;
@@ -38,9 +37,9 @@ int rank_main(int rank, int world_size, int port, double timeout_seconds,
 
 }  // namespace
 
-std::vector<int> run_in_ranks(int world_size, const std::function<bool(const dist::Group&)>& body,
+std::vector<int> run_in_ranks(int world_size, const std::function<bool(const parallel::Group&)>& body,
                               double timeout_seconds) {
-  const int port = dist::free_loopback_port();
+  const int port = parallel::free_loopback_port();
   std::vector<pid_t> pids;
   for (int rank = 0; rank < world_size; ++rank) {
     const pid_t pid = fork();

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/group.h"
+#include "parallel/group.h"
 
 namespace bnlab::test {
 
@@ -14,7 +14,7 @@ namespace bnlab::test {
 // could not be formed, 124 when the rank was still running 30 s after the
 // timeout (a net for hangs only: a test that bounds the time checks it
 // itself). Catch2 assertions do not work inside body: return false instead.
-std::vector<int> run_in_ranks(int world_size, const std::function<bool(const dist::Group&)>& body,
+std::vector<int> run_in_ranks(int world_size, const std::function<bool(const parallel::Group&)>& body,
                               double timeout_seconds = 20);
 
 }  // namespace bnlab::test

@@ -1,0 +1,76 @@
+#include "bench/report.h"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "bn/kernels.h"
+#include "core/threads.h"
+#include "runs/csv_writer.h"
+
+namespace bnlab::bench {
+namespace fs = std::filesystem;
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("({})", fmt::join(shape, ",")); }
+// "32x128": a CSV field without quotes, so bnlab's CSV reader (bnlab diff) takes the file.
+std::string shape_field(const std::vector<int64_t>& shape) { return fmt::format("{}", fmt::join(shape, "x")); }
+
+}  // namespace
+
+void check_output_file(const fs::path& out, bool overwrite) {
+  if (fs::is_directory(out)) throw std::invalid_argument(fmt::format("--out {}: is a directory", out.string()));
+  if (fs::exists(out) && !overwrite)
+    throw std::invalid_argument(fmt::format("--out {}: the file exists; pass --overwrite to replace it", out.string()));
+  const auto dir = out.parent_path();
+  if (!dir.empty() && !fs::is_directory(dir))
+    throw std::invalid_argument(fmt::format("--out {}: no directory {}", out.string(), dir.string()));
+}
+
+void print_bn_header(std::ostream& out, bool relu, double copy_gbps) {
+  out << fmt::format("BatchNorm{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
+                     relu ? " followed by ReLU" : "", at::get_num_threads(), bn::fused_isa());
+  out << fmt::format("copy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", copy_gbps);
+  out << fmt::format("{:<18} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "impl", "median ms", "p25-p75 ms",
+                     "x native", "GB/s", "% copy") << std::flush;
+}
+
+void print_bn_rows(std::ostream& out, const BnBenchResult& result) {
+  for (const auto& r : result.rows)
+    out << fmt::format("{:<18} {:<10} {:>10.4f} {:>17} {:>9.2f} {:>8.1f} {:>7.0f}%\n", shape_text(r.shape), r.impl,
+                       r.timing.median, fmt::format("{:.4f}-{:.4f}", r.timing.p25, r.timing.p75), r.ratio_to_native,
+                       r.gbps, 100 * r.gbps / result.copy_gbps);
+}
+
+void write_bn_csv(const fs::path& file, const BnBenchResult& result) {
+  runs::CsvWriter csv(file, {"shape", "impl", "relu", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_native",
+                             "gbps", "copy_gbps"});
+  for (const auto& r : result.rows)
+    csv.write_cells({shape_field(r.shape), r.impl, result.relu ? 1.0 : 0.0, r.timing.median, r.timing.p25,
+                     r.timing.p75, double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps});
+}
+
+void print_train_header(std::ostream& out) {
+  out << fmt::format("Training step (clear gradients, forward, loss, backward, Adam step), ms/step; BLAS: {}\n\n",
+                     blas_description());
+  out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9}\n", "model", "batch", "norm", "threads",
+                     "median ms", "p25-p75 ms", "x none") << std::flush;
+}
+
+void print_train_rows(std::ostream& out, const std::vector<TrainBenchRow>& rows) {
+  for (const auto& r : rows)
+    out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10.3f} {:>17} {:>9.2f}\n", r.experiment, r.batch_size, r.norm,
+                       r.threads, r.timing.median, fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75),
+                       r.ratio_to_none);
+}
+
+void write_train_csv(const fs::path& file, const std::vector<TrainBenchRow>& rows) {
+  runs::CsvWriter csv(file, {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples",
+                             "ratio_to_none"});
+  for (const auto& r : rows)
+    csv.write_cells({r.experiment, double(r.batch_size), r.norm, double(r.threads), r.timing.median, r.timing.p25,
+                     r.timing.p75, double(r.timing.samples), r.ratio_to_none});
+}
+
+}  // namespace bnlab::bench

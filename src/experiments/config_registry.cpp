@@ -1,0 +1,78 @@
+// The config keys, in the order `bnlab show --keys` lists them.
+#include "experiments/config_fields.h"
+
+namespace bnlab::experiments::detail {
+namespace {
+const std::vector<std::string> kDatasets = {"mnist", "fashion-mnist", "synthetic"};
+}  // namespace
+
+std::vector<ConfigKey> build_registry() {
+  using R = RunConfig;
+  return {
+      field("dataset", &R::data, &DataConfig::dataset, "data set to train and evaluate on",
+            one_of(kDatasets), kDatasets),
+      field("data.standardize", &R::data, &DataConfig::standardize,
+            "standardise pixels with the training set's mean and std (else pixels in [0,1])"),
+      field("data.train_subset", &R::data, &DataConfig::train_subset,
+            "train on the first K samples only (0: all)", at_least(0)),
+      field("data.synthetic_train", &R::data, &DataConfig::synthetic_train,
+            "synthetic data set: training samples", at_least(2)),
+      field("data.synthetic_test", &R::data, &DataConfig::synthetic_test,
+            "synthetic data set: test samples", at_least(1)),
+      field("model.arch", &R::model, &ModelConfig::arch, "network"),
+      field("model.hidden", &R::model, &ModelConfig::hidden,
+            "hidden Dense sizes ([]: mlp [128, 64], cnn [64])", positive_sizes()),
+      field("model.conv_channels", &R::model, &ModelConfig::conv_channels,
+            "cnn: channels of each 3x3 conv (each followed by 2x2 max-pool)", positive_sizes()),
+      field("model.activation", &R::model, &ModelConfig::activation, "hidden activation"),
+      field("model.dropout", &R::model, &ModelConfig::dropout,
+            "dropout rate after each hidden block (0: none)", in_range(0, 1, false)),
+      field("model.dropout_placement", &R::model, &ModelConfig::dropout_placement,
+            "dropout at the end of each block (after-norm) or right before the BatchNorm layer (before-norm)"),
+      field("model.norm", &R::model, &ModelConfig::norm,
+            "normalisation per hidden layer: none, native (torch::nn::BatchNorm1d/2d), custom (bnlab)"),
+      field("model.placement", &R::model, &ModelConfig::placement,
+            "BatchNorm before or after the activation (auto: mlp before, cnn after)"),
+      field("model.init", &R::model, &ModelConfig::init,
+            "weight init: pytorch (kaiming-uniform), glorot (Keras: glorot_uniform, zero bias)"),
+      bn_preset_key(),
+      field("bn.eps", &R::bn, &BnConfig::eps, "added to the variance", positive()),
+      field("bn.momentum", &R::bn, &BnConfig::momentum,
+            "running-statistics momentum (PyTorch convention), or \"none\" for a cumulative average",
+            momentum_range()),
+      field("bn.affine", &R::bn, &BnConfig::affine, "learnable gamma and beta"),
+      field("bn.gamma_init", &R::bn, &BnConfig::gamma_init, "initial gamma"),
+      field("bn.beta_init", &R::bn, &BnConfig::beta_init, "initial beta"),
+      field("bn.kernels", &R::bn, &BnConfig::kernels,
+            "bnlab's BN (model.norm = custom): fused (vectorised) or reference (readable loops) kernels"),
+      field("bn.fuse_relu", &R::bn, &BnConfig::fuse_relu,
+            "bnlab's BN right before a ReLU (model.norm = custom, model.placement = before, model.activation = "
+            "relu): compute the ReLU inside the BatchNorm layer, in the same kernel passes (same results, less "
+            "memory traffic; the model then lists no separate act layer)"),
+      field("bn.mode", &R::bn, &BnConfig::mode,
+            "bnlab's BN in a data-parallel job: local (each rank its own batch statistics) or sync "
+            "(statistics of the whole batch over all ranks)"),
+      field("train.optimizer", &R::train, &TrainConfig::optimizer, "optimiser"),
+      field("train.lr", &R::train, &TrainConfig::lr, "learning rate", positive()),
+      field("train.momentum", &R::train, &TrainConfig::momentum, "sgd momentum", in_range(0, 1, false)),
+      field("train.nesterov", &R::train, &TrainConfig::nesterov, "sgd: Nesterov momentum"),
+      field("train.weight_decay", &R::train, &TrainConfig::weight_decay, "L2 weight decay",
+            in_range(0, 1)),
+      field("train.schedule", &R::train, &TrainConfig::schedule, "learning-rate schedule per epoch"),
+      field("train.step_size", &R::train, &TrainConfig::step_size,
+            "step schedule: epochs between decays", at_least(1)),
+      field("train.step_gamma", &R::train, &TrainConfig::step_gamma, "step schedule: decay factor",
+            in_range(0, 1)),
+      field("train.batch_size", &R::train, &TrainConfig::batch_size, "batch size", at_least(1)),
+      field("train.epochs", &R::train, &TrainConfig::epochs, "epochs", at_least(1)),
+      field("train.eval_every", &R::train, &TrainConfig::eval_every,
+            "also evaluate every K steps into steps.csv (0: per epoch only)", at_least(0)),
+      field("log.bn_stats_every", &R::log, &LogConfig::bn_stats_every,
+            "log BatchNorm internals to bn_stats.csv every K steps (0: off)", at_least(0)),
+      field("dist.world_size", &R::dist, &DistConfig::world_size,
+            "run only in a data-parallel job of this many processes (0: any); train.batch_size is per rank",
+            at_least(0)),
+  };
+}
+
+}  // namespace bnlab::experiments::detail

@@ -1,0 +1,63 @@
+#include "experiments/resolve.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace bnlab::experiments {
+namespace {
+
+[[noreturn]] void bad_value(const std::string& reason) { throw std::invalid_argument(reason); }
+
+}  // namespace
+
+void apply_overrides(RunConfig& config, const Overrides& overrides) {
+  for (const bool presets : {true, false})
+    for (const auto& [name, value] : overrides) {
+      const ConfigKey& key = find_config_key(name);
+      if (key.is_preset != presets) continue;
+      try {
+        key.set(config, value);
+      } catch (const std::invalid_argument& error) {
+        throw std::invalid_argument(fmt::format("{}: {}", name, error.what()));
+      }
+    }
+}
+
+RunConfig resolved(RunConfig config) {
+  const bool cnn = config.model.arch == models::Arch::kCnn;
+  if (config.model.hidden.empty()) config.model.hidden = cnn ? std::vector<int64_t>{64} : std::vector<int64_t>{128, 64};
+  if (!config.model.placement) config.model.placement = cnn ? models::Placement::kAfter : models::Placement::kBefore;
+  return config;
+}
+
+void validate(const RunConfig& config) {
+  using models::NormKind;
+  const auto norm = to_name(config.model.norm);
+  // Without BatchNorm the mode is moot; native BatchNorm cannot synchronise.
+  if (config.bn.mode == BnMode::kSync && config.model.norm == NormKind::kNative)
+    bad_value(fmt::format("bn.mode = \"sync\" needs bnlab's BatchNorm (model.norm = \"custom\"), got model.norm = \"{}\"",
+                          norm));
+  // Sync BN normalises over every rank's samples, so one per rank can do.
+  if (config.model.norm != NormKind::kNone && config.train.batch_size < 2 && config.bn.mode != BnMode::kSync)
+    bad_value(fmt::format("train.batch_size: BatchNorm (model.norm = \"{}\") needs at least 2 samples "
+                          "per batch, got {}", norm, config.train.batch_size));
+  if (config.model.dropout_placement == models::DropoutPlacement::kBeforeNorm &&
+      (config.model.norm == NormKind::kNone || config.model.dropout == 0))
+    bad_value("model.dropout_placement = \"before-norm\" needs a BatchNorm layer (model.norm) and model.dropout > 0");
+  const bool cnn = config.model.arch == models::Arch::kCnn;
+  if (cnn && config.model.conv_channels.empty()) bad_value("model.conv_channels: the cnn needs at least one conv layer");
+  if (cnn && config.model.conv_channels.size() > 3)
+    bad_value(fmt::format("model.conv_channels: at most 3 conv layers fit 28x28 inputs, got {}",
+                          config.model.conv_channels.size()));
+}
+
+RunConfig resolve_config(const std::vector<const Overrides*>& layers) {
+  RunConfig config;
+  for (const Overrides* layer : layers) apply_overrides(config, *layer);
+  config = resolved(config);
+  validate(config);
+  return config;
+}
+
+}  // namespace bnlab::experiments

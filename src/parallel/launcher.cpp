@@ -1,0 +1,223 @@
+#include "parallel/launcher.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <stdexcept>
+#include <string_view>
+
+namespace bnlab::parallel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Binds a TCP socket to 127.0.0.1:port (0: any); returns the bound port or -1.
+int bind_loopback(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(uint16_t(port));
+  int bound = -1;
+  socklen_t length = sizeof address;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0)
+    bound = ntohs(address.sin_port);
+  close(fd);
+  return bound;
+}
+
+// One rank's process and the pipes its output comes through.
+struct Rank {
+  int index = 0;
+  pid_t pid = -1;
+  int out_fd = -1, err_fd = -1;
+  std::string out_pending, err_pending;  // a line not yet complete
+  std::optional<int> exit_code;
+};
+
+volatile std::sig_atomic_t interrupted = 0;
+void note_interrupt(int) { interrupted = 1; }  // the ranks get Ctrl-C too (same process group)
+
+void set_child_environment(const LaunchOptions& o, int rank, int port) {
+  setenv("WORLD_SIZE", std::to_string(o.processes).c_str(), 1);
+  setenv("RANK", std::to_string(rank).c_str(), 1);
+  setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+  setenv("LOCAL_WORLD_SIZE", std::to_string(o.processes).c_str(), 1);
+  setenv("MASTER_ADDR", o.master_addr.c_str(), 1);
+  setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  if (o.timeout_seconds) setenv("BNLAB_DIST_TIMEOUT", fmt::format("{}", *o.timeout_seconds).c_str(), 1);
+  // c10d's socket warnings (IPv6 fallbacks) are noise next to our own errors.
+  setenv("GLOG_minloglevel", "2", 0);
+}
+
+Rank start_rank(const LaunchOptions& o, int rank, int port) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) throw std::runtime_error("launch: cannot create pipes");
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error(fmt::format("launch: cannot start rank {}", rank));
+  if (pid == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1], STDERR_FILENO);
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
+    signal(SIGINT, SIG_DFL);
+    set_child_environment(o, rank, port);
+    std::vector<char*> argv = {const_cast<char*>(o.program.c_str())};
+    for (const auto& a : o.arguments) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(o.program.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  Rank started;
+  started.index = rank;
+  started.pid = pid;
+  started.out_fd = out_pipe[0];
+  started.err_fd = err_pipe[0];
+  return started;
+}
+
+// Forwards complete lines of `text` with the rank prefix; keeps the rest.
+void forward(std::string& pending, const char* data, size_t size, int rank, std::ostream& to, bool flush_all) {
+  pending.append(data, size);
+  size_t start = 0, newline;
+  while ((newline = pending.find('\n', start)) != std::string::npos) {
+    to << "[rank " << rank << "] " << std::string_view(pending).substr(start, newline - start + 1);
+    start = newline + 1;
+  }
+  pending.erase(0, start);
+  if (flush_all && !pending.empty()) {
+    to << "[rank " << rank << "] " << pending << "\n";
+    pending.clear();
+  }
+  to.flush();
+}
+
+// Reads what is available on the ranks' pipes (waiting up to 100 ms).
+void pump_output(std::vector<Rank>& ranks, std::ostream& out, std::ostream& err) {
+  std::vector<pollfd> fds;
+  std::vector<std::pair<Rank*, bool>> owners;  // rank, is stderr
+  for (auto& r : ranks) {
+    if (r.out_fd >= 0) fds.push_back({r.out_fd, POLLIN, 0}), owners.push_back({&r, false});
+    if (r.err_fd >= 0) fds.push_back({r.err_fd, POLLIN, 0}), owners.push_back({&r, true});
+  }
+  if (fds.empty()) {
+    usleep(100 * 1000);
+    return;
+  }
+  if (poll(fds.data(), fds.size(), 100) <= 0) return;
+  char buffer[8192];
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    auto& [rank, is_err] = owners[i];
+    const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
+    int& fd = is_err ? rank->err_fd : rank->out_fd;
+    std::string& pending = is_err ? rank->err_pending : rank->out_pending;
+    if (n > 0) {
+      forward(pending, buffer, size_t(n), rank->index, is_err ? err : out, false);
+    } else {
+      forward(pending, buffer, 0, rank->index, is_err ? err : out, true);
+      close(fd);
+      fd = -1;
+    }
+  }
+}
+
+void reap(std::vector<Rank>& ranks) {
+  for (auto& r : ranks) {
+    if (r.exit_code) continue;
+    int status = 0;
+    if (waitpid(r.pid, &status, WNOHANG) == r.pid)
+      r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+}
+
+bool all_done(const std::vector<Rank>& ranks) {
+  for (const auto& r : ranks)
+    if (!r.exit_code || r.out_fd >= 0 || r.err_fd >= 0) return false;
+  return true;
+}
+
+}  // namespace
+
+int free_loopback_port() {
+  const int port = bind_loopback(0);
+  if (port <= 0) throw std::runtime_error("launch: cannot find a free port on 127.0.0.1");
+  return port;
+}
+
+bool port_available(int port) { return bind_loopback(port) == port; }
+
+void check_launch_options(const LaunchOptions& o) {
+  if (o.processes < 1) throw std::invalid_argument(fmt::format("--nproc must be at least 1, got {}", o.processes));
+  if (o.master_port && (*o.master_port < 1 || *o.master_port > 65535))
+    throw std::invalid_argument(fmt::format("--master-port must be in 1..65535, got {}", *o.master_port));
+  if (o.timeout_seconds && !(*o.timeout_seconds > 0))
+    throw std::invalid_argument(fmt::format("--dist-timeout must be positive seconds, got {}", *o.timeout_seconds));
+  if (!(o.grace_seconds >= 0)) throw std::invalid_argument(fmt::format("--grace must be >= 0, got {}", o.grace_seconds));
+}
+
+int launch_local_job(const LaunchOptions& o, std::ostream& out, std::ostream& err, std::ostream& log) {
+  check_launch_options(o);
+  const int port = o.master_port ? *o.master_port : free_loopback_port();
+  if (o.master_port && !port_available(port))
+    throw std::runtime_error(fmt::format("launch: port {} on 127.0.0.1 is already in use; pick another "
+                                         "--master-port or leave it out for a free one", port));
+  log << fmt::format("launch: {} ranks, rendezvous at {}:{}\n", o.processes, o.master_addr, port) << std::flush;
+
+  struct sigaction action {}, previous_int {};
+  action.sa_handler = note_interrupt;
+  sigaction(SIGINT, &action, &previous_int);
+  std::vector<Rank> ranks;
+  for (int r = 0; r < o.processes; ++r) ranks.push_back(start_rank(o, r, port));
+
+  std::optional<int> first_failure;  // rank index
+  constexpr auto kNever = Clock::time_point::max();
+  Clock::time_point terminate_at = kNever, kill_at = kNever;
+  while (!all_done(ranks)) {
+    pump_output(ranks, out, err);
+    reap(ranks);
+    for (const auto& r : ranks)
+      if (!first_failure && r.exit_code && *r.exit_code != 0) {
+        first_failure = r.index;
+        log << fmt::format("launch: rank {} exited with code {}; the other ranks get {} s to stop\n", r.index,
+                           *r.exit_code, o.grace_seconds) << std::flush;
+        terminate_at = Clock::now() + std::chrono::milliseconds(int64_t(o.grace_seconds * 1000));
+      }
+    const auto now = Clock::now();
+    if (now >= terminate_at) {
+      for (const auto& r : ranks)
+        if (!r.exit_code) kill(r.pid, SIGTERM);
+      terminate_at = kNever;
+      kill_at = now + std::chrono::seconds(5);
+    }
+    if (now >= kill_at) {
+      for (const auto& r : ranks)
+        if (!r.exit_code) kill(r.pid, SIGKILL);
+      kill_at = kNever;
+    }
+  }
+  sigaction(SIGINT, &previous_int, nullptr);
+
+  std::vector<std::string> failed;
+  for (const auto& r : ranks)
+    if (*r.exit_code != 0) failed.push_back(fmt::format("rank {} (exit {})", r.index, *r.exit_code));
+  if (failed.empty()) return 0;
+  log << fmt::format("launch: failed: {}\n", fmt::join(failed, ", ")) << std::flush;
+  if (interrupted) return 130;
+  return ranks[size_t(*first_failure)].exit_code.value();
+}
+
+}  // namespace bnlab::parallel

@@ -1,0 +1,295 @@
+#include "sweep/run.h"
+
+#include <fmt/format.h>
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "core/build_info.h"
+#include "core/threads.h"
+#include "experiments/config_keys.h"
+#include "experiments/model_options.h"
+#include "models/model.h"
+#include "models/norm.h"
+#include "parallel/data_parallel.h"
+#include "runs/csv_writer.h"
+#include "runs/run_folder.h"
+#include "sweep/run_listener.h"
+#include "train/checkpoint.h"
+#include "train/optimizer.h"
+
+namespace bnlab::sweep {
+namespace {
+
+using nlohmann::json;
+using runs::RunStatus;
+
+std::string utc_now() {
+  std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+std::string host_name() {
+  char name[256] = {0};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+
+json to_json(const experiments::ConfigValue& value) {
+  return std::visit(
+      [](const auto& v) -> json {
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, experiments::NoneValue>) return "none";
+        else return v;
+      },
+      value);
+}
+
+json config_to_json(const experiments::RunConfig& config) {
+  json out = json::object();
+  for (const auto& key : experiments::config_keys()) out[key.name] = to_json(key.get(config));
+  return out;
+}
+
+json stages_to_json(const PlannedRun& run) {
+  json stages = json::array();
+  for (const auto& stage : run.stages)
+    stages.push_back({{"name", stage.spec.name},
+                      {"action", to_name(stage.spec.action)},
+                      {"trainable", to_name(stage.spec.trainable)},
+                      {"bn_stats", stage.spec.freeze_bn_stats ? "frozen" : "update"},
+                      {"config", config_to_json(stage.config)}});
+  return stages;
+}
+
+json data_parallel_record(const parallel::Group& group, const experiments::RunConfig& config) {
+  return {{"world_size", group.size()},
+          {"batch_size_per_rank", config.train.batch_size},
+          {"global_batch_size", config.train.batch_size * group.size()},
+          {"master", fmt::format("{}:{}", group.options().master_addr, group.options().master_port)}};
+}
+
+// The record of a run that starts now, or resumes `previous`.
+runs::RunRecord start_record(const PlannedRun& run, const parallel::Group& group,
+                             const std::optional<runs::RunRecord>& previous) {
+  runs::RunRecord record;
+  record.experiment = run.experiment;
+  record.variant = run.variant;
+  record.seed = run.seed;
+  record.started_at = previous ? previous->started_at : utc_now();
+  if (previous) record.resumed_at = utc_now();
+  record.config = config_to_json(run.config);
+  record.stages = stages_to_json(run);
+  record.bnlab_version = build_version();
+  record.bnlab_commit = build_commit();
+  record.libtorch = TORCH_VERSION;
+  record.blas = blas_description();
+  record.threads = at::get_num_threads();
+  record.host = host_name();
+  record.pid = getpid();
+  record.data_parallel = data_parallel_record(group, run.config);
+  return record;
+}
+
+void check_resumable(const runs::RunRecord& previous, const runs::RunRecord& record, const runs::RunFiles& files) {
+  if (!std::filesystem::exists(files.checkpoint()))
+    throw std::runtime_error(fmt::format("{}: no {} to resume from (start runs with --save-checkpoint)",
+                                         files.path().string(), files.checkpoint().filename().string()));
+  if (previous.stages != record.stages)
+    throw std::runtime_error(fmt::format("{}: the config differs from the interrupted run's (run.json); resume with "
+                                         "the same experiment, variant, seed and --set values", files.path().string()));
+}
+
+// Removes what an interrupted run wrote after its last checkpoint.
+void rewind_to(const runs::RunFiles& files, const train::CheckpointPosition& position) {
+  runs::filter_csv_rows(files.metrics_csv(),
+                        [&](size_t row, const auto&) { return int64_t(row) < position.metrics_rows; });
+  for (const auto& file : {files.steps_csv(), files.bn_stats_csv()})
+    runs::filter_csv_rows(file, [&](size_t, const std::vector<std::string>& cells) {
+      return !cells.empty() && std::stoll(cells[0]) <= position.global_step;
+    });
+}
+
+// Where a non-zero rank's console output goes: nowhere (rank 0 speaks for the job).
+class NullBuffer : public std::streambuf {
+ protected:
+  int overflow(int c) override { return c; }
+};
+
+// The model a stage starts from: fresh for the first, else the previous
+// stage's model (`previous`, or when resuming into a later stage, the one it
+// saved) carried into this stage's architecture.
+torch::nn::Sequential stage_model(const PlannedRun& run, size_t index, torch::nn::Sequential previous,
+                                  const runs::RunFiles* files, int64_t num_classes,
+                                  const std::shared_ptr<const parallel::Group>& group, std::ostream& log) {
+  auto build = [&](const experiments::RunConfig& config) {
+    return models::build_model(experiments::model_options(config, num_classes, group));
+  };
+  torch::manual_seed(run.seed + 1000003 * int64_t(index));  // init of layers new to this stage
+  auto model = build(run.stages[index].config);
+  if (index == 0) return model;
+  if (!previous) {
+    const auto& before = run.stages[index - 1];
+    previous = build(before.config);
+    train::load_model(files->stage_model(before.spec.name), *previous);
+  }
+  const auto fresh = models::transfer_weights(*previous, *model);
+  if (!fresh.empty())
+    log << fmt::format("stage {}: new in this stage (initialised fresh): {}\n", run.stages[index].spec.name,
+                       fmt::join(fresh, ", "));
+  return model;
+}
+
+// Evaluation-only rows (recalibrate, evaluate): loss and accuracy on the
+// training split and val_* on the test split, all in eval mode, as epoch 0.
+train::EpochMetrics evaluation_row(torch::nn::Sequential& model, const data::Dataset& dataset, int64_t global_step,
+                                   const parallel::Group& group) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto train = train::evaluate(model, dataset.train, group), test = train::evaluate(model, dataset.test, group);
+  train::EpochMetrics row;
+  row.loss = train.loss;
+  row.accuracy = train.accuracy;
+  row.val_loss = test.loss;
+  row.val_accuracy = test.accuracy;
+  row.epoch_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  row.global_step = global_step;
+  return row;
+}
+
+RunStatus status_of(train::TrainStatus status) {
+  switch (status) {
+    case train::TrainStatus::kCompleted: return RunStatus::kCompleted;
+    case train::TrainStatus::kDiverged: return RunStatus::kDiverged;
+    case train::TrainStatus::kInterrupted: return RunStatus::kInterrupted;
+  }
+  return RunStatus::kFailed;
+}
+
+// The stages of a run, from the first (or the checkpoint's) to the last or
+// the first that does not complete; fills the record's outcome.
+RunStatus run_stages(const PlannedRun& run, const RunOptions& options, DatasetCache& datasets,
+                     const runs::RunFiles* files, const std::shared_ptr<const parallel::Group>& group,
+                     std::optional<train::CheckpointPosition> resume_at, runs::RunRecord& record,
+                     RunListener& listener, std::ostream& log) {
+  train::TrainOutcome outcome;
+  int64_t global_step = 0;
+  torch::nn::Sequential previous_model{nullptr};
+  for (size_t index = resume_at ? size_t(resume_at->stage) : 0; index < run.stages.size(); ++index) {
+    const auto& stage = run.stages[index];
+    const data::Dataset& dataset = datasets.get(stage.config.data, options.data_dir);
+    auto model = stage_model(run, index, previous_model, files, dataset.num_classes, group, log);
+    parallel::broadcast_parameters_and_buffers(*model, *group);
+    if (index == 0)
+      record.model = {{"parameters", models::count_parameters(*model)}, {"layers", models::model_summary(model)}};
+    if (!stage.spec.name.empty())
+      log << fmt::format("-- stage {} ({}, {} on {})\n", stage.spec.name, to_name(stage.spec.action),
+                         to_name(stage.spec.trainable), stage.config.data.dataset);
+    auto optimizer = train::make_optimizer(stage.config.train, models::select_trainable(*model, stage.spec.trainable));
+    listener.begin_stage(int64_t(index), stage, model, optimizer.get(), options.save_checkpoint);
+    int64_t first_epoch = 1;
+    if (resume_at) {
+      const auto position = train::load_checkpoint(files->checkpoint(), *model, *optimizer);
+      listener.resume_from(position);
+      first_epoch = position.epoch + 1;
+      global_step = position.global_step;
+      resume_at.reset();
+    }
+    if (stage.spec.action == experiments::StageAction::kTrain) {
+      train::TrainSetup setup{&stage.config.train, !models::batch_norm_layers(*model).empty(),
+                              stage.spec.freeze_bn_stats, uint64_t(run.seed) + 7919 * index, first_epoch, global_step,
+                              group.get(), stage.config.bn.mode != experiments::BnMode::kSync};
+      outcome = train::train_model(model, dataset, *optimizer, setup, listener);
+      global_step = listener.last() ? listener.last()->global_step : global_step;
+      record.epochs_completed += outcome.epochs_completed;
+    } else {
+      if (stage.spec.action == experiments::StageAction::kRecalibrate)
+        train::recalibrate_batch_norm(model, dataset.train, stage.config.train.batch_size);
+      const auto row = evaluation_row(model, dataset, global_step, *group);
+      listener.write_metrics(row);
+      log << fmt::format("{}: loss {:.4f} - accuracy {:.4f} - val_loss {:.4f} - val_accuracy {:.4f}\n",
+                         to_name(stage.spec.action), row.loss, row.accuracy, row.val_loss, row.val_accuracy);
+      outcome = train::TrainOutcome{};
+    }
+    if (outcome.status != train::TrainStatus::kCompleted) {
+      if (outcome.diverged_epoch) record.diverged_epoch = *outcome.diverged_epoch;
+      if (!stage.spec.name.empty()) record.stopped_in_stage = stage.spec.name;
+      break;
+    }
+    if (files) train::save_model(files->stage_model(stage.spec.name), *model);
+    previous_model = model;
+  }
+  if (outcome.status == train::TrainStatus::kDiverged)
+    log << fmt::format("diverged: non-finite loss in epoch {}\n", *outcome.diverged_epoch);
+  return status_of(outcome.status);
+}
+
+}  // namespace
+
+RunSummary execute_run(const PlannedRun& run, const RunOptions& options, DatasetCache& datasets,
+                       std::ostream& console) {
+  const auto group = options.group ? options.group : std::shared_ptr<const parallel::Group>(parallel::Group::solo());
+  const bool root = group->is_root();
+  NullBuffer discard;
+  std::ostream quiet(&discard);
+  std::ostream& log = root ? console : quiet;
+  std::optional<runs::RunDirectory> dir;
+  if (root) {
+    using Mode = runs::RunDirectory::Mode;
+    dir.emplace(run.dir, options.resume ? Mode::kResume : options.overwrite ? Mode::kOverwrite : Mode::kNew);
+    if (!dir->replaced_note().empty()) log << dir->replaced_note() << "\n";
+  }
+  log << fmt::format("== {} / {} / seed {} -> {}{}{}\n", run.experiment, run.variant, run.seed, run.dir.string(),
+                     options.resume ? " (resuming)" : "",
+                     group->size() > 1 ? fmt::format(" ({} ranks)", group->size()) : "");
+
+  const auto previous = options.resume ? runs::read_run_record(run.dir) : std::nullopt;
+  runs::RunRecord record = start_record(run, *group, previous);
+  if (previous) check_resumable(*previous, record, *dir);
+  if (dir) runs::write_run_record(dir->path(), record);
+
+  RunSummary summary;
+  try {
+    std::optional<train::CheckpointPosition> resume_at;
+    if (options.resume) {
+      resume_at = train::read_checkpoint_position(dir->checkpoint());
+      rewind_to(*dir, *resume_at);  // before any writer opens the files
+    }
+    train::ConsoleProgress progress(log, options.live_progress && root, run.config.train.epochs);
+    RunListener listener(dir ? &*dir : nullptr, has_named_stages(run), options.resume, progress);
+    summary.status =
+        run_stages(run, options, datasets, dir ? &*dir : nullptr, group, resume_at, record, listener, log);
+    summary.last_epoch = listener.last();
+    summary.best_val_accuracy = listener.best_val_accuracy();
+    record.final_metrics = listener.last();
+    if (listener.last() && !listener.last()->rank_ms_per_step.empty())
+      record.data_parallel["rank_ms_per_step"] = listener.last()->rank_ms_per_step;
+    record.best_val_accuracy = listener.best_val_accuracy();
+  } catch (const c10::Error& error) {
+    summary.status = RunStatus::kFailed;
+    summary.error = error.what_without_backtrace();
+  } catch (const std::exception& error) {
+    summary.status = RunStatus::kFailed;
+    summary.error = error.what();
+  }
+  if (!summary.error.empty()) record.error = summary.error;
+  record.status = summary.status;
+  record.ended_at = utc_now();
+  if (dir) runs::write_run_record(dir->path(), record);
+  return summary;
+}
+
+RunSummary summary_from_record(const std::filesystem::path& run_dir) {
+  const auto record = runs::read_run_record(run_dir);
+  if (!record) throw std::runtime_error(fmt::format("{}: no run record", run_dir.string()));
+  RunSummary summary;
+  summary.status = record->status;
+  summary.last_epoch = record->final_metrics;
+  summary.best_val_accuracy = record->best_val_accuracy.value_or(0.0);
+  summary.error = record->error.value_or("");
+  return summary;
+}
+
+}  // namespace bnlab::sweep

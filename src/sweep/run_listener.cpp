@@ -1,0 +1,73 @@
+#include "sweep/run_listener.h"
+
+#include <cmath>
+
+#include "runs/metrics.h"
+
+namespace bnlab::sweep {
+
+RunListener::RunListener(const runs::RunFiles* files, bool staged, bool append, train::ConsoleProgress& progress)
+    : files_(files), staged_(staged), append_(append), progress_(progress) {
+  if (files_) metrics_.emplace(files_->metrics_csv(), runs::metrics_csv_columns(staged), append);
+}
+
+void RunListener::begin_stage(int64_t index, const experiments::ResolvedStage& stage, torch::nn::Sequential model,
+                              torch::optim::Optimizer* optimizer, bool save_checkpoints) {
+  stage_index_ = index;
+  best_val_accuracy_ = 0;  // "best" means within the final stage (epochs of one task)
+  progress_.set_epochs(stage.config.train.epochs);
+  stage_name_ = stage.spec.name;
+  model_ = model;
+  optimizer_ = optimizer;
+  save_checkpoints_ = save_checkpoints;
+  if (!files_) return;
+  if (stage.config.train.eval_every > 0 && !steps_)
+    steps_ = std::make_unique<runs::CsvWriter>(files_->steps_csv(), runs::column_names(runs::step_columns()),
+                                               append_);
+  bn_stats_every_ = stage.config.log.bn_stats_every;
+  if (bn_stats_every_ > 0 && !bn_stats_)
+    bn_stats_ = std::make_unique<train::BnStatsLogger>(files_->bn_stats_csv(), bn_stats_every_, append_);
+}
+
+void RunListener::resume_from(const train::CheckpointPosition& position) {
+  rows_written_ = position.metrics_rows;
+  best_val_accuracy_ = position.best_val_accuracy;
+}
+
+void RunListener::on_epoch_begin(int64_t epoch, int64_t steps) { progress_.epoch_begin(epoch, steps); }
+
+bool RunListener::wants_running_metrics(int64_t, double elapsed) { return progress_.due(elapsed); }
+
+void RunListener::on_running_metrics(int64_t step, double elapsed, double loss, double accuracy) {
+  progress_.running(step, elapsed, loss, accuracy);
+}
+
+void RunListener::on_epoch_end(const train::EpochMetrics& m) {
+  write_metrics(m);
+  progress_.epoch_end(m);
+  if (files_ && save_checkpoints_ && optimizer_ && std::isfinite(m.loss))
+    train::save_checkpoint(files_->checkpoint(), *model_, *optimizer_,
+                           {stage_index_, m.epoch, m.global_step, rows_written_, best_val_accuracy_});
+}
+
+void RunListener::on_step_evaluation(const train::StepEvaluation& e) {
+  if (steps_) steps_->write_row(runs::row_values(runs::step_columns(), e));
+}
+
+bool RunListener::wants_probe(int64_t global_step) {
+  return bn_stats_ && bn_stats_every_ > 0 && global_step % bn_stats_every_ == 0;
+}
+
+void RunListener::on_probe(int64_t global_step, int64_t epoch, const data::Batch& batch) {
+  bn_stats_->log(model_, global_step, epoch, batch);
+}
+
+void RunListener::write_metrics(const train::EpochMetrics& m) {
+  const auto values = runs::row_values(runs::epoch_columns(), m);
+  if (metrics_) metrics_->write_row(staged_ ? std::vector<std::string>{stage_name_} : std::vector<std::string>{}, values);
+  ++rows_written_;
+  last_ = m;
+  if (m.val_accuracy > best_val_accuracy_) best_val_accuracy_ = m.val_accuracy;
+}
+
+}  // namespace bnlab::sweep

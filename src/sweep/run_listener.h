@@ -1,0 +1,66 @@
+#pragma once
+// What a run does with its training's numbers: metrics.csv rows (with the
+// stage name first in staged runs), steps.csv, bn_stats.csv, checkpoints
+// after epochs, and the console.
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "experiments/experiment.h"
+#include "runs/csv_writer.h"
+#include "runs/layout.h"
+#include "train/bn_stats.h"
+#include "train/checkpoint.h"
+#include "train/progress.h"
+#include "train/trainer.h"
+
+namespace bnlab::sweep {
+
+class RunListener : public train::TrainListener {
+ public:
+  // `files` is null on data-parallel ranks other than 0, which keep the
+  // bookkeeping (last epoch, best accuracy) but write no file. append: the
+  // files continue a resumed run's.
+  RunListener(const runs::RunFiles* files, bool staged, bool append, train::ConsoleProgress& progress);
+
+  // Per stage: what the stage is, and what to checkpoint.
+  void begin_stage(int64_t index, const experiments::ResolvedStage& stage, torch::nn::Sequential model,
+                   torch::optim::Optimizer* optimizer, bool save_checkpoints);
+  // Continue from a checkpoint's position.
+  void resume_from(const train::CheckpointPosition& position);
+
+  void on_epoch_begin(int64_t epoch, int64_t steps) override;
+  bool wants_running_metrics(int64_t step, double elapsed) override;
+  void on_running_metrics(int64_t step, double elapsed, double loss, double accuracy) override;
+  void on_epoch_end(const train::EpochMetrics& metrics) override;
+  void on_step_evaluation(const train::StepEvaluation& evaluation) override;
+  bool wants_probe(int64_t global_step) override;
+  void on_probe(int64_t global_step, int64_t epoch, const data::Batch& batch) override;
+
+  // A metrics.csv row (training epochs, and the rows of evaluation stages).
+  void write_metrics(const train::EpochMetrics& metrics);
+
+  const std::optional<train::EpochMetrics>& last() const { return last_; }
+  double best_val_accuracy() const { return best_val_accuracy_; }
+
+ private:
+  const runs::RunFiles* files_;
+  bool staged_, append_;
+  train::ConsoleProgress& progress_;
+  std::optional<runs::CsvWriter> metrics_;
+  std::unique_ptr<runs::CsvWriter> steps_;
+  std::unique_ptr<train::BnStatsLogger> bn_stats_;
+  int64_t bn_stats_every_ = 0;
+  int64_t stage_index_ = 0;
+  std::string stage_name_;
+  torch::nn::Sequential model_{nullptr};
+  torch::optim::Optimizer* optimizer_ = nullptr;
+  bool save_checkpoints_ = false;
+  std::optional<train::EpochMetrics> last_;
+  double best_val_accuracy_ = 0;
+  int64_t rows_written_ = 0;
+};
+
+}  // namespace bnlab::sweep

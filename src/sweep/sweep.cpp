@@ -1,0 +1,137 @@
+#include "sweep/sweep.h"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <stdexcept>
+
+#include "core/text.h"
+#include "runs/layout.h"
+#include "runs/record.h"
+#include "train/interrupt.h"
+
+namespace bnlab::sweep {
+namespace {
+
+// What to do with each run, decided before any trains.
+enum Action : int64_t { kTrain = 0, kSkipFinished = 1, kResume = 2 };
+
+// Rank 0's decision for every run from its results folders (the other ranks
+// may be on hosts without them); the refusal text when finished runs are in
+// the way of a plain run.
+std::vector<int64_t> decide_from_folders(const std::vector<PlannedRun>& runs, const SweepOptions& o,
+                                         std::string& refusal) {
+  std::vector<int64_t> actions(runs.size(), kTrain);
+  std::vector<std::string> finished;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const runs::RunFiles files(runs[i].dir);
+    if (const auto status = runs::finished_run_status(files.path())) {
+      if (o.skip_finished || o.resume) actions[i] = kSkipFinished;
+      else if (!o.overwrite) finished.push_back(fmt::format("  {} ({})", files.path().string(), to_string(*status)));
+    } else if (o.resume && std::filesystem::exists(files.checkpoint()) && std::filesystem::exists(files.run_json())) {
+      actions[i] = kResume;  // --resume continues what has a checkpoint and starts the rest afresh
+    }
+  }
+  if (!finished.empty())
+    refusal = fmt::format("{} run(s) already finished; pass --overwrite to replace them:\n{}", finished.size(),
+                          join(finished, "\n"));
+  return actions;
+}
+
+// Every rank's actions become rank 0's; a refusal on rank 0 stops all.
+std::vector<int64_t> decide_runs(const std::vector<PlannedRun>& runs, const SweepOptions& o,
+                                 const parallel::Group& group) {
+  std::string refusal;
+  std::vector<int64_t> actions =
+      group.is_root() ? decide_from_folders(runs, o, refusal) : std::vector<int64_t>(runs.size(), kTrain);
+  if (group.size() > 1) {
+    actions.push_back(refusal.empty() ? 0 : 1);
+    std::vector<torch::Tensor> shared = {torch::tensor(actions, torch::kInt64)};
+    group.broadcast(shared, 0);
+    actions.assign(shared[0].data_ptr<int64_t>(), shared[0].data_ptr<int64_t>() + shared[0].numel());
+    const bool refused = actions.back() != 0;
+    actions.pop_back();
+    if (refused && !group.is_root())
+      throw std::runtime_error("rank 0 refused to start: finished runs in the way (see rank 0's message)");
+  }
+  if (!refusal.empty()) throw std::runtime_error(refusal);
+  return actions;
+}
+
+// What a data-parallel job cannot do yet, refused before anything trains.
+void check_data_parallel_support(const std::vector<PlannedRun>& runs, const SweepOptions& options) {
+  if (options.resume || options.save_checkpoint)
+    throw std::invalid_argument("--save-checkpoint and --resume are not supported in data-parallel jobs");
+  for (const auto& run : runs)
+    for (const auto& stage : run.stages)
+      if (stage.config.log.bn_stats_every > 0)
+        throw std::invalid_argument(fmt::format(
+            "{} / {}: log.bn_stats_every is not supported in data-parallel jobs (the probe would run collectives on "
+            "one rank only); set it to 0", run.experiment, run.variant));
+}
+
+}  // namespace
+
+std::vector<PlannedRun> runs_for_world_size(std::vector<PlannedRun> runs, int world_size, size_t* left_out) {
+  std::vector<PlannedRun> kept;
+  std::vector<std::string> other_sizes;
+  for (auto& run : runs) {
+    const int64_t wanted = run.config.dist.world_size;
+    if (wanted == 0 || wanted == world_size) kept.push_back(std::move(run));
+    else other_sizes.push_back(std::to_string(wanted));
+  }
+  if (kept.empty())
+    throw std::invalid_argument(fmt::format(
+        "no selected run is meant for world size {} (their dist.world_size: {}); start the job with that many "
+        "processes, e.g. `bnlab launch --nproc {} -- run ...`", world_size, join(other_sizes, ", "),
+        other_sizes.front()));
+  if (left_out) *left_out = other_sizes.size();
+  return kept;
+}
+
+std::vector<SweepEntry> run_sweep(std::vector<PlannedRun> plan, const SweepOptions& options,
+                                  const std::shared_ptr<const parallel::Group>& group, std::ostream& log) {
+  if (options.overwrite && (options.skip_finished || options.resume))
+    throw std::invalid_argument("--overwrite contradicts --skip-finished and --resume");
+  const bool root = group->is_root();
+  size_t left_out = 0;
+  const auto runs = runs_for_world_size(std::move(plan), group->size(), &left_out);
+  if (group->size() > 1) check_data_parallel_support(runs, options);
+  if (root && left_out)
+    log << fmt::format("{} run(s) meant for another world size skipped (this job: {} process{})\n", left_out,
+                       group->size(), group->size() == 1 ? "" : "es");
+  const std::vector<int64_t> actions = decide_runs(runs, options, *group);
+
+  train::install_interrupt_handler();
+  RunOptions run_options;
+  run_options.overwrite = options.overwrite;
+  run_options.save_checkpoint = options.save_checkpoint || options.resume;
+  run_options.data_dir = options.data_dir;
+  run_options.live_progress = options.live_progress;
+  run_options.group = group;
+  DatasetCache datasets;
+  std::vector<SweepEntry> done;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto& run = runs[i];
+    if (actions[i] == kSkipFinished) {
+      if (root)
+        log << fmt::format("== {} / {} / seed {}: already finished in {}, skipped\n", run.experiment, run.variant,
+                           run.seed, run.dir.string());
+      done.push_back({run, root ? summary_from_record(run.dir) : RunSummary{}, true});
+      continue;
+    }
+    run_options.resume = actions[i] == kResume;
+    done.push_back({run, execute_run(run, run_options, datasets, log), false});
+    const auto status = done.back().summary.status;
+    if (status == runs::RunStatus::kInterrupted) break;
+    if (status == runs::RunStatus::kFailed && group->size() > 1) {
+      log.flush();
+      std::cerr << fmt::format("rank {}: run {} / {} / seed {} failed: {}\n", group->rank(), run.experiment,
+                               run.variant, run.seed, done.back().summary.error);
+      break;
+    }
+  }
+  return done;
+}
+
+}  // namespace bnlab::sweep

@@ -1,0 +1,132 @@
+#include <fmt/format.h>
+
+#include <random>
+
+#include "verify/equivalence.h"
+
+// The tables of equivalence cases: the suite's fixed grid, verify's random
+// cases, and the sync table.
+namespace bnlab::verify {
+
+std::string EquivalenceCase::describe() const {
+  return fmt::format("{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}",
+                     kernels == Kernels::kFused ? "fused" : "ref", fmt::join(shape, ","),
+                     dtype == torch::kFloat64 ? "f64" : "f32", momentum ? fmt::format("{}", *momentum) : "none",
+                     affine ? 1 : 0, track_running_stats ? 1 : 0, training ? "train" : "eval", steps,
+                     relu ? " +relu" : "", non_contiguous ? " non-contig" : "",
+                     offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "");
+}
+
+std::vector<EquivalenceCase> sync_cases() {
+  // Batch sizes that 2 and 3 ranks split unevenly, every input rank, both
+  // dtypes, the switches, several steps, and the ill-conditioned offset.
+  std::vector<EquivalenceCase> cases;
+  const std::vector<std::vector<int64_t>> shapes = {{7, 5}, {13, 4, 6}, {11, 3, 5, 5}, {5, 16}};
+  int variant = 0;
+  for (const auto& shape : shapes)
+    for (torch::Dtype dtype : {torch::kFloat32, torch::kFloat64}) {
+      EquivalenceCase c;
+      c.shape = shape;
+      c.dtype = dtype;
+      c.momentum = variant % 3 == 2 ? std::nullopt : std::optional<double>(0.1);
+      c.affine = variant % 4 != 1;
+      c.track_running_stats = variant % 5 != 3;
+      c.training = variant % 4 != 3;
+      c.non_contiguous = variant % 3 == 1;
+      c.relu = variant % 4 == 2;
+      c.steps = 3;
+      // In eval without running statistics each rank normalises its own
+      // batch (as torch.nn.SyncBatchNorm does): nothing to compare there.
+      if (!c.training) c.track_running_stats = true;
+      cases.push_back(c);
+      ++variant;
+    }
+  cases.push_back(large_offset_case({61, 8}));
+  return cases;
+}
+
+std::vector<EquivalenceCase> for_each_kernels(const std::vector<EquivalenceCase>& cases,
+                                              const std::vector<Kernels>& kernels) {
+  std::vector<EquivalenceCase> out;
+  for (Kernels k : kernels)
+    for (auto c : cases) {
+      c.kernels = k;
+      out.push_back(c);
+    }
+  return out;
+}
+
+EquivalenceCase large_offset_case(std::vector<int64_t> shape) {
+  EquivalenceCase c;
+  c.shape = std::move(shape);
+  c.offset = 1e4;
+  c.spread = 1e-2;
+  c.steps = 2;
+  return c;
+}
+
+std::vector<EquivalenceCase> standard_cases() {
+  const std::vector<std::vector<int64_t>> shapes = {
+      {2, 3}, {7, 5}, {32, 16}, {2, 3, 1}, {5, 3, 7}, {4, 6, 9}, {2, 3, 5, 5}, {3, 4, 7, 5}, {2, 8, 1, 1}};
+  const std::vector<std::optional<double>> momenta = {0.1, 0.5, std::nullopt};
+  std::vector<EquivalenceCase> cases;
+  int variant = 0;
+  for (const auto& shape : shapes)
+    for (torch::Dtype dtype : {torch::kFloat32, torch::kFloat64})
+      for (const auto& momentum : momenta) {
+        // Cycle the boolean switches across the grid, so every shape and
+        // dtype meets each setting of each switch without a full product.
+        EquivalenceCase c;
+        c.shape = shape;
+        c.dtype = dtype;
+        c.momentum = momentum;
+        c.affine = variant % 2 == 0;
+        c.track_running_stats = variant % 3 != 2;
+        c.training = variant % 4 != 3;
+        c.non_contiguous = variant % 5 == 1;
+        c.relu = variant % 7 < 2;
+        c.steps = 3;
+        cases.push_back(c);
+        ++variant;
+      }
+  return cases;
+}
+
+std::vector<EquivalenceCase> random_cases(int count, uint64_t seed, std::optional<torch::Dtype> dtype) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  const std::vector<std::optional<double>> momenta = {0.1, 0.5, 0.01, std::nullopt};
+  std::vector<EquivalenceCase> cases;
+  for (int i = 0; i < count; ++i) {
+    EquivalenceCase c;
+    const int64_t rank = pick(2, 4);
+    c.shape = {pick(2, 32), pick(1, 24)};
+    if (rank >= 3) c.shape.push_back(pick(1, 17));
+    if (rank == 4) c.shape.push_back(pick(1, 13));
+    c.dtype = dtype ? *dtype : (pick(0, 1) ? torch::kFloat64 : torch::kFloat32);
+    c.momentum = momenta[pick(0, momenta.size() - 1)];
+    c.affine = pick(0, 3) != 0;
+    c.track_running_stats = pick(0, 3) != 0;
+    c.training = pick(0, 2) != 0;
+    c.non_contiguous = pick(0, 3) == 0;
+    c.relu = pick(0, 3) == 0;
+    c.steps = static_cast<int>(pick(1, 3));
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+std::vector<EquivalenceCase> verify_cases(int count, uint64_t seed, std::optional<torch::Dtype> dtype,
+                                          const std::vector<Kernels>& kernels) {
+  auto cases = random_cases(count, seed, dtype);
+  // The numerically hard case always runs when float32 is in the table.
+  if (!dtype || *dtype == torch::kFloat32) {
+    cases.push_back(large_offset_case({64, 8}));
+    cases.push_back(large_offset_case({16, 8, 10, 10}));
+  }
+  return for_each_kernels(cases, kernels);
+}
+
+}  // namespace bnlab::verify

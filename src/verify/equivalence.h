@@ -1,0 +1,124 @@
+#pragma once
+// Compares bnlab's BatchNorm with torch::nn::BatchNorm1d/2d on one case: the
+// same parameters, the same inputs and upstream gradients, several steps.
+// Shared by the Catch2 equivalence suite and `bnlab verify`.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bn/kernels.h"
+#include "parallel/group.h"
+
+namespace bnlab::verify {
+
+using bn::Kernels;
+
+struct EquivalenceCase {
+  std::vector<int64_t> shape = {8, 4};  // (N,C), (N,C,L) or (N,C,H,W)
+  torch::Dtype dtype = torch::kFloat32;
+  std::optional<double> momentum = 0.1;  // nullopt: cumulative average
+  bool affine = true;
+  bool track_running_stats = true;
+  bool training = true;   // false: `steps` training steps, then one eval step is compared
+  int steps = 1;          // consecutive forward/backward steps, each compared
+  bool non_contiguous = false;
+  double offset = 0.0;    // inputs are offset + spread * N(0, 1)
+  double spread = 1.0;
+  Kernels kernels = Kernels::kFused;
+  bool relu = false;      // ours with BatchNormOptions::relu against native BN then torch::relu
+
+  std::string describe() const;
+};
+
+// allclose semantics: |ours - native| <= atol + rtol * |native|, elementwise.
+struct Tolerance {
+  double atol = 0, rtol = 0;
+};
+
+// Default tolerances per dtype (reasoning in equivalence.cpp).
+Tolerance default_tolerance(torch::Dtype dtype);
+
+struct QuantityError {
+  std::string name;  // y, dx, dweight, dbias, running_mean, running_var, num_batches_tracked
+  // ours against native in the case's dtype, maximum over steps
+  double max_abs = 0;
+  double max_rel = 0;  // max |a-b| / max(|b|, tiny)
+  Tolerance tolerance;
+  bool within_tolerance = true;  // allclose at every step
+  int compared_steps = 0;        // 0: absent on both sides (affine or tracking off)
+  // float32 cases only: max abs distance of ours and of native to native BN
+  // run in float64 on the same inputs and state (the "truth").
+  std::optional<double> ours_vs_float64, native_vs_float64;
+  // Within tolerance of native, or (float32) no further from the float64
+  // truth than float32 native is: where float32 native rounds badly
+  // (large offsets, M = 2), being more accurate is not a failure.
+  bool pass = true;
+  bool passed_by_accuracy() const { return pass && !within_tolerance; }
+};
+
+struct CaseReport {
+  EquivalenceCase test_case;
+  std::string reference;  // "torch::nn::BatchNorm1d" or "torch::nn::BatchNorm2d"
+  std::vector<QuantityError> quantities;
+  bool pass() const;
+  const QuantityError* find(const std::string& name) const;
+  std::string failure_summary() const;  // one line per failing quantity
+};
+
+// The BatchNorm under test: a module whose parameters (weight, bias) and
+// buffers (running_mean, running_var, num_batches_tracked) are named as
+// native's, in the case's dtype, and the forward to call it with.
+struct Candidate {
+  std::shared_ptr<torch::nn::Module> module;
+  std::function<torch::Tensor(const torch::Tensor&)> forward;
+};
+using CandidateFactory = std::function<Candidate(const EquivalenceCase&)>;
+
+// bnlab's BatchNorm as the case configures it (kernels, relu, switches),
+// synchronised over `sync_group` when given.
+Candidate bnlab_batch_norm(const EquivalenceCase& test_case,
+                           std::shared_ptr<const parallel::Group> sync_group = nullptr);
+
+// `ours` (bnlab's BatchNorm unless another candidate is given: the tests
+// hand it deliberately broken ones, to see the harness fail them) against
+// native BatchNorm, step by step.
+CaseReport compare_with_native(const EquivalenceCase& test_case, uint64_t seed, const CandidateFactory& ours = {});
+
+// The fixed table the test-suite runs (every switch, shape kind and dtype).
+std::vector<EquivalenceCase> standard_cases();
+
+// `count` random cases; dtype fixed when given, otherwise mixed.
+std::vector<EquivalenceCase> random_cases(int count, uint64_t seed,
+                                          std::optional<torch::Dtype> dtype = std::nullopt);
+
+// Each case once per implementation.
+std::vector<EquivalenceCase> for_each_kernels(const std::vector<EquivalenceCase>& cases,
+                                              const std::vector<Kernels>& kernels);
+
+// `bnlab verify`'s table: `count` random cases, and the large-offset cases
+// whenever float32 is in it, each once per kernel set.
+std::vector<EquivalenceCase> verify_cases(int count, uint64_t seed, std::optional<torch::Dtype> dtype,
+                                          const std::vector<Kernels>& kernels);
+
+// The ill-conditioned case: mean 1e4, std 1e-2 in float32.
+EquivalenceCase large_offset_case(std::vector<int64_t> shape);
+
+// Sync BatchNorm against bnlab's one-process BatchNorm: every rank of `group`
+// draws the same whole batch (N, C, *), runs the one-process layer on all of
+// it and the sync layer on its shard of rows (uneven when N % world size != 0),
+// and compares its rows of y and dx, the parameter gradients summed over
+// ranks, and the running statistics. Errors are the maxima over ranks; every
+// rank gets the same report. A collective: all ranks call it, case by case.
+CaseReport compare_sync_with_single(const EquivalenceCase& test_case, uint64_t seed,
+                                    const std::shared_ptr<const parallel::Group>& group);
+
+// The table `bnlab verify --sync-bn` and the tests run (batch sizes that 2
+// and 3 ranks split unevenly, every switch, the large-offset case).
+std::vector<EquivalenceCase> sync_cases();
+
+}  // namespace bnlab::verify

@@ -1,0 +1,112 @@
+// The equivalence harness (src/verify) is the oracle behind the suite and
+// `bnlab verify`. An oracle is only trusted once it has been seen to fail:
+// here it is handed BatchNorms built from tensor ops, one correct and two
+// with a deliberate fault each, and must pass the first and name the fault
+// of the others.
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include "verify/equivalence.h"
+
+using bnlab::verify::Candidate;
+using bnlab::verify::CaseReport;
+using bnlab::verify::EquivalenceCase;
+using torch::Tensor;
+
+namespace {
+
+enum class Fault {
+  kNone,
+  kDetachedMean,      // dx misses the term through the batch mean: -gamma*invstd*mean(dy)
+  kBiasedRunningVar,  // running_var takes the biased batch variance (no n/(n-1))
+};
+
+// BatchNorm in tensor ops with autograd, parameters and buffers named as native's.
+class TensorOpBatchNormImpl : public torch::nn::Module {
+ public:
+  TensorOpBatchNormImpl(int64_t channels, double momentum, Fault fault) : momentum_(momentum), fault_(fault) {
+    weight = register_parameter("weight", torch::ones({channels}));
+    bias = register_parameter("bias", torch::zeros({channels}));
+    running_mean = register_buffer("running_mean", torch::zeros({channels}));
+    running_var = register_buffer("running_var", torch::ones({channels}));
+    num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kInt64));
+  }
+
+  Tensor forward(const Tensor& x) {
+    std::vector<int64_t> dims = {0}, shape(x.dim(), 1);
+    for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+    shape[1] = x.size(1);
+    Tensor mean, var;
+    if (is_training()) {
+      mean = x.mean(dims);
+      var = (x - mean.view(shape)).pow(2).mean(dims);  // biased
+      update_running(mean, var, x.numel() / x.size(1));
+      if (fault_ == Fault::kDetachedMean) mean = mean.detach();
+    } else {
+      mean = running_mean;
+      var = running_var;
+    }
+    const auto xhat = (x - mean.view(shape)) / (var.view(shape) + kEps).sqrt();
+    return xhat * weight.view(shape) + bias.view(shape);
+  }
+
+  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+
+ private:
+  static constexpr double kEps = 1e-5;  // BatchNorm's default, as the harness's native BN has
+
+  void update_running(const Tensor& mean, const Tensor& var, int64_t count) {
+    torch::NoGradGuard no_grad;
+    const double correction = fault_ == Fault::kBiasedRunningVar ? 1.0 : double(count) / double(count - 1);
+    running_mean.mul_(1 - momentum_).add_(momentum_ * mean);
+    running_var.mul_(1 - momentum_).add_(momentum_ * correction * var);
+    num_batches_tracked.add_(1);
+  }
+
+  double momentum_;
+  Fault fault_;
+};
+TORCH_MODULE(TensorOpBatchNorm);
+
+bnlab::verify::CandidateFactory candidate(Fault fault) {
+  return [fault](const EquivalenceCase& c) {
+    TensorOpBatchNorm layer(c.shape[1], *c.momentum, fault);
+    layer->to(c.dtype);
+    return Candidate{layer.ptr(), [layer](const Tensor& x) mutable { return layer(x); }};
+  };
+}
+
+std::vector<std::string> failing(const CaseReport& report) {
+  std::vector<std::string> names;
+  for (const auto& q : report.quantities)
+    if (!q.pass) names.push_back(q.name);
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("the equivalence harness fails deliberately broken BatchNorms, naming what is wrong", "[bn][oracle]") {
+  EquivalenceCase c;
+  c.shape = GENERATE(std::vector<int64_t>{16, 5}, std::vector<int64_t>{6, 3, 4, 4});
+  c.dtype = torch::kFloat64;  // float64 tolerance 1e-10: a fault is many orders of magnitude above it
+  c.steps = 3;
+  CAPTURE(c.describe());
+
+  SECTION("a correct BatchNorm in tensor ops passes: the faults below are what fails") {
+    const auto report = bnlab::verify::compare_with_native(c, 5, candidate(Fault::kNone));
+    CHECK(failing(report).empty());
+    CHECK(report.pass());
+  }
+  SECTION("a dx without the batch mean's term fails on dx alone") {
+    const auto report = bnlab::verify::compare_with_native(c, 5, candidate(Fault::kDetachedMean));
+    CHECK_FALSE(report.pass());
+    CHECK(failing(report) == std::vector<std::string>{"dx"});
+    CHECK(report.find("dx")->max_abs > 1e-3);
+  }
+  SECTION("a running variance without Bessel's correction fails on running_var alone") {
+    const auto report = bnlab::verify::compare_with_native(c, 5, candidate(Fault::kBiasedRunningVar));
+    CHECK_FALSE(report.pass());
+    CHECK(failing(report) == std::vector<std::string>{"running_var"});
+    CHECK_THAT(report.failure_summary(), Catch::Matchers::Contains("running_var"));
+  }
+}
