@@ -2,7 +2,6 @@
 // on the source tree: every folder includes only the folders below it, and
 // no source file outgrows one idea (400 lines).
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <map>

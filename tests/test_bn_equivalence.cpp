@@ -29,7 +29,7 @@ TEST_CASE("BatchNorm equals native on the standard table of cases", "[bn][equiva
   // momenta, with affine, track_running_stats, train/eval and contiguity
   // cycled across them; 3 consecutive steps each.
   const auto cases = bnlab::verify::for_each_kernels(bnlab::verify::standard_cases(),
-                                                 {bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused});
+                                                     {bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused});
   const auto index = GENERATE_COPY(range<size_t>(0, cases.size()));
   require_equivalent(bnlab::verify::compare_with_native(cases[index], 1000 + index));
 }

@@ -1,6 +1,7 @@
 // The bnlab binary: dispatch, usage errors and exit codes (0 ok, 1 failure, 2 usage).
-#include <catch2/catch.hpp>
 #include <torch/version.h>
+
+#include <catch2/catch.hpp>
 
 #include "runs/csv_table.h"
 #include "support/cli_runner.h"
@@ -44,8 +45,8 @@ TEST_CASE("help exits 0 and lists commands and options", "[cli]") {
 TEST_CASE("version reports LibTorch, BLAS, threads and huge pages", "[cli]") {
   auto result = run_bnlab({"--threads", "2", "version"});
   CHECK(result.exit_code == 0);
-  CHECK_THAT(result.output, Contains(std::string("LibTorch ") + TORCH_VERSION) && Contains("BLAS:") && Contains("threads: 2") &&
-                                Contains("transparent huge pages: "));
+  CHECK_THAT(result.output, Contains(std::string("LibTorch ") + TORCH_VERSION) && Contains("BLAS:") &&
+                                Contains("threads: 2") && Contains("transparent huge pages: "));
 }
 
 TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {

@@ -1,13 +1,13 @@
 // Data-parallel jobs through the real binary: `bnlab launch`, `bnlab run` as
 // a rank, `bnlab verify --sync-bn`, and the failures users will meet.
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "parallel/launcher.h"
 #include "runs/csv_table.h"

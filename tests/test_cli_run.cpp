@@ -1,8 +1,7 @@
 // `bnlab list/show/run` through the real binary, on the `smoke` experiment.
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/text.h"
 #include "experiments/catalog.h"

@@ -1,7 +1,6 @@
 // Process groups, sharding and the data-parallel building blocks, with ranks
 // forked from the test process (support/ranks.h).
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <iostream>
 

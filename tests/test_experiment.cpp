@@ -1,11 +1,10 @@
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "experiments/catalog.h"
 #include "experiments/experiment.h"
-#include "sweep/plan.h"
 #include "support/temp_dir.h"
+#include "sweep/plan.h"
 
 using namespace bnlab::experiments;
 using bnlab::sweep::plan_runs;

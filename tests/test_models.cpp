@@ -1,5 +1,6 @@
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+
+#include <catch2/catch.hpp>
 
 #include "bn/batch_norm.h"
 #include "experiments/model_options.h"
@@ -47,8 +48,11 @@ TEST_CASE("every switch combination builds a model with 10 logits", "[models]") 
   const std::string activation = GENERATE("relu", "sigmoid", "tanh");
   const double dropout = GENERATE(0.0, 0.3);
   const std::string init = GENERATE("pytorch", "glorot");
-  const auto options = options_with({{"model.arch", arch}, {"model.norm", norm}, {"model.placement", placement},
-                                     {"model.activation", activation}, {"model.dropout", dropout},
+  const auto options = options_with({{"model.arch", arch},
+                                     {"model.norm", norm},
+                                     {"model.placement", placement},
+                                     {"model.activation", activation},
+                                     {"model.dropout", dropout},
                                      {"model.init", init}});
   auto model = models::build_model(options);
   auto logits = model->forward(torch::rand({4, 1, 28, 28}));
@@ -107,13 +111,14 @@ TEST_CASE("bnlab's BN right before a ReLU is one layer, with the same results", 
 
   SECTION("not where the ReLU is not right after bnlab's BN") {
     CHECK_FALSE(models::fuses_relu(options_with({{"model.norm", std::string("native")}})));
-    CHECK_FALSE(models::fuses_relu(options_with({{"model.norm", std::string("custom")},
-                                                 {"model.placement", std::string("after")}})));
-    CHECK_FALSE(models::fuses_relu(options_with({{"model.norm", std::string("custom")},
-                                                 {"model.activation", std::string("tanh")}})));
+    CHECK_FALSE(models::fuses_relu(
+        options_with({{"model.norm", std::string("custom")}, {"model.placement", std::string("after")}})));
+    CHECK_FALSE(models::fuses_relu(
+        options_with({{"model.norm", std::string("custom")}, {"model.activation", std::string("tanh")}})));
   }
   SECTION("logging BatchNorm internals does not change the architecture") {
-    CHECK(models::fuses_relu(options_with({{"model.norm", std::string("custom")}, {"log.bn_stats_every", int64_t(4)}})));
+    CHECK(
+        models::fuses_relu(options_with({{"model.norm", std::string("custom")}, {"log.bn_stats_every", int64_t(4)}})));
   }
 }
 
@@ -128,16 +133,17 @@ TEST_CASE("the default CNN is Conv-ReLU-BN-MaxPool-Flatten-Dense-ReLU-BN-Dense",
 }
 
 TEST_CASE("dropout follows each hidden block", "[models]") {
-  auto model = model_with({{"model.dropout", 0.5}, {"model.placement", std::string("after")},
-                                                {"model.norm", std::string("custom")}});
+  auto model = model_with(
+      {{"model.dropout", 0.5}, {"model.placement", std::string("after")}, {"model.norm", std::string("custom")}});
   CHECK(layer_names(model) == std::vector<std::string>{"flatten", "dense1", "act1", "norm1", "dropout1",
                                                        "dense2", "act2", "norm2", "dropout2", "logits"});
 }
 
 TEST_CASE("glorot init and BN gamma/beta init are applied", "[models]") {
   auto model = model_with({{"model.init", std::string("glorot")},
-                                                {"model.norm", std::string("custom")},
-                                                {"bn.gamma_init", 0.25}, {"bn.beta_init", -1.0}});
+                           {"model.norm", std::string("custom")},
+                           {"bn.gamma_init", 0.25},
+                           {"bn.beta_init", -1.0}});
   auto dense = model->named_children()[1].value()->as<torch::nn::LinearImpl>();
   CHECK(dense->bias.abs().max().item<float>() == 0.0f);
   // glorot_uniform bound sqrt(6 / (784 + 128)) = 0.0811

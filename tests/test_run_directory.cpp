@@ -1,11 +1,10 @@
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
-#include "support/temp_dir.h"
 #include "runs/csv_writer.h"
 #include "runs/record.h"
 #include "runs/run_folder.h"
+#include "support/temp_dir.h"
 
 using namespace bnlab::runs;
 using Catch::Matchers::Contains;

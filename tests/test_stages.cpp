@@ -1,7 +1,6 @@
 // Staged runs, freezing, recalibration, checkpoints and --resume, BN
 // internals logging: through execute_run on the synthetic data set.
 #include <catch2/catch.hpp>
-
 #include <csignal>
 #include <fstream>
 

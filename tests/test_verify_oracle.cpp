@@ -3,8 +3,9 @@
 // here it is handed BatchNorms built from tensor ops, one correct and two
 // with a deliberate fault each, and must pass the first and name the fault
 // of the others.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+
+#include <catch2/catch.hpp>
 
 #include "verify/equivalence.h"
 

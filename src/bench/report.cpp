@@ -33,7 +33,8 @@ void print_bn_header(std::ostream& out, bool relu, double copy_gbps) {
                      relu ? " followed by ReLU" : "", at::get_num_threads(), bn::fused_isa());
   out << fmt::format("copy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", copy_gbps);
   out << fmt::format("{:<18} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "impl", "median ms", "p25-p75 ms",
-                     "x native", "GB/s", "% copy") << std::flush;
+                     "x native", "GB/s", "% copy")
+      << std::flush;
 }
 
 void print_bn_rows(std::ostream& out, const BnBenchResult& result) {
@@ -47,15 +48,16 @@ void write_bn_csv(const fs::path& file, const BnBenchResult& result) {
   runs::CsvWriter csv(file, {"shape", "impl", "relu", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_native",
                              "gbps", "copy_gbps"});
   for (const auto& r : result.rows)
-    csv.write_cells({shape_field(r.shape), r.impl, result.relu ? 1.0 : 0.0, r.timing.median, r.timing.p25,
-                     r.timing.p75, double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps});
+    csv.write_cells({shape_field(r.shape), r.impl, result.relu ? 1.0 : 0.0, r.timing.median, r.timing.p25, r.timing.p75,
+                     double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps});
 }
 
 void print_train_header(std::ostream& out) {
   out << fmt::format("Training step (clear gradients, forward, loss, backward, Adam step), ms/step; BLAS: {}\n\n",
                      blas_description());
   out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9}\n", "model", "batch", "norm", "threads",
-                     "median ms", "p25-p75 ms", "x none") << std::flush;
+                     "median ms", "p25-p75 ms", "x none")
+      << std::flush;
 }
 
 void print_train_rows(std::ostream& out, const std::vector<TrainBenchRow>& rows) {
@@ -66,8 +68,8 @@ void print_train_rows(std::ostream& out, const std::vector<TrainBenchRow>& rows)
 }
 
 void write_train_csv(const fs::path& file, const std::vector<TrainBenchRow>& rows) {
-  runs::CsvWriter csv(file, {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples",
-                             "ratio_to_none"});
+  runs::CsvWriter csv(
+      file, {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_none"});
   for (const auto& r : rows)
     csv.write_cells({r.experiment, double(r.batch_size), r.norm, double(r.threads), r.timing.median, r.timing.p25,
                      r.timing.p75, double(r.timing.samples), r.ratio_to_none});

@@ -58,16 +58,18 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   const auto running_mean = empty_as_absent(running_mean_or_empty);
   const auto running_var = empty_as_absent(running_var_or_empty);
   const parallel::Group* synced = use_batch_stats ? sync_group : nullptr;
-  auto x3 = as_ncs(x);                // (N,C,S): this rank's shard when synced
+  auto x3 = as_ncs(x);                      // (N,C,S): this rank's shard when synced
   int64_t count = x3.size(0) * x3.size(2);  // M, values per channel (over all ranks when synced)
-  torch::Tensor y3, mean, invstd;     // (N,C,S); (C) float64, (C) float64
-  torch::Tensor relu_mask;            // (N,C,S) bool, with relu
+  torch::Tensor y3, mean, invstd;           // (N,C,S); (C) float64, (C) float64
+  torch::Tensor relu_mask;                  // (N,C,S) bool, with relu
   if (use_batch_stats) {
     // invstd holds the biased variance until finished.
     if (synced) {
       auto merged = synced_moments(k, x3, *synced);
-      TORCH_CHECK(merged.count > 1, "SyncBatchNorm: expected more than 1 value per channel over all ranks when "
-                  "training, got ", merged.count, " (input size on this rank ", x.sizes(), ")");
+      TORCH_CHECK(merged.count > 1,
+                  "SyncBatchNorm: expected more than 1 value per channel over all ranks when "
+                  "training, got ",
+                  merged.count, " (input size on this rank ", x.sizes(), ")");
       mean = merged.mean;
       invstd = merged.var;
       count = merged.count;
@@ -94,11 +96,13 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   ctx->save_for_backward({x3, weight});
   ctx->saved_data["mean"] = mean;
   ctx->saved_data["invstd"] = invstd;
-  ctx->saved_data["count"] = count;
   ctx->saved_data["use_batch_stats"] = use_batch_stats;
   ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
-  ctx->saved_data["sync_group"] = group_token(synced);
   if (relu) ctx->saved_data["relu_mask"] = relu_mask;
+  if (synced) {  // the local count is x's; nothing more is kept for the local layer
+    ctx->saved_data["count"] = count;
+    ctx->saved_data["sync_group"] = group_token(synced);
+  }
   return y3.view(x.sizes());
 }
 
@@ -114,10 +118,11 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const torch::Tensor& weight = saved[1];  // (C) or undefined
   const auto mean = ctx->saved_data["mean"].toTensor();      // (C) float64
   const auto invstd = ctx->saved_data["invstd"].toTensor();  // (C) float64
-  const int64_t count = ctx->saved_data["count"].toInt();    // M
   const bool use_batch_stats = ctx->saved_data["use_batch_stats"].toBool();
   const KernelSet& k = kernel_set(static_cast<Kernels>(ctx->saved_data["kernels"].toInt()));
-  const parallel::Group* synced = group_of_token(ctx->saved_data["sync_group"].toInt());
+  const bool was_synced = ctx->saved_data.count("sync_group") > 0;
+  const parallel::Group* synced = was_synced ? group_of_token(ctx->saved_data["sync_group"].toInt()) : nullptr;
+  const int64_t count = was_synced ? ctx->saved_data["count"].toInt() : x3.size(0) * x3.size(2);  // M
   auto dy3 = grad_outputs[0].contiguous().view(x3.sizes());  // (N,C,S)
   const auto relu_mask =  // (N,C,S) bool, or undefined without relu
       ctx->saved_data.count("relu_mask") ? ctx->saved_data["relu_mask"].toTensor() : torch::Tensor();

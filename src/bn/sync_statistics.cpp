@@ -11,7 +11,7 @@ torch::Tensor local_moments(const KernelSet& k, const torch::Tensor& x3) {
   auto packed = torch::zeros({2 * C + 1}, torch::kFloat64);
   double* out = packed.data_ptr<double>();
   out[0] = double(n);
-  if (n == 0) return packed;  // a rank without samples adds nothing
+  if (n == 0) return packed;                     // a rank without samples adds nothing
   const auto [mean, var] = k.batch_moments(x3);  // (C) float64 each, var biased
   const double* m = mean.data_ptr<double>();
   const double* v = var.data_ptr<double>();

@@ -78,8 +78,10 @@ int run_bench(const Args& args) {
       throw UsageError(error.what());
     }
   }
-  if (o.what == "bn") bench_bn(o);
-  else bench_train(o);
+  if (o.what == "bn")
+    bench_bn(o);
+  else
+    bench_train(o);
   if (o.out) std::cout << fmt::format("\nwrote {}\n", *o.out);
   return kExitOk;
 }

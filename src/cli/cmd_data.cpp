@@ -75,11 +75,11 @@ int info(const DataOptions& options) {
       std::cout << fmt::format("  status: not verified; run `{}`\n", spec->fetch_command());
       continue;
     }
-    const auto stats = data::describe_split(data::load_dataset(spec->name, options.data_dir.path).train,
-                                            spec->num_classes);
+    const auto stats =
+        data::describe_split(data::load_dataset(spec->name, options.data_dir.path).train, spec->num_classes);
     std::cout << fmt::format(
-        "  status: verified\n  train pixels: mean {:.4f}, std {:.4f}\n  train labels per class: {}\n",
-        stats.pixel_mean, stats.pixel_std, fmt::join(stats.labels_per_class, " "));
+        "  status: verified\n  train pixels: mean {:.4f}, std {:.4f}\n  train labels per class: {}\n", stats.pixel_mean,
+        stats.pixel_std, fmt::join(stats.labels_per_class, " "));
   }
   return kExitOk;
 }

@@ -19,8 +19,7 @@ std::vector<std::string> list_option(const cxxopts::ParseResult& parsed, const c
   return parsed.count(name) ? split(parsed[name].as<std::string>(), ',') : std::vector<std::string>{};
 }
 
-int diff_files(const runs::ResultsPath& a, const runs::ResultsPath& b, const results::DiffOptions& options,
-               bool csv) {
+int diff_files(const runs::ResultsPath& a, const runs::ResultsPath& b, const results::DiffOptions& options, bool csv) {
   auto diff = results::diff_tables(runs::read_csv(a.metrics_csv()), runs::read_csv(b.metrics_csv()), options);
   if (csv)
     results::write_diff_csv(std::cout, {diff});
@@ -29,8 +28,8 @@ int diff_files(const runs::ResultsPath& a, const runs::ResultsPath& b, const res
   return diff.equal() ? kDiffEqual : kDiffDifferent;
 }
 
-int diff_experiments(const runs::ResultsPath& a, const runs::ResultsPath& b,
-                     const results::DiffOptions& options, bool csv) {
+int diff_experiments(const runs::ResultsPath& a, const runs::ResultsPath& b, const results::DiffOptions& options,
+                     bool csv) {
   const auto diff = results::diff_experiments(a.runs, b.runs, options);
   if (csv) {
     results::write_diff_csv(std::cout, diff.runs);

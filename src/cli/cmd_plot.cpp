@@ -43,8 +43,9 @@ int run_plot(const Args& args) {
   const auto figure =
       bn_stats ? results::bn_stats_figure(plot.runs, plot.title + ": BatchNorm internals, mean over seeds")
                : results::training_curves(plot.runs, metrics, x, plot.title + ": mean over seeds, band min-max");
-  const auto outputs = parsed->count("output") ? std::vector<std::filesystem::path>{(*parsed)["output"].as<std::string>()}
-                                               : results::default_plot_outputs(paths, bn_stats);
+  const auto outputs = parsed->count("output")
+                           ? std::vector<std::filesystem::path>{(*parsed)["output"].as<std::string>()}
+                           : results::default_plot_outputs(paths, bn_stats);
   for (const auto& output : outputs) {
     results::render_figure(figure, output);
     std::cout << fmt::format("wrote {}\n", output.string());

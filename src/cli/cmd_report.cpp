@@ -5,8 +5,8 @@
 
 #include "cli/command.h"
 #include "cli/errors.h"
-#include "runs/layout.h"
 #include "results/report.h"
+#include "runs/layout.h"
 
 namespace bnlab::cli {
 
@@ -27,8 +27,9 @@ int run_report(const Args& args) {
   if (!parsed->count("name")) throw UsageError("missing experiment name");
 
   const std::string name = (*parsed)["name"].as<std::string>();
-  const std::filesystem::path root = parsed->count("results") ? std::filesystem::path((*parsed)["results"].as<std::string>())
-                                                              : runs::default_results_root();
+  const std::filesystem::path root = parsed->count("results")
+                                         ? std::filesystem::path((*parsed)["results"].as<std::string>())
+                                         : runs::default_results_root();
   const auto dir = results::experiment_results_dir(root, name);
 
   results::ReportOptions options;

@@ -4,10 +4,10 @@
 
 #include <iostream>
 
-#include "verify/equivalence.h"
 #include "cli/command.h"
 #include "cli/dist_options.h"
 #include "cli/errors.h"
+#include "verify/equivalence.h"
 
 namespace bnlab::cli {
 namespace {
@@ -19,7 +19,6 @@ struct VerifyOptions {
   std::vector<bn::Kernels> kernels = {bn::Kernels::kReference, bn::Kernels::kFused};
   bool sync_bn = false;
 };
-
 
 constexpr const char* kShownQuantities[] = {"y", "dx", "dweight", "dbias", "running_mean",
                                             "running_var"};
@@ -58,8 +57,8 @@ std::string accuracy_notes(int index, const verify::CaseReport& report) {
 
 // One report per case of the table, printed as a table; returns the exit code.
 template <typename Compare>
-int run_table(const std::vector<verify::EquivalenceCase>& table, uint64_t seed, bool print, const std::string& reference,
-              Compare compare) {
+int run_table(const std::vector<verify::EquivalenceCase>& table, uint64_t seed, bool print,
+              const std::string& reference, Compare compare) {
   if (print) print_header();
   int failures = 0, index = 0;
   std::string failure_details, notes;
@@ -140,8 +139,9 @@ int run_verify(const Args& args) {
   if (parsed->count("sync-bn")) return verify_sync_bn(options, *parsed);
   std::cout << fmt::format("fused kernels run with: {}\n", bn::fused_isa());
   return run_table(verify::verify_cases(options.cases, options.seed, options.dtype, options.kernels), options.seed,
-                   true, "torch::nn::BatchNorm1d/2d",
-                   [](const verify::EquivalenceCase& c, uint64_t seed) { return verify::compare_with_native(c, seed); });
+                   true, "torch::nn::BatchNorm1d/2d", [](const verify::EquivalenceCase& c, uint64_t seed) {
+                     return verify::compare_with_native(c, seed);
+                   });
 }
 
 }  // namespace bnlab::cli

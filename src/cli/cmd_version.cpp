@@ -7,9 +7,9 @@
 
 #include "bn/kernels.h"
 #include "cli/command.h"
+#include "cli/errors.h"
 #include "core/allocator.h"
 #include "core/build_info.h"
-#include "cli/errors.h"
 #include "core/threads.h"
 
 namespace bnlab::cli {

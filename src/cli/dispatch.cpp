@@ -1,13 +1,12 @@
-#include <fmt/format.h>
-
 #include <c10/util/Exception.h>
+#include <fmt/format.h>
 
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/errors.h"
 #include "cli/global_options.h"
 #include "core/allocator.h"
-#include "cli/errors.h"
 #include "core/threads.h"
 
 namespace bnlab::cli {

@@ -1,5 +1,5 @@
 // Precompiled header: only heavy, stable third-party headers belong here.
 #pragma once
-#include <torch/torch.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <torch/torch.h>

@@ -11,8 +11,7 @@ namespace fs = std::filesystem;
 
 fs::path experiments_dir() {
   const char* override_dir = std::getenv("BNLAB_EXPERIMENTS_DIR");
-  return override_dir && *override_dir ? fs::path(override_dir)
-                                       : fs::path(BNLAB_SOURCE_DIR) / "experiments";
+  return override_dir && *override_dir ? fs::path(override_dir) : fs::path(BNLAB_SOURCE_DIR) / "experiments";
 }
 
 std::vector<Experiment> load_all_experiments(const fs::path& dir) {

@@ -12,23 +12,34 @@ std::string to_string(const ConfigValue& value) {
   return std::visit(
       [](const auto& v) -> std::string {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
-        else if constexpr (std::is_same_v<T, std::string>) return "\"" + v + "\"";
-        else if constexpr (std::is_same_v<T, std::vector<int64_t>>) return fmt::format("[{}]", fmt::join(v, ", "));
-        else if constexpr (std::is_same_v<T, NoneValue>) return "\"none\"";
-        else return fmt::format("{}", v);
+        if constexpr (std::is_same_v<T, bool>)
+          return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>)
+          return "\"" + v + "\"";
+        else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+          return fmt::format("[{}]", fmt::join(v, ", "));
+        else if constexpr (std::is_same_v<T, NoneValue>)
+          return "\"none\"";
+        else
+          return fmt::format("{}", v);
       },
       value);
 }
 
 std::string type_name(ValueType type) {
   switch (type) {
-    case ValueType::kBool: return "bool";
-    case ValueType::kInt: return "integer";
-    case ValueType::kFloat: return "number";
-    case ValueType::kString: return "string";
-    case ValueType::kIntList: return "list of integers";
-    case ValueType::kFloatOrNone: return "number or \"none\"";
+    case ValueType::kBool:
+      return "bool";
+    case ValueType::kInt:
+      return "integer";
+    case ValueType::kFloat:
+      return "number";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kIntList:
+      return "list of integers";
+    case ValueType::kFloatOrNone:
+      return "number or \"none\"";
   }
   return "?";
 }
@@ -77,14 +88,26 @@ std::optional<std::vector<int64_t>> TextLiteral::as_int_list() const {
 ConfigValue to_config_value(const ConfigKey& key, const Literal& literal) {
   std::optional<ConfigValue> value;
   switch (key.type) {
-    case ValueType::kBool: value = literal.as_bool(); break;
-    case ValueType::kInt: value = literal.as_int(); break;
-    case ValueType::kFloat: value = literal.as_number(); break;
-    case ValueType::kString: value = literal.as_string(); break;
-    case ValueType::kIntList: value = literal.as_int_list(); break;
+    case ValueType::kBool:
+      value = literal.as_bool();
+      break;
+    case ValueType::kInt:
+      value = literal.as_int();
+      break;
+    case ValueType::kFloat:
+      value = literal.as_number();
+      break;
+    case ValueType::kString:
+      value = literal.as_string();
+      break;
+    case ValueType::kIntList:
+      value = literal.as_int_list();
+      break;
     case ValueType::kFloatOrNone:
-      if (const auto text = literal.as_string(); text && *text == "none") value = NoneValue{};
-      else value = literal.as_number();
+      if (const auto text = literal.as_string(); text && *text == "none")
+        value = NoneValue{};
+      else
+        value = literal.as_number();
       break;
   }
   if (!value)

@@ -36,7 +36,7 @@ struct StageSpec {
   std::string name;
   StageAction action = StageAction::kTrain;
   models::ParamGroup trainable = models::ParamGroup::kAll;  // what a train stage trains
-  bool freeze_bn_stats = false;  // train: BN layers use and keep their running statistics
+  bool freeze_bn_stats = false;                             // train: BN layers use and keep their running statistics
   Overrides overrides;
 };
 

@@ -100,8 +100,7 @@ void collect_overrides(const toml::table& table, const std::string& prefix, cons
 std::vector<int64_t> read_seeds(const toml::node* node, const FileErrors& errors) {
   if (!node) return {0};
   auto array = node->as_array();
-  if (!array || array->empty())
-    errors.fail(node, "seeds", "expected a non-empty list of integers");
+  if (!array || array->empty()) errors.fail(node, "seeds", "expected a non-empty list of integers");
   std::vector<int64_t> seeds;
   for (const auto& element : *array) {
     auto seed = element.as_integer();
@@ -121,7 +120,6 @@ bool valid_variant_name(const std::string& name) {
   });
 }
 
-
 // The stage's bn_stats setting: whether BN layers keep their running statistics.
 enum class BnStatsMode { kUpdate, kFrozen };
 const EnumNames<BnStatsMode>& enum_names(BnStatsMode) {
@@ -138,8 +136,9 @@ E read_choice(const toml::table& table, const std::string& key, E fallback, cons
   auto text = node->as_string();
   const auto value = text ? from_name<E>(text->get()) : std::nullopt;
   if (!value)
-    errors.fail(node, where, fmt::format("{}: must be one of {}, got {}", key, fmt::join(all_names<E>(), ", "),
-                                         describe_node(*node)));
+    errors.fail(
+        node, where,
+        fmt::format("{}: must be one of {}, got {}", key, fmt::join(all_names<E>(), ", "), describe_node(*node)));
   return *value;
 }
 
@@ -186,7 +185,8 @@ void read_grid(const toml::table& table, const std::string& prefix, const FileEr
       continue;
     }
     auto array = node.as_array();
-    if (!array || array->empty()) errors.fail(&node, "grid", fmt::format("{}: expected a non-empty list of values", key));
+    if (!array || array->empty())
+      errors.fail(&node, "grid", fmt::format("{}: expected a non-empty list of values", key));
     const ConfigKey* config_key = nullptr;
     try {
       config_key = &find_config_key(key);
@@ -238,8 +238,8 @@ Experiment load_experiment_file(const fs::path& file) {
   try {
     root = toml::parse_file(file.string());
   } catch (const toml::parse_error& error) {
-    throw std::runtime_error(fmt::format("{}:{}: TOML syntax error: {}", file.string(),
-                                         error.source().begin.line, error.description()));
+    throw std::runtime_error(
+        fmt::format("{}:{}: TOML syntax error: {}", file.string(), error.source().begin.line, error.description()));
   }
 
   Experiment experiment;

@@ -36,17 +36,20 @@ void validate(const RunConfig& config) {
   const auto norm = to_name(config.model.norm);
   // Without BatchNorm the mode is moot; native BatchNorm cannot synchronise.
   if (config.bn.mode == BnMode::kSync && config.model.norm == NormKind::kNative)
-    bad_value(fmt::format("bn.mode = \"sync\" needs bnlab's BatchNorm (model.norm = \"custom\"), got model.norm = \"{}\"",
-                          norm));
+    bad_value(fmt::format(
+        "bn.mode = \"sync\" needs bnlab's BatchNorm (model.norm = \"custom\"), got model.norm = \"{}\"", norm));
   // Sync BN normalises over every rank's samples, so one per rank can do.
   if (config.model.norm != NormKind::kNone && config.train.batch_size < 2 && config.bn.mode != BnMode::kSync)
-    bad_value(fmt::format("train.batch_size: BatchNorm (model.norm = \"{}\") needs at least 2 samples "
-                          "per batch, got {}", norm, config.train.batch_size));
+    bad_value(
+        fmt::format("train.batch_size: BatchNorm (model.norm = \"{}\") needs at least 2 samples "
+                    "per batch, got {}",
+                    norm, config.train.batch_size));
   if (config.model.dropout_placement == models::DropoutPlacement::kBeforeNorm &&
       (config.model.norm == NormKind::kNone || config.model.dropout == 0))
     bad_value("model.dropout_placement = \"before-norm\" needs a BatchNorm layer (model.norm) and model.dropout > 0");
   const bool cnn = config.model.arch == models::Arch::kCnn;
-  if (cnn && config.model.conv_channels.empty()) bad_value("model.conv_channels: the cnn needs at least one conv layer");
+  if (cnn && config.model.conv_channels.empty())
+    bad_value("model.conv_channels: the cnn needs at least one conv layer");
   if (cnn && config.model.conv_channels.size() > 3)
     bad_value(fmt::format("model.conv_channels: at most 3 conv layers fit 28x28 inputs, got {}",
                           config.model.conv_channels.size()));

@@ -35,10 +35,10 @@ struct DataConfig {
 
 struct ModelConfig {
   models::Arch arch = models::Arch::kMlp;
-  std::vector<int64_t> hidden;                 // hidden Dense sizes; empty: mlp [128, 64], cnn [64]
-  std::vector<int64_t> conv_channels = {32};   // cnn: one 3x3 conv + 2x2 max-pool per entry
+  std::vector<int64_t> hidden;                // hidden Dense sizes; empty: mlp [128, 64], cnn [64]
+  std::vector<int64_t> conv_channels = {32};  // cnn: one 3x3 conv + 2x2 max-pool per entry
   models::Activation activation = models::Activation::kRelu;
-  double dropout = 0.0;                        // after each hidden block; 0: none
+  double dropout = 0.0;  // after each hidden block; 0: none
   models::DropoutPlacement dropout_placement = models::DropoutPlacement::kAfterNorm;
   models::NormKind norm = models::NormKind::kNone;
   std::optional<models::Placement> placement;  // nullopt ("auto"): mlp before, cnn after

@@ -12,9 +12,12 @@ constexpr int64_t kImageSide = 28;
 
 torch::nn::AnyModule make_activation(Activation activation) {
   switch (activation) {
-    case Activation::kRelu: return torch::nn::AnyModule(torch::nn::ReLU());
-    case Activation::kSigmoid: return torch::nn::AnyModule(torch::nn::Sigmoid());
-    case Activation::kTanh: return torch::nn::AnyModule(torch::nn::Tanh());
+    case Activation::kRelu:
+      return torch::nn::AnyModule(torch::nn::ReLU());
+    case Activation::kSigmoid:
+      return torch::nn::AnyModule(torch::nn::Sigmoid());
+    case Activation::kTanh:
+      return torch::nn::AnyModule(torch::nn::Tanh());
   }
   throw std::invalid_argument("unknown activation");
 }
@@ -33,8 +36,7 @@ namespace {
 // Linear-ReLU-BN), and dropout at the end of the block or, with
 // dropout_placement "before-norm", right before the BatchNorm layer. Conv
 // blocks pool before their dropout, so pooling goes here too.
-void add_block(torch::nn::Sequential& net, const ModelOptions& options, int index, int64_t features,
-               int spatial_dims) {
+void add_block(torch::nn::Sequential& net, const ModelOptions& options, int index, int64_t features, int spatial_dims) {
   const bool with_norm = options.norm.kind != NormKind::kNone;
   const bool with_dropout = options.dropout > 0;
   const bool dropout_first = with_dropout && with_norm && options.dropout_placement == DropoutPlacement::kBeforeNorm;

@@ -13,8 +13,7 @@ namespace bnlab::models {
 // momentum, affine, gamma and beta init; custom also kernels and sync group).
 // then_relu: bnlab's BatchNorm with the ReLU after it computed inside
 // (custom only). Throws std::invalid_argument for kind none.
-torch::nn::AnyModule make_norm(const NormOptions& options, int64_t features, int spatial_dims,
-                               bool then_relu = false);
+torch::nn::AnyModule make_norm(const NormOptions& options, int64_t features, int spatial_dims, bool then_relu = false);
 
 // True for both BatchNorm implementations (for freezing, logging, counting).
 bool is_batch_norm(const torch::nn::Module& module);

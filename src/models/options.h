@@ -49,10 +49,10 @@ struct NormOptions {
 // One of the tutorials' networks (build_model says how each choice shows).
 struct ModelOptions {
   Arch arch = Arch::kMlp;
-  std::vector<int64_t> hidden = {128, 64};     // hidden Dense sizes
-  std::vector<int64_t> conv_channels = {32};   // cnn: one 3x3 conv + 2x2 max-pool per entry
+  std::vector<int64_t> hidden = {128, 64};    // hidden Dense sizes
+  std::vector<int64_t> conv_channels = {32};  // cnn: one 3x3 conv + 2x2 max-pool per entry
   Activation activation = Activation::kRelu;
-  double dropout = 0.0;                        // after each hidden block; 0: none
+  double dropout = 0.0;  // after each hidden block; 0: none
   DropoutPlacement dropout_placement = DropoutPlacement::kAfterNorm;
   Placement placement = Placement::kBefore;
   Init init = Init::kPytorch;

@@ -49,8 +49,10 @@ void check_replicas_agree(const torch::nn::Module& model, const Group& group, co
   for (int64_t r = 1; r < gathered.size(0); ++r)
     for (size_t t = 0; t < names.size(); ++t)
       if (g[r][t] != g[0][t])
-        throw DistError(fmt::format("{}: rank {} has drifted from rank 0: checksum of '{}' is {:.17g} there, "
-                                    "{:.17g} on rank 0", when, r, names[t], g[r][t], g[0][t]));
+        throw DistError(
+            fmt::format("{}: rank {} has drifted from rank 0: checksum of '{}' is {:.17g} there, "
+                        "{:.17g} on rank 0",
+                        when, r, names[t], g[r][t], g[0][t]));
 }
 
 GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, const Group& group, int64_t bucket_elements)
@@ -86,8 +88,10 @@ void GradientReducer::all_reduce() {
   for (auto& bucket : buckets_) {
     for (size_t i = 0; i < bucket.parameters.size(); ++i) {
       const auto& grad = bucket.parameters[i].grad();
-      if (grad.defined()) bucket.slots[i].copy_(grad);
-      else bucket.slots[i].zero_();
+      if (grad.defined())
+        bucket.slots[i].copy_(grad);
+      else
+        bucket.slots[i].zero_();
     }
     flats.push_back(bucket.flat);
   }
@@ -95,8 +99,10 @@ void GradientReducer::all_reduce() {
   for (auto& bucket : buckets_)
     for (size_t i = 0; i < bucket.parameters.size(); ++i) {
       auto& p = bucket.parameters[i];
-      if (p.grad().defined()) p.mutable_grad().copy_(bucket.slots[i]);
-      else p.mutable_grad() = bucket.slots[i].clone();
+      if (p.grad().defined())
+        p.mutable_grad().copy_(bucket.slots[i]);
+      else
+        p.mutable_grad() = bucket.slots[i].clone();
     }
 }
 

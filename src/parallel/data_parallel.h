@@ -33,9 +33,9 @@ class GradientReducer {
 
  private:
   struct Bucket {
-    torch::Tensor flat;                    // (sum of numel) one dtype
+    torch::Tensor flat;  // (sum of numel) one dtype
     std::vector<torch::Tensor> parameters;
-    std::vector<torch::Tensor> slots;      // views of flat shaped like each parameter
+    std::vector<torch::Tensor> slots;  // views of flat shaped like each parameter
   };
   const Group& group_;
   std::vector<Bucket> buckets_;

@@ -1,11 +1,11 @@
 #include "parallel/group.h"
 
 #include <fmt/format.h>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <csignal>
 #include <cstdlib>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "core/text.h"
 
@@ -40,9 +40,10 @@ std::string message_of(const std::exception& error) {
 
 // The rendezvous (store, then Gloo's full mesh) timed out or was refused.
 std::string not_joined(const GroupOptions& o, const char* stage, const std::string& what) {
-  return fmt::format("{}: not every rank joined within {} s ({}: {}); a rank never started, crashed, or was given "
-                     "another --master-addr/--master-port/--world-size",
-                     describe(o), o.timeout.count() / 1000.0, stage, what);
+  return fmt::format(
+      "{}: not every rank joined within {} s ({}: {}); a rank never started, crashed, or was given "
+      "another --master-addr/--master-port/--world-size",
+      describe(o), o.timeout.count() / 1000.0, stage, what);
 }
 
 // Gloo needs an address of this host that the other ranks can reach: the
@@ -67,18 +68,19 @@ GroupOptions resolve_group_options(const GroupFlags& flags) {
   if (o.world_size < 1)
     throw std::invalid_argument(fmt::format("--world-size (or WORLD_SIZE) must be at least 1, got {}", o.world_size));
   if (o.rank < 0 || o.rank >= o.world_size)
-    throw std::invalid_argument(
-        fmt::format("--rank (or RANK) must be in 0..{} for world size {}, got {}", o.world_size - 1, o.world_size, o.rank));
+    throw std::invalid_argument(fmt::format("--rank (or RANK) must be in 0..{} for world size {}, got {}",
+                                            o.world_size - 1, o.world_size, o.rank));
   if (o.master_port < 1 || o.master_port > 65535)
-    throw std::invalid_argument(fmt::format("--master-port (or MASTER_PORT) must be in 1..65535, got {}", o.master_port));
+    throw std::invalid_argument(
+        fmt::format("--master-port (or MASTER_PORT) must be in 1..65535, got {}", o.master_port));
   if (o.master_addr.empty()) throw std::invalid_argument("--master-addr (or MASTER_ADDR) is empty");
   std::optional<double> timeout = flags.timeout_seconds;
   if (!timeout)
     if (const auto text = environment("BNLAB_DIST_TIMEOUT")) timeout = parse_double(*text, "BNLAB_DIST_TIMEOUT");
   if (timeout) {
     if (!(*timeout > 0))
-      throw std::invalid_argument(fmt::format("--dist-timeout (or BNLAB_DIST_TIMEOUT) must be positive seconds, got {}",
-                                              *timeout));
+      throw std::invalid_argument(
+          fmt::format("--dist-timeout (or BNLAB_DIST_TIMEOUT) must be positive seconds, got {}", *timeout));
     o.timeout = std::chrono::milliseconds(int64_t(*timeout * 1000));
   }
   return o;
@@ -114,8 +116,10 @@ std::shared_ptr<Group> Group::join(const GroupOptions& o) {
   } catch (const std::exception& error) {
     const std::string what = message_of(error);
     if (o.rank == 0 && what.find("bind") != std::string::npos)
-      throw DistError(fmt::format("{}: cannot serve the rendezvous store on port {} (in use? pick another "
-                                  "--master-port): {}", describe(o), o.master_port, what));
+      throw DistError(
+          fmt::format("{}: cannot serve the rendezvous store on port {} (in use? pick another "
+                      "--master-port): {}",
+                      describe(o), o.master_port, what));
     throw DistError(not_joined(o, "the rendezvous store", what));
   }
   try {

@@ -166,18 +166,22 @@ void check_launch_options(const LaunchOptions& o) {
     throw std::invalid_argument(fmt::format("--master-port must be in 1..65535, got {}", *o.master_port));
   if (o.timeout_seconds && !(*o.timeout_seconds > 0))
     throw std::invalid_argument(fmt::format("--dist-timeout must be positive seconds, got {}", *o.timeout_seconds));
-  if (!(o.grace_seconds >= 0)) throw std::invalid_argument(fmt::format("--grace must be >= 0, got {}", o.grace_seconds));
+  if (!(o.grace_seconds >= 0))
+    throw std::invalid_argument(fmt::format("--grace must be >= 0, got {}", o.grace_seconds));
 }
 
 int launch_local_job(const LaunchOptions& o, std::ostream& out, std::ostream& err, std::ostream& log) {
   check_launch_options(o);
   const int port = o.master_port ? *o.master_port : free_loopback_port();
   if (o.master_port && !port_available(port))
-    throw std::runtime_error(fmt::format("launch: port {} on 127.0.0.1 is already in use; pick another "
-                                         "--master-port or leave it out for a free one", port));
+    throw std::runtime_error(
+        fmt::format("launch: port {} on 127.0.0.1 is already in use; pick another "
+                    "--master-port or leave it out for a free one",
+                    port));
   log << fmt::format("launch: {} ranks, rendezvous at {}:{}\n", o.processes, o.master_addr, port) << std::flush;
 
-  struct sigaction action {}, previous_int {};
+  struct sigaction action {
+  }, previous_int{};
   action.sa_handler = note_interrupt;
   sigaction(SIGINT, &action, &previous_int);
   std::vector<Rank> ranks;
@@ -193,7 +197,8 @@ int launch_local_job(const LaunchOptions& o, std::ostream& out, std::ostream& er
       if (!first_failure && r.exit_code && *r.exit_code != 0) {
         first_failure = r.index;
         log << fmt::format("launch: rank {} exited with code {}; the other ranks get {} s to stop\n", r.index,
-                           *r.exit_code, o.grace_seconds) << std::flush;
+                           *r.exit_code, o.grace_seconds)
+            << std::flush;
         terminate_at = Clock::now() + std::chrono::milliseconds(int64_t(o.grace_seconds * 1000));
       }
     const auto now = Clock::now();

@@ -13,7 +13,7 @@ namespace bnlab::parallel {
 struct LaunchOptions {
   int processes = 2;
   std::string master_addr = "127.0.0.1";
-  std::optional<int> master_port;  // unset: a free loopback port
+  std::optional<int> master_port;         // unset: a free loopback port
   std::optional<double> timeout_seconds;  // passed on as BNLAB_DIST_TIMEOUT
   std::string program;                    // the executable each rank runs (bnlab itself)
   std::vector<std::string> arguments;     // its arguments, e.g. {"run", "sync-bn"}

@@ -46,8 +46,8 @@ std::map<std::string, size_t> index_rows(const runs::CsvTable& table, const std:
   return rows;
 }
 
-std::vector<std::string> compared_columns(const runs::CsvTable& a, const runs::CsvTable& b, const std::vector<std::string>& keys,
-                                          const DiffOptions& options) {
+std::vector<std::string> compared_columns(const runs::CsvTable& a, const runs::CsvTable& b,
+                                          const std::vector<std::string>& keys, const DiffOptions& options) {
   for (const auto& column : options.columns)
     for (const runs::CsvTable* table : {&a, &b})
       if (!table->has_column(column))
@@ -144,7 +144,8 @@ ExperimentDiff diff_experiments(const std::vector<runs::RunRef>& a, const std::v
       continue;
     }
     matched.insert(name(run));
-    TableDiff diff = diff_tables(runs::read_csv(run.metrics_csv()), runs::read_csv(found->second->metrics_csv()), options);
+    TableDiff diff =
+        diff_tables(runs::read_csv(run.metrics_csv()), runs::read_csv(found->second->metrics_csv()), options);
     diff.label = name(run);
     result.runs.push_back(std::move(diff));
   }

@@ -162,8 +162,8 @@ PlotFigure bn_stats_figure(const std::vector<runs::RunRef>& runs, const std::str
   for (const auto& run : runs) {
     const fs::path file = run.files().bn_stats_csv();
     if (!fs::exists(file))
-      throw std::runtime_error(fmt::format("{}: no {} (run with --set log.bn_stats_every=K)", run.dir.string(),
-                                           file.filename().string()));
+      throw std::runtime_error(
+          fmt::format("{}: no {} (run with --set log.bn_stats_every=K)", run.dir.string(), file.filename().string()));
     tables[run.variant].push_back(runs::read_csv(file));
     for (double b : tables[run.variant].back().numbers("block")) blocks = std::max(blocks, int(b));
   }

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "runs/discovery.h"
 #include "results/summary.h"
+#include "runs/discovery.h"
 
 namespace bnlab::results {
 

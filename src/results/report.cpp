@@ -110,7 +110,8 @@ std::string render_markdown(const Report& report) {
 std::filesystem::path experiment_results_dir(const std::filesystem::path& results_root, const std::string& name) {
   const auto dir = results_root / name;
   if (!std::filesystem::is_directory(dir))
-    throw std::runtime_error(fmt::format("{}: no results for '{}' (run `bnlab run {}` first)", dir.string(), name, name));
+    throw std::runtime_error(
+        fmt::format("{}: no results for '{}' (run `bnlab run {}` first)", dir.string(), name, name));
   return dir;
 }
 

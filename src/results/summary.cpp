@@ -29,7 +29,8 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-Curve aggregate_curve(const std::vector<runs::CsvTable>& tables, const std::string& x_column, const std::string& metric) {
+Curve aggregate_curve(const std::vector<runs::CsvTable>& tables, const std::string& x_column,
+                      const std::string& metric) {
   std::map<double, std::vector<double>> by_x;
   for (const auto& table : tables) {
     const auto xs = table.numbers(x_column);

@@ -22,7 +22,8 @@ double median(std::vector<double> values);
 struct Curve {
   std::vector<double> x, mean, min, max;
 };
-Curve aggregate_curve(const std::vector<runs::CsvTable>& tables, const std::string& x_column, const std::string& metric);
+Curve aggregate_curve(const std::vector<runs::CsvTable>& tables, const std::string& x_column,
+                      const std::string& metric);
 
 struct VariantSummary {
   std::string variant;

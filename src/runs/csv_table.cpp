@@ -29,8 +29,7 @@ bool CsvTable::has_column(const std::string& name) const {
 
 size_t CsvTable::column_index(const std::string& name) const {
   auto it = std::find(columns.begin(), columns.end(), name);
-  if (it == columns.end())
-    fail(path, fmt::format("no column '{}' (columns: {})", name, join(columns, ", ")));
+  if (it == columns.end()) fail(path, fmt::format("no column '{}' (columns: {})", name, join(columns, ", ")));
   return static_cast<size_t>(it - columns.begin());
 }
 
@@ -67,7 +66,8 @@ CsvTable read_csv(const std::filesystem::path& path) {
     ++line_number;
     line = trim_cr(line);
     if (line.empty()) continue;
-    if (line.find('"') != std::string::npos) fail(path, fmt::format("line {}: quoted fields are not supported", line_number));
+    if (line.find('"') != std::string::npos)
+      fail(path, fmt::format("line {}: quoted fields are not supported", line_number));
     auto cells = split(line, ',');
     if (!line.empty() && line.back() == ',') cells.push_back("");
     if (cells.size() != table.columns.size())

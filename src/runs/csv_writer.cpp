@@ -42,7 +42,8 @@ CsvWriter::CsvWriter(const std::filesystem::path& path, std::vector<std::string>
     std::string existing;
     std::getline(in, existing);
     if (existing != header)
-      throw std::runtime_error(fmt::format("{}: cannot append, header is '{}', expected '{}'", path.string(), existing, header));
+      throw std::runtime_error(
+          fmt::format("{}: cannot append, header is '{}', expected '{}'", path.string(), existing, header));
     out_.open(path, std::ios::app);
   } else {
     out_.open(path, std::ios::trunc);
@@ -62,8 +63,8 @@ void CsvWriter::write_row(const std::vector<std::string>& labels, const std::vec
 
 void CsvWriter::write_cells(const std::vector<Cell>& cells) {
   if (cells.size() != columns_.size())
-    throw std::logic_error(fmt::format("{}: row of {} values for {} columns", path_.string(), cells.size(),
-                                       columns_.size()));
+    throw std::logic_error(
+        fmt::format("{}: row of {} values for {} columns", path_.string(), cells.size(), columns_.size()));
   std::vector<std::string> texts;
   for (const auto& cell : cells)
     texts.push_back(std::holds_alternative<double>(cell) ? format_number(std::get<double>(cell))

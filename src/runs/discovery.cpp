@@ -66,9 +66,10 @@ ResultsPath resolve_results_path(const fs::path& given) {
     return {ResultsPathKind::kRunDir, path, path.parent_path().parent_path().filename().string(), {run_ref(path)}};
   auto runs = experiment_runs(path);
   if (!runs.empty()) return {ResultsPathKind::kExperimentDir, path, path.filename().string(), runs};
-  throw std::runtime_error(fmt::format(
-      "{}: neither a metrics CSV, a run folder (with metrics.csv) nor an experiment results folder "
-      "(with <variant>/seed-<s>/metrics.csv)", path.string()));
+  throw std::runtime_error(
+      fmt::format("{}: neither a metrics CSV, a run folder (with metrics.csv) nor an experiment results folder "
+                  "(with <variant>/seed-<s>/metrics.csv)",
+                  path.string()));
 }
 
 std::vector<std::string> variant_names(const std::vector<RunRef>& runs) {

@@ -23,10 +23,12 @@ enum class ResultsPathKind { kCsvFile, kRunDir, kExperimentDir };
 struct ResultsPath {
   ResultsPathKind kind;
   std::filesystem::path path;
-  std::string experiment;     // experiment and run folders: the experiment's name
-  std::vector<RunRef> runs;   // run and experiment folders
+  std::string experiment;    // experiment and run folders: the experiment's name
+  std::vector<RunRef> runs;  // run and experiment folders
   // A CSV file itself, or a run folder's metrics.csv.
-  std::filesystem::path metrics_csv() const { return kind == ResultsPathKind::kCsvFile ? path : runs.front().metrics_csv(); }
+  std::filesystem::path metrics_csv() const {
+    return kind == ResultsPathKind::kCsvFile ? path : runs.front().metrics_csv();
+  }
 };
 
 // Throws std::runtime_error naming the path and what was expected.

@@ -50,11 +50,25 @@ EpochMetrics final_metrics_from_json(const nlohmann::json& final_metrics) {
 }
 
 const std::vector<std::string>& bn_stats_columns() {
-  static const std::vector<std::string> names = {
-      "step",           "epoch",           "block",           "batch_mean_avg", "batch_mean_std",
-      "batch_var_avg",  "batch_var_std",   "running_mean_avg", "running_mean_std", "running_var_avg",
-      "running_var_std", "gamma_avg",      "gamma_std",       "beta_avg",       "beta_std",
-      "unit_p15",       "unit_p50",        "unit_p85",        "train_eval_gap"};
+  static const std::vector<std::string> names = {"step",
+                                                 "epoch",
+                                                 "block",
+                                                 "batch_mean_avg",
+                                                 "batch_mean_std",
+                                                 "batch_var_avg",
+                                                 "batch_var_std",
+                                                 "running_mean_avg",
+                                                 "running_mean_std",
+                                                 "running_var_avg",
+                                                 "running_var_std",
+                                                 "gamma_avg",
+                                                 "gamma_std",
+                                                 "beta_avg",
+                                                 "beta_std",
+                                                 "unit_p15",
+                                                 "unit_p50",
+                                                 "unit_p85",
+                                                 "train_eval_gap"};
   return names;
 }
 

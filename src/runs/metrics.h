@@ -2,9 +2,8 @@
 // The rows of a run's CSV files, each defined by one table of columns: the
 // table gives the header, the order of every row written, and the names in
 // run.json's "final". Keras CSVLogger's names and order come first.
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <variant>
 #include <vector>

@@ -2,9 +2,8 @@
 // run.json, a run's record: who it is, how it was configured, where it ran,
 // and how it ended. The one place that names its fields, for writers and
 // readers alike.
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -29,8 +28,8 @@ struct RunRecord {
   std::optional<int64_t> diverged_epoch;
   std::optional<std::string> stopped_in_stage;  // staged runs that did not complete
   std::optional<std::string> error;             // failed: why
-  nlohmann::json config;  // the first stage's resolved config, key by key
-  nlohmann::json stages;  // every stage: name, action, trainable, bn_stats, config
+  nlohmann::json config;                        // the first stage's resolved config, key by key
+  nlohmann::json stages;                        // every stage: name, action, trainable, bn_stats, config
   // Where it ran.
   std::string bnlab_version, bnlab_commit, libtorch, blas, host;
   int threads = 1;

@@ -22,8 +22,8 @@ RunDirectory::RunDirectory(const fs::path& path, Mode mode) : RunFiles(path) {
     char holder[32] = {0};
     (void)!pread(lock_fd_, holder, sizeof holder - 1, 0);
     release();
-    throw std::runtime_error(fmt::format("{}: another bnlab run (pid {}) is writing here", path.string(),
-                                         holder[0] ? holder : "?"));
+    throw std::runtime_error(
+        fmt::format("{}: another bnlab run (pid {}) is writing here", path.string(), holder[0] ? holder : "?"));
   }
   const std::string pid = std::to_string(getpid());
   (void)!ftruncate(lock_fd_, 0);
@@ -48,17 +48,16 @@ RunDirectory::RunDirectory(const fs::path& path, Mode mode) : RunFiles(path) {
   if (mode == Mode::kResume) {
     if (!previous || finished) {
       release();
-      throw std::runtime_error(!previous
-                                   ? fmt::format("{}: no run to resume", path.string())
-                                   : fmt::format("{}: the run is {}, nothing to resume", path.string(), status));
+      throw std::runtime_error(!previous ? fmt::format("{}: no run to resume", path.string())
+                                         : fmt::format("{}: the run is {}, nothing to resume", path.string(), status));
     }
     return;
   }
   if (!previous) return;
   if (finished && mode == Mode::kNew) {
     release();
-    throw std::runtime_error(fmt::format("{} already holds a {} run; pass --overwrite to replace it",
-                                         path.string(), status));
+    throw std::runtime_error(
+        fmt::format("{} already holds a {} run; pass --overwrite to replace it", path.string(), status));
   }
   replaced_note_ = fmt::format("replacing the {} run in {}", status, path.string());
   remove_previous_files();

@@ -8,8 +8,7 @@ namespace bnlab::sweep {
 namespace {
 
 std::string dataset_key(const experiments::DataConfig& c) {
-  return fmt::format("{}|{}|{}|{}|{}", c.dataset, c.standardize, c.train_subset, c.synthetic_train,
-                     c.synthetic_test);
+  return fmt::format("{}|{}|{}|{}|{}", c.dataset, c.standardize, c.train_subset, c.synthetic_train, c.synthetic_test);
 }
 
 }  // namespace

@@ -11,17 +11,17 @@
 namespace bnlab::sweep {
 
 struct RunRequest {
-  std::vector<std::string> variants;  // empty: all of the experiment's
-  std::vector<int64_t> seeds;         // empty: the experiment's
-  experiments::Overrides sets;        // --set (and --epochs), applied last, in order
-  std::filesystem::path results_root; // runs go to <root>/<experiment>/<variant>/seed-<s>
+  std::vector<std::string> variants;   // empty: all of the experiment's
+  std::vector<int64_t> seeds;          // empty: the experiment's
+  experiments::Overrides sets;         // --set (and --epochs), applied last, in order
+  std::filesystem::path results_root;  // runs go to <root>/<experiment>/<variant>/seed-<s>
 };
 
 struct PlannedRun {
   std::string experiment;
   std::string variant;
   int64_t seed = 0;
-  experiments::RunConfig config;  // the first stage's, resolved and validated
+  experiments::RunConfig config;                   // the first stage's, resolved and validated
   std::vector<experiments::ResolvedStage> stages;  // at least one
   std::filesystem::path dir;
 };

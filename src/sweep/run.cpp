@@ -42,8 +42,10 @@ std::string host_name() {
 json to_json(const experiments::ConfigValue& value) {
   return std::visit(
       [](const auto& v) -> json {
-        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, experiments::NoneValue>) return "none";
-        else return v;
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, experiments::NoneValue>)
+          return "none";
+        else
+          return v;
       },
       value);
 }
@@ -99,8 +101,10 @@ void check_resumable(const runs::RunRecord& previous, const runs::RunRecord& rec
     throw std::runtime_error(fmt::format("{}: no {} to resume from (start runs with --save-checkpoint)",
                                          files.path().string(), files.checkpoint().filename().string()));
   if (previous.stages != record.stages)
-    throw std::runtime_error(fmt::format("{}: the config differs from the interrupted run's (run.json); resume with "
-                                         "the same experiment, variant, seed and --set values", files.path().string()));
+    throw std::runtime_error(
+        fmt::format("{}: the config differs from the interrupted run's (run.json); resume with "
+                    "the same experiment, variant, seed and --set values",
+                    files.path().string()));
 }
 
 // Removes what an interrupted run wrote after its last checkpoint.
@@ -161,9 +165,12 @@ train::EpochMetrics evaluation_row(torch::nn::Sequential& model, const data::Dat
 
 RunStatus status_of(train::TrainStatus status) {
   switch (status) {
-    case train::TrainStatus::kCompleted: return RunStatus::kCompleted;
-    case train::TrainStatus::kDiverged: return RunStatus::kDiverged;
-    case train::TrainStatus::kInterrupted: return RunStatus::kInterrupted;
+    case train::TrainStatus::kCompleted:
+      return RunStatus::kCompleted;
+    case train::TrainStatus::kDiverged:
+      return RunStatus::kDiverged;
+    case train::TrainStatus::kInterrupted:
+      return RunStatus::kInterrupted;
   }
   return RunStatus::kFailed;
 }
@@ -172,8 +179,8 @@ RunStatus status_of(train::TrainStatus status) {
 // the first that does not complete; fills the record's outcome.
 RunStatus run_stages(const PlannedRun& run, const RunOptions& options, DatasetCache& datasets,
                      const runs::RunFiles* files, const std::shared_ptr<const parallel::Group>& group,
-                     std::optional<train::CheckpointPosition> resume_at, runs::RunRecord& record,
-                     RunListener& listener, std::ostream& log) {
+                     std::optional<train::CheckpointPosition> resume_at, runs::RunRecord& record, RunListener& listener,
+                     std::ostream& log) {
   train::TrainOutcome outcome;
   int64_t global_step = 0;
   torch::nn::Sequential previous_model{nullptr};
@@ -198,9 +205,14 @@ RunStatus run_stages(const PlannedRun& run, const RunOptions& options, DatasetCa
       resume_at.reset();
     }
     if (stage.spec.action == experiments::StageAction::kTrain) {
-      train::TrainSetup setup{&stage.config.train, !models::batch_norm_layers(*model).empty(),
-                              stage.spec.freeze_bn_stats, uint64_t(run.seed) + 7919 * index, first_epoch, global_step,
-                              group.get(), stage.config.bn.mode != experiments::BnMode::kSync};
+      train::TrainSetup setup{&stage.config.train,
+                              !models::batch_norm_layers(*model).empty(),
+                              stage.spec.freeze_bn_stats,
+                              uint64_t(run.seed) + 7919 * index,
+                              first_epoch,
+                              global_step,
+                              group.get(),
+                              stage.config.bn.mode != experiments::BnMode::kSync};
       outcome = train::train_model(model, dataset, *optimizer, setup, listener);
       global_step = listener.last() ? listener.last()->global_step : global_step;
       record.epochs_completed += outcome.epochs_completed;
@@ -259,8 +271,7 @@ RunSummary execute_run(const PlannedRun& run, const RunOptions& options, Dataset
     }
     train::ConsoleProgress progress(log, options.live_progress && root, run.config.train.epochs);
     RunListener listener(dir ? &*dir : nullptr, has_named_stages(run), options.resume, progress);
-    summary.status =
-        run_stages(run, options, datasets, dir ? &*dir : nullptr, group, resume_at, record, listener, log);
+    summary.status = run_stages(run, options, datasets, dir ? &*dir : nullptr, group, resume_at, record, listener, log);
     summary.last_epoch = listener.last();
     summary.best_val_accuracy = listener.best_val_accuracy();
     record.final_metrics = listener.last();

@@ -22,8 +22,7 @@ void RunListener::begin_stage(int64_t index, const experiments::ResolvedStage& s
   save_checkpoints_ = save_checkpoints;
   if (!files_) return;
   if (stage.config.train.eval_every > 0 && !steps_)
-    steps_ = std::make_unique<runs::CsvWriter>(files_->steps_csv(), runs::column_names(runs::step_columns()),
-                                               append_);
+    steps_ = std::make_unique<runs::CsvWriter>(files_->steps_csv(), runs::column_names(runs::step_columns()), append_);
   bn_stats_every_ = stage.config.log.bn_stats_every;
   if (bn_stats_every_ > 0 && !bn_stats_)
     bn_stats_ = std::make_unique<train::BnStatsLogger>(files_->bn_stats_csv(), bn_stats_every_, append_);
@@ -64,7 +63,8 @@ void RunListener::on_probe(int64_t global_step, int64_t epoch, const data::Batch
 
 void RunListener::write_metrics(const train::EpochMetrics& m) {
   const auto values = runs::row_values(runs::epoch_columns(), m);
-  if (metrics_) metrics_->write_row(staged_ ? std::vector<std::string>{stage_name_} : std::vector<std::string>{}, values);
+  if (metrics_)
+    metrics_->write_row(staged_ ? std::vector<std::string>{stage_name_} : std::vector<std::string>{}, values);
   ++rows_written_;
   last_ = m;
   if (m.val_accuracy > best_val_accuracy_) best_val_accuracy_ = m.val_accuracy;

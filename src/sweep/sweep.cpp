@@ -26,8 +26,10 @@ std::vector<int64_t> decide_from_folders(const std::vector<PlannedRun>& runs, co
   for (size_t i = 0; i < runs.size(); ++i) {
     const runs::RunFiles files(runs[i].dir);
     if (const auto status = runs::finished_run_status(files.path())) {
-      if (o.skip_finished || o.resume) actions[i] = kSkipFinished;
-      else if (!o.overwrite) finished.push_back(fmt::format("  {} ({})", files.path().string(), to_string(*status)));
+      if (o.skip_finished || o.resume)
+        actions[i] = kSkipFinished;
+      else if (!o.overwrite)
+        finished.push_back(fmt::format("  {} ({})", files.path().string(), to_string(*status)));
     } else if (o.resume && std::filesystem::exists(files.checkpoint()) && std::filesystem::exists(files.run_json())) {
       actions[i] = kResume;  // --resume continues what has a checkpoint and starts the rest afresh
     }
@@ -67,7 +69,8 @@ void check_data_parallel_support(const std::vector<PlannedRun>& runs, const Swee
       if (stage.config.log.bn_stats_every > 0)
         throw std::invalid_argument(fmt::format(
             "{} / {}: log.bn_stats_every is not supported in data-parallel jobs (the probe would run collectives on "
-            "one rank only); set it to 0", run.experiment, run.variant));
+            "one rank only); set it to 0",
+            run.experiment, run.variant));
 }
 
 }  // namespace
@@ -77,14 +80,16 @@ std::vector<PlannedRun> runs_for_world_size(std::vector<PlannedRun> runs, int wo
   std::vector<std::string> other_sizes;
   for (auto& run : runs) {
     const int64_t wanted = run.config.dist.world_size;
-    if (wanted == 0 || wanted == world_size) kept.push_back(std::move(run));
-    else other_sizes.push_back(std::to_string(wanted));
+    if (wanted == 0 || wanted == world_size)
+      kept.push_back(std::move(run));
+    else
+      other_sizes.push_back(std::to_string(wanted));
   }
   if (kept.empty())
     throw std::invalid_argument(fmt::format(
         "no selected run is meant for world size {} (their dist.world_size: {}); start the job with that many "
-        "processes, e.g. `bnlab launch --nproc {} -- run ...`", world_size, join(other_sizes, ", "),
-        other_sizes.front()));
+        "processes, e.g. `bnlab launch --nproc {} -- run ...`",
+        world_size, join(other_sizes, ", "), other_sizes.front()));
   if (left_out) *left_out = other_sizes.size();
   return kept;
 }

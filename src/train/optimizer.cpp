@@ -39,7 +39,8 @@ double learning_rate_for_epoch(const experiments::TrainConfig& config, int64_t e
       return config.lr * std::pow(config.step_gamma, static_cast<double>(epoch / config.step_size));
     case experiments::Schedule::kCosine:
       return config.lr * 0.5 * (1.0 + std::cos(M_PI * double(epoch) / double(config.epochs)));
-    case experiments::Schedule::kNone: break;
+    case experiments::Schedule::kNone:
+      break;
   }
   return config.lr;
 }

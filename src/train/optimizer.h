@@ -27,6 +27,4 @@ double apply_schedule(torch::optim::Optimizer& optimizer, const experiments::Tra
 // instead of adding it to a zeroed tensor, one op per parameter less.
 void clear_gradients(torch::optim::Optimizer& optimizer);
 
-
-
 }  // namespace bnlab::train

@@ -66,8 +66,8 @@ EquivalenceCase large_offset_case(std::vector<int64_t> shape) {
 }
 
 std::vector<EquivalenceCase> standard_cases() {
-  const std::vector<std::vector<int64_t>> shapes = {
-      {2, 3}, {7, 5}, {32, 16}, {2, 3, 1}, {5, 3, 7}, {4, 6, 9}, {2, 3, 5, 5}, {3, 4, 7, 5}, {2, 8, 1, 1}};
+  const std::vector<std::vector<int64_t>> shapes = {{2, 3},    {7, 5},       {32, 16},     {2, 3, 1},   {5, 3, 7},
+                                                    {4, 6, 9}, {2, 3, 5, 5}, {3, 4, 7, 5}, {2, 8, 1, 1}};
   const std::vector<std::optional<double>> momenta = {0.1, 0.5, std::nullopt};
   std::vector<EquivalenceCase> cases;
   int variant = 0;
@@ -94,9 +94,7 @@ std::vector<EquivalenceCase> standard_cases() {
 
 std::vector<EquivalenceCase> random_cases(int count, uint64_t seed, std::optional<torch::Dtype> dtype) {
   std::mt19937_64 rng(seed);
-  auto pick = [&](int64_t lo, int64_t hi) {
-    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-  };
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   const std::vector<std::optional<double>> momenta = {0.1, 0.5, 0.01, std::nullopt};
   std::vector<EquivalenceCase> cases;
   for (int i = 0; i < count; ++i) {

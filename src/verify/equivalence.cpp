@@ -35,13 +35,12 @@ std::string CaseReport::failure_summary() const {
   std::string text;
   for (const auto& q : quantities)
     if (!q.pass)
-      text += fmt::format(
-          "{} {}: max abs {:.3g}, max rel {:.3g} (atol {:.1g}, rtol {:.1g}) vs {}{}\n",
-          test_case.describe(), q.name, q.max_abs, q.max_rel, q.tolerance.atol, q.tolerance.rtol,
-          reference,
-          q.ours_vs_float64 ? fmt::format("; distance to float64 truth: ours {:.3g}, native {:.3g}",
-                                          *q.ours_vs_float64, *q.native_vs_float64)
-                            : "");
+      text +=
+          fmt::format("{} {}: max abs {:.3g}, max rel {:.3g} (atol {:.1g}, rtol {:.1g}) vs {}{}\n",
+                      test_case.describe(), q.name, q.max_abs, q.max_rel, q.tolerance.atol, q.tolerance.rtol, reference,
+                      q.ours_vs_float64 ? fmt::format("; distance to float64 truth: ours {:.3g}, native {:.3g}",
+                                                      *q.ours_vs_float64, *q.native_vs_float64)
+                                        : "");
   return text;
 }
 
@@ -84,14 +83,13 @@ CaseReport compare_with_native(const EquivalenceCase& c, uint64_t seed, const Ca
     const StepOutputs from_ours = ours.step(x_base, c.non_contiguous, dy, train);
     fold_steps(report.quantities, from_ours, from_native);
     if (!truth) continue;
-    const StepOutputs exact = truth->step(x_base.to(torch::kFloat64), c.non_contiguous,
-                                          dy.to(torch::kFloat64), train);
+    const StepOutputs exact = truth->step(x_base.to(torch::kFloat64), c.non_contiguous, dy.to(torch::kFloat64), train);
     fold_truth(report.quantities, from_ours, from_native, exact);
   }
 
   for (auto& q : report.quantities)
-    q.pass = q.within_tolerance ||
-             (q.ours_vs_float64 && q.native_vs_float64 && *q.ours_vs_float64 <= *q.native_vs_float64);
+    q.pass =
+        q.within_tolerance || (q.ours_vs_float64 && q.native_vs_float64 && *q.ours_vs_float64 <= *q.native_vs_float64);
   return report;
 }
 

@@ -24,13 +24,13 @@ struct EquivalenceCase {
   std::optional<double> momentum = 0.1;  // nullopt: cumulative average
   bool affine = true;
   bool track_running_stats = true;
-  bool training = true;   // false: `steps` training steps, then one eval step is compared
-  int steps = 1;          // consecutive forward/backward steps, each compared
+  bool training = true;  // false: `steps` training steps, then one eval step is compared
+  int steps = 1;         // consecutive forward/backward steps, each compared
   bool non_contiguous = false;
-  double offset = 0.0;    // inputs are offset + spread * N(0, 1)
+  double offset = 0.0;  // inputs are offset + spread * N(0, 1)
   double spread = 1.0;
   Kernels kernels = Kernels::kFused;
-  bool relu = false;      // ours with BatchNormOptions::relu against native BN then torch::relu
+  bool relu = false;  // ours with BatchNormOptions::relu against native BN then torch::relu
 
   std::string describe() const;
 };
@@ -93,8 +93,7 @@ CaseReport compare_with_native(const EquivalenceCase& test_case, uint64_t seed, 
 std::vector<EquivalenceCase> standard_cases();
 
 // `count` random cases; dtype fixed when given, otherwise mixed.
-std::vector<EquivalenceCase> random_cases(int count, uint64_t seed,
-                                          std::optional<torch::Dtype> dtype = std::nullopt);
+std::vector<EquivalenceCase> random_cases(int count, uint64_t seed, std::optional<torch::Dtype> dtype = std::nullopt);
 
 // Each case once per implementation.
 std::vector<EquivalenceCase> for_each_kernels(const std::vector<EquivalenceCase>& cases,

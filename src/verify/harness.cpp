@@ -8,13 +8,16 @@ namespace {
 
 using torch::Tensor;
 
-const std::vector<std::string> kQuantities = {"y",           "dx",          "dweight",
-                                              "dbias",       "running_mean", "running_var",
-                                              "num_batches_tracked"};
+const std::vector<std::string> kQuantities = {
+    "y", "dx", "dweight", "dbias", "running_mean", "running_var", "num_batches_tracked"};
 
 std::vector<Tensor StepOutputs::*> quantity_members() {
-  return {&StepOutputs::y,           &StepOutputs::dx,          &StepOutputs::dweight,
-          &StepOutputs::dbias,       &StepOutputs::running_mean, &StepOutputs::running_var,
+  return {&StepOutputs::y,
+          &StepOutputs::dx,
+          &StepOutputs::dweight,
+          &StepOutputs::dbias,
+          &StepOutputs::running_mean,
+          &StepOutputs::running_var,
           &StepOutputs::num_batches_tracked};
 }
 
