@@ -90,12 +90,52 @@ TEST_CASE("run rejects bad requests with exit 2", "[cli][run]") {
       {std::vector<std::string>{"run", "smoke", "--set", "train.rl=1"}, "did you mean 'train.lr'"},
       {std::vector<std::string>{"run", "smoke", "--set", "train.lr=-1"}, "must be > 0"},
       {std::vector<std::string>{"run", "smoke", "--epochs", "0"}, "--epochs must be >= 1"},
+      {std::vector<std::string>{"run", "smoke", "--seed", "abc"}, "--seed: expected an integer, got 'abc'"},
+      {std::vector<std::string>{"run", "smoke", "--set", "train.lr=inf"}, "train.lr=inf: must be finite, got inf"},
+      {std::vector<std::string>{"run", "smoke", "--set", "bn.gamma_init=nan"}, "must be finite, got nan"},
       {std::vector<std::string>{"show"}, "missing experiment name"},
   }));
   CAPTURE(args);
   auto result = run_bnlab(args);
   CHECK(result.exit_code == 2);
   CHECK_THAT(result.output, Contains(message));
+}
+
+TEST_CASE("a bad value exits 2 with the same reason from an experiment file as from --set", "[cli][run]") {
+  bnlab::test::TempDir dir;
+  const auto file = dir / "bad.toml";
+  std::ofstream(file) << "description = \"bad\"\n[base]\ndataset = \"synthetic\"\ntrain.lr = -1\n";
+  for (const auto& args : {std::vector<std::string>{"run", file.string()}, std::vector<std::string>{"show", file.string()},
+                           std::vector<std::string>{"run", "smoke", "--set", "train.lr=-1"}}) {
+    CAPTURE(args);
+    auto result = run_bnlab(args);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.output, Contains("train.lr") && Contains("must be > 0, got -1"));
+  }
+}
+
+TEST_CASE("a crashed run with a checkpoint is resumed, not silently replaced", "[cli][run]") {
+  bnlab::test::TempDir out;
+  const std::vector<std::string> run = {"run", "smoke", "--variant", "bn-custom", "--out", out.path().string()};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = run;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_bnlab(args);
+  };
+  REQUIRE(with({"--save-checkpoint"}).exit_code == 0);
+  // What a killed process leaves: run.json still says running, a checkpoint beside it.
+  const auto record_file = out / "smoke" / "bn-custom" / "seed-0" / "run.json";
+  auto record = read_json(record_file);
+  record["status"] = "running";
+  std::ofstream(record_file) << record.dump(2);
+
+  const auto again = with({});
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.output, Contains("a crashed run") && Contains("--resume") && Contains("--overwrite"));
+  CHECK(std::filesystem::exists(out / "smoke" / "bn-custom" / "seed-0" / "checkpoint.pt"));  // nothing lost
+  const auto resumed = with({"--resume"});
+  CHECK(resumed.exit_code == 0);
+  CHECK_THAT(resumed.output, Contains("(resuming)"));
 }
 
 TEST_CASE("list and show describe the experiments", "[cli][run]") {

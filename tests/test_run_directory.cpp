@@ -45,9 +45,26 @@ TEST_CASE("finished runs need --overwrite; unfinished ones are replaced", "[trai
       CHECK(std::filesystem::exists(path / "metrics.csv"));
     }
     RunDirectory replaced(path, RunDirectory::Mode::kNew);
-    CHECK_THAT(replaced.replaced_note(), Contains("replacing the " + status + " run"));
+    // It says what it found: a record left at "running" is a crashed run.
+    CHECK_THAT(replaced.replaced_note(),
+               Contains(status == "running" ? "replacing a crashed run" : "replacing the " + status + " run"));
   }
   CHECK_FALSE(std::filesystem::exists(path / "metrics.csv"));
+}
+
+TEST_CASE("an unfinished run with a checkpoint is resumed or, with --overwrite, discarded", "[train][rundir]") {
+  bnlab::test::TempDir root;
+  const auto path = root / "run";
+  const std::string status = GENERATE("interrupted", "failed", "running");
+  { write_status(RunDirectory(path, RunDirectory::Mode::kNew), status); }
+  std::ofstream(RunFiles(path).checkpoint()) << "a checkpoint";
+  REQUIRE_THROWS_WITH(RunDirectory(path, RunDirectory::Mode::kNew),
+                      Contains("with a checkpoint; continue it with --resume, or pass --overwrite to discard it"));
+  CHECK(std::filesystem::exists(RunFiles(path).checkpoint()));  // nothing lost
+  { RunDirectory resumed(path, RunDirectory::Mode::kResume); }
+  CHECK(std::filesystem::exists(RunFiles(path).checkpoint()));
+  RunDirectory replaced(path, RunDirectory::Mode::kOverwrite);
+  CHECK_FALSE(std::filesystem::exists(RunFiles(path).checkpoint()));
 }
 
 TEST_CASE("a corrupt run.json is an error naming the file; --overwrite replaces it", "[train][rundir]") {

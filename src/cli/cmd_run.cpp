@@ -81,7 +81,12 @@ RunCommandOptions read_options(const cxxopts::ParseResult& parsed) {
   if (parsed.count("variant")) o.request.variants = parsed["variant"].as<std::vector<std::string>>();
   if (parsed.count("seed"))
     for (const auto& seed : parsed["seed"].as<std::vector<std::string>>()) {
-      const int64_t value = parse_int(seed, "--seed");
+      int64_t value = 0;
+      try {
+        value = parse_int(seed, "--seed");
+      } catch (const std::invalid_argument& error) {
+        throw UsageError(error.what());
+      }
       if (value < 0) throw UsageError(fmt::format("--seed must be >= 0, got {}", value));
       o.request.seeds.push_back(value);
     }

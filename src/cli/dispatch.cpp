@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/errors.h"
+#include "core/input_error.h"
 #include "cli/global_options.h"
 #include "core/allocator.h"
 #include "core/threads.h"
@@ -96,6 +97,12 @@ int dispatch(int argc, char** argv) {
     } catch (const UsageError& error) {
       std::cerr << fmt::format("bnlab {}: {}\nRun `bnlab {} --help` for usage.\n", command.name,
                                error.what(), command.name);
+      return kExitUsage;
+    } catch (const InputError& error) {
+      // Bad input that is not a matter of the command line's form: the
+      // message names the file or key and the value; the exit code is the
+      // same as for a bad option.
+      std::cerr << fmt::format("bnlab {}: error: {}\n", command.name, error.what());
       return kExitUsage;
     } catch (const c10::Error& error) {
       // LibTorch's what() carries a C++ backtrace; users need the message only.

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <type_traits>
 
@@ -124,9 +125,17 @@ struct HasChoices<T, std::void_t<decltype(FieldType<T>::choices())>> : std::true
 template <typename T>
 using Check = std::function<void(const T&)>;
 
+// A finite number > 0 (a rate, an eps): infinity is no more a value than NaN.
 inline Check<double> positive() {
   return [](const double& v) {
     if (!(v > 0)) bad_value(fmt::format("must be > 0, got {}", v));
+    if (!std::isfinite(v)) bad_value(fmt::format("must be finite, got {}", v));
+  };
+}
+// Any finite number (an initial gamma or beta).
+inline Check<double> finite() {
+  return [](const double& v) {
+    if (!std::isfinite(v)) bad_value(fmt::format("must be finite, got {}", v));
   };
 }
 inline Check<int64_t> at_least(int64_t lo) {

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/input_error.h"
 #include "experiments/experiment.h"
 #include "experiments/grid.h"
 
@@ -20,7 +21,7 @@ class FileErrors {
   explicit FileErrors(fs::path file) : file_(std::move(file)) {}
   [[noreturn]] void fail(const toml::node* node, const std::string& where, const std::string& reason) const {
     const auto line = node ? node->source().begin.line : 0;
-    throw std::runtime_error(line ? fmt::format("{}:{}: {}: {}", file_.string(), line, where, reason)
+    throw InputError(line ? fmt::format("{}:{}: {}: {}", file_.string(), line, where, reason)
                                   : fmt::format("{}: {}: {}", file_.string(), where, reason));
   }
 
@@ -238,7 +239,7 @@ Experiment load_experiment_file(const fs::path& file) {
   try {
     root = toml::parse_file(file.string());
   } catch (const toml::parse_error& error) {
-    throw std::runtime_error(
+    throw InputError(
         fmt::format("{}:{}: TOML syntax error: {}", file.string(), error.source().begin.line, error.description()));
   }
 

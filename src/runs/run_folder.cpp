@@ -59,8 +59,22 @@ RunDirectory::RunDirectory(const fs::path& path, Mode mode) : RunFiles(path) {
     throw std::runtime_error(
         fmt::format("{} already holds a {} run; pass --overwrite to replace it", path.string(), status));
   }
-  replaced_note_ = fmt::format("replacing the {} run in {}", status, path.string());
+  const std::string found = unfinished_description(*previous);
+  if (mode == Mode::kNew && fs::exists(checkpoint())) {
+    release();
+    throw std::runtime_error(fmt::format("{} holds {} with a checkpoint; continue it with --resume, or pass "
+                                         "--overwrite to discard it", path.string(), found));
+  }
+  replaced_note_ = fmt::format("replacing {} in {}", found, path.string());
   remove_previous_files();
+}
+
+std::string unfinished_description(const RunRecord& record) {
+  // A record still saying "running" whose folder could be locked: its
+  // process died (killed, crashed, the machine went down) before it could
+  // record how it ended.
+  if (record.status == RunStatus::kRunning) return "a crashed run (run.json says running; no process holds it)";
+  return fmt::format("the {} run", to_string(record.status));
 }
 
 void RunDirectory::remove_previous_files() const {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "runs/layout.h"
+#include "runs/record.h"
 
 namespace bnlab::runs {
 
@@ -18,8 +19,10 @@ class RunDirectory : public RunFiles {
   // Creates the folder and takes its lock. Refuses (std::runtime_error, with
   // the reason) when another process holds the lock, or as `mode` says. A
   // finished run is completed or diverged; an unfinished one interrupted,
-  // failed, or running but unlocked (its process died). Replacing leaves a
-  // note in replaced_note().
+  // failed, or running but unlocked (its process died). kNew replaces an
+  // unfinished run only when it has no checkpoint: one with a checkpoint is
+  // to be resumed, or discarded with kOverwrite. Replacing leaves a note in
+  // replaced_note().
   RunDirectory(const std::filesystem::path& path, Mode mode);
   ~RunDirectory();
   RunDirectory(const RunDirectory&) = delete;
@@ -34,5 +37,9 @@ class RunDirectory : public RunFiles {
   int lock_fd_ = -1;
   std::string replaced_note_;
 };
+
+// What an unfinished run's record says it is, for messages: "the
+// interrupted run", "a crashed run (...)".
+std::string unfinished_description(const RunRecord& record);
 
 }  // namespace bnlab::runs

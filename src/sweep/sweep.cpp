@@ -8,6 +8,7 @@
 #include "core/text.h"
 #include "runs/layout.h"
 #include "runs/record.h"
+#include "runs/run_folder.h"
 #include "train/interrupt.h"
 
 namespace bnlab::sweep {
@@ -17,26 +18,36 @@ namespace {
 enum Action : int64_t { kTrain = 0, kSkipFinished = 1, kResume = 2 };
 
 // Rank 0's decision for every run from its results folders (the other ranks
-// may be on hosts without them); the refusal text when finished runs are in
-// the way of a plain run.
+// may be on hosts without them); the refusal text when runs are in the way:
+// finished ones (kept unless --overwrite, or skipped with --skip-finished or
+// --resume), and unfinished ones with a checkpoint (continued with --resume,
+// discarded only with --overwrite).
 std::vector<int64_t> decide_from_folders(const std::vector<PlannedRun>& runs, const SweepOptions& o,
                                          std::string& refusal) {
   std::vector<int64_t> actions(runs.size(), kTrain);
-  std::vector<std::string> finished;
+  std::vector<std::string> finished, resumable;
   for (size_t i = 0; i < runs.size(); ++i) {
     const runs::RunFiles files(runs[i].dir);
-    if (const auto status = runs::finished_run_status(files.path())) {
+    const auto record = runs::read_run_record(files.path());
+    const bool checkpointed = record && std::filesystem::exists(files.checkpoint());
+    if (record && runs::is_finished(record->status)) {
       if (o.skip_finished || o.resume)
         actions[i] = kSkipFinished;
       else if (!o.overwrite)
-        finished.push_back(fmt::format("  {} ({})", files.path().string(), to_string(*status)));
-    } else if (o.resume && std::filesystem::exists(files.checkpoint()) && std::filesystem::exists(files.run_json())) {
+        finished.push_back(fmt::format("  {} ({})", files.path().string(), to_string(record->status)));
+    } else if (checkpointed && o.resume) {
       actions[i] = kResume;  // --resume continues what has a checkpoint and starts the rest afresh
+    } else if (checkpointed && !o.overwrite) {
+      resumable.push_back(fmt::format("  {}: {}", files.path().string(), runs::unfinished_description(*record)));
     }
   }
   if (!finished.empty())
     refusal = fmt::format("{} run(s) already finished; pass --overwrite to replace them:\n{}", finished.size(),
                           join(finished, "\n"));
+  if (!resumable.empty())
+    refusal += fmt::format("{}{} unfinished run(s) with a checkpoint; continue them with --resume, or pass "
+                           "--overwrite to discard them:\n{}",
+                           refusal.empty() ? "" : "\n", resumable.size(), join(resumable, "\n"));
   return actions;
 }
 
@@ -54,7 +65,7 @@ std::vector<int64_t> decide_runs(const std::vector<PlannedRun>& runs, const Swee
     const bool refused = actions.back() != 0;
     actions.pop_back();
     if (refused && !group.is_root())
-      throw std::runtime_error("rank 0 refused to start: finished runs in the way (see rank 0's message)");
+      throw std::runtime_error("rank 0 refused to start: runs in the way (see rank 0's message)");
   }
   if (!refusal.empty()) throw std::runtime_error(refusal);
   return actions;
