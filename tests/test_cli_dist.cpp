@@ -13,19 +13,16 @@
 #include "runs/csv_table.h"
 #include "support/background_process.h"
 #include "support/cli_runner.h"
+#include "support/read_files.h"
 #include "support/temp_dir.h"
 
+using bnlab::test::read_json;
 using bnlab::test::run_bnlab;
 using Catch::Matchers::Contains;
 using Catch::Matchers::WithinAbs;
 using Catch::Matchers::WithinRel;
 
 namespace {
-
-nlohmann::json read_json(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
 // SGD keeps replicas comparable step by step (Adam magnifies rounding noise
 // in the zero-gradient bias before BatchNorm into +-lr steps, see test_trainer).

@@ -6,26 +6,13 @@
 #include "core/text.h"
 #include "experiments/catalog.h"
 #include "support/cli_runner.h"
+#include "support/read_files.h"
 #include "support/temp_dir.h"
 
+using bnlab::test::read_json;
+using bnlab::test::read_lines;
 using bnlab::test::run_bnlab;
 using Catch::Matchers::Contains;
-
-namespace {
-
-std::vector<std::string> read_lines(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-nlohmann::json read_json(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
-}  // namespace
 
 TEST_CASE("run smoke writes metrics.csv and run.json per run", "[cli][run]") {
   bnlab::test::TempDir out;

@@ -1,13 +1,15 @@
-#include <catch2/catch.hpp>
 #include <zlib.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "data/catalog.h"
 #include "data/fetch.h"
 #include "data/files.h"
+#include "support/read_files.h"
 #include "support/temp_dir.h"
 
+using bnlab::test::read_text;
 using namespace bnlab::data;
 using Catch::Matchers::Contains;
 
@@ -21,11 +23,6 @@ void write_gzip(const std::filesystem::path& path, const std::string& text) {
   gzFile out = gzopen(path.c_str(), "wb");
   gzwrite(out, text.data(), static_cast<unsigned>(text.size()));
   gzclose(out);
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace

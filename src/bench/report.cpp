@@ -45,11 +45,14 @@ void print_bn_rows(std::ostream& out, const BnBenchResult& result) {
 }
 
 void write_bn_csv(const fs::path& file, const BnBenchResult& result) {
-  runs::CsvWriter csv(file, {"shape", "impl", "relu", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_native",
-                             "gbps", "copy_gbps"});
+  std::vector<std::vector<runs::CsvCell>> rows;
   for (const auto& r : result.rows)
-    csv.write_cells({shape_field(r.shape), r.impl, result.relu ? 1.0 : 0.0, r.timing.median, r.timing.p25, r.timing.p75,
-                     double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps});
+    rows.push_back({shape_field(r.shape), r.impl, result.relu ? 1.0 : 0.0, r.timing.median, r.timing.p25, r.timing.p75,
+                    double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps});
+  runs::write_csv_file(
+      file,
+      {"shape", "impl", "relu", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_native", "gbps", "copy_gbps"},
+      rows);
 }
 
 void print_train_header(std::ostream& out) {
@@ -68,11 +71,13 @@ void print_train_rows(std::ostream& out, const std::vector<TrainBenchRow>& rows)
 }
 
 void write_train_csv(const fs::path& file, const std::vector<TrainBenchRow>& rows) {
-  runs::CsvWriter csv(
-      file, {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_none"});
+  std::vector<std::vector<runs::CsvCell>> cells;
   for (const auto& r : rows)
-    csv.write_cells({r.experiment, double(r.batch_size), r.norm, double(r.threads), r.timing.median, r.timing.p25,
+    cells.push_back({r.experiment, double(r.batch_size), r.norm, double(r.threads), r.timing.median, r.timing.p25,
                      r.timing.p75, double(r.timing.samples), r.ratio_to_none});
+  runs::write_csv_file(
+      file, {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_none"},
+      cells);
 }
 
 }  // namespace bnlab::bench

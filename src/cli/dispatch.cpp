@@ -5,9 +5,10 @@
 
 #include "cli/command.h"
 #include "cli/errors.h"
-#include "core/input_error.h"
 #include "cli/global_options.h"
 #include "core/allocator.h"
+#include "core/durable_file.h"
+#include "core/input_error.h"
 #include "core/threads.h"
 
 namespace bnlab::cli {
@@ -85,6 +86,7 @@ int dispatch(int argc, char** argv) {
   Args words = normalise_global_options(Args(argv + 1, argv + argc));
   apply_thread_count(kDefaultThreads);  // explicit, whatever the environment says
   keep_freed_memory_for_reuse();
+  report_file_size_limit_as_error();
   use_huge_pages_for_large_tensors();
   if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
     print_usage(words.empty() ? std::cerr : std::cout);

@@ -8,6 +8,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "core/durable_file.h"
 #include "core/process.h"
 #include "data/files.h"
 
@@ -153,7 +154,7 @@ void install_staged(const DatasetSpec& spec, const fs::path& staging, const fs::
           fmt::format("downloaded file failed verification: {}", describe(staged)));
   }
   for (const auto* file : spec.files()) {
-    fs::rename(staging / file->filename, target / file->filename);
+    move_file_durably(staging / file->filename, target / file->filename);
     log << fmt::format("  verified {}\n", (target / file->filename).string());
   }
 }

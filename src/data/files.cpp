@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/durable_file.h"
+
 namespace bnlab::data {
 
 std::string md5_file(const std::filesystem::path& path) {
@@ -37,8 +39,7 @@ void gunzip_file(const std::filesystem::path& source, const std::filesystem::pat
   gzFile in = gzopen(source.c_str(), "rb");
   if (!in) throw std::runtime_error(fmt::format("{}: cannot open", source.string()));
   std::unique_ptr<gzFile_s, decltype(&gzclose)> closer(in, gzclose);
-  std::ofstream out(destination, std::ios::binary | std::ios::trunc);
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot write", destination.string()));
+  AtomicFile out(destination);
 
   std::vector<char> buffer(1 << 20);
   for (;;) {
@@ -49,14 +50,14 @@ void gunzip_file(const std::filesystem::path& source, const std::filesystem::pat
           fmt::format("{}: not valid gzip data ({})", source.string(), gzerror(in, &code)));
     }
     if (n == 0) break;
-    out.write(buffer.data(), n);
+    out.write(buffer.data(), size_t(n));
   }
   // gzread stops quietly at a truncated stream; gzerror tells it apart from a clean end.
   int code = 0;
   gzerror(in, &code);
   if (code != Z_OK && code != Z_STREAM_END)
     throw std::runtime_error(fmt::format("{}: truncated or corrupt gzip stream", source.string()));
-  if (!out) throw std::runtime_error(fmt::format("{}: write error", destination.string()));
+  out.commit();
 }
 
 }  // namespace bnlab::data

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/durable_file.h"
+
 namespace bnlab::data {
 namespace {
 
@@ -19,7 +21,7 @@ uint32_t read_big_endian_u32(const unsigned char* bytes) {
          uint32_t(bytes[3]);
 }
 
-void write_big_endian_u32(std::ofstream& out, uint32_t value) {
+void write_big_endian_u32(AtomicFile& out, uint32_t value) {
   const char bytes[4] = {char(value >> 24), char(value >> 16), char(value >> 8), char(value)};
   out.write(bytes, 4);
 }
@@ -73,14 +75,13 @@ torch::Tensor read_idx_u8(const std::filesystem::path& path, int64_t expected_ra
 void write_idx_u8(const std::filesystem::path& path, const torch::Tensor& values) {
   TORCH_CHECK(values.scalar_type() == torch::kUInt8, "write_idx_u8: expected uint8, got ",
               values.scalar_type());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail(path, "cannot write");
+  AtomicFile out(path);
   const char magic[4] = {0, 0, char(kTypeUnsignedByte), char(values.dim())};
   out.write(magic, 4);
   for (int64_t size : values.sizes()) write_big_endian_u32(out, static_cast<uint32_t>(size));
   auto contiguous = values.contiguous();
-  out.write(reinterpret_cast<const char*>(contiguous.data_ptr<uint8_t>()), contiguous.numel());
-  if (!out) fail(path, "write error");
+  out.write(contiguous.data_ptr<uint8_t>(), size_t(contiguous.numel()));
+  out.commit();
 }
 
 }  // namespace bnlab::data

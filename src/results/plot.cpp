@@ -3,11 +3,15 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <stdexcept>
 
+#include "core/durable_file.h"
 #include "core/process.h"
 
 namespace bnlab::results {
@@ -35,11 +39,36 @@ std::string terminal_for(const fs::path& output, int width, int height) {
 // Writes one data file per series: x mean min max.
 fs::path write_series(const fs::path& dir, size_t panel, size_t series, const Curve& curve) {
   const fs::path file = dir / fmt::format("p{}_s{}.dat", panel, series);
-  std::ofstream out(file);
+  std::string text;
   for (size_t i = 0; i < curve.x.size(); ++i)
-    out << fmt::format("{} {} {} {}\n", curve.x[i], curve.mean[i], curve.min[i], curve.max[i]);
+    text += fmt::format("{} {} {} {}\n", curve.x[i], curve.mean[i], curve.min[i], curve.max[i]);
+  write_file_atomically(file, text);
   return file;
 }
+
+// gnuplot stops with "all points y value undefined" on a series of NaNs
+// only (runs that diverged in their first epoch): such a series is left out.
+bool has_finite_point(const Curve& curve) {
+  return std::any_of(curve.mean.begin(), curve.mean.end(), [](double y) { return std::isfinite(y); });
+}
+
+// A private folder for gnuplot's inputs and output, removed however the plot ends.
+class ScratchFolder {
+ public:
+  ScratchFolder() {
+    std::string name = (fs::temp_directory_path() / "bnlab-plot-XXXXXX").string();
+    if (!::mkdtemp(name.data())) throw WriteError(os_error(name, "cannot create a scratch folder", errno));
+    path_ = name;
+  }
+  ~ScratchFolder() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
 
 std::string panel_script(const PlotPanel& panel, size_t index, const fs::path& dir) {
   std::string script = fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(panel.title),
@@ -49,7 +78,7 @@ std::string panel_script(const PlotPanel& panel, size_t index, const fs::path& d
   std::vector<std::string> bands, lines;
   for (size_t s = 0; s < panel.series.size(); ++s) {
     const auto& series = panel.series[s];
-    if (series.curve.x.empty()) continue;
+    if (series.curve.x.empty() || !has_finite_point(series.curve)) continue;
     const std::string file = quoted(write_series(dir, index, s, series.curve).string());
     const std::string color = quoted(kColors[s % kColors.size()]);
     if (series.curve.min != series.curve.max)
@@ -77,27 +106,29 @@ void render_figure(const PlotFigure& figure, const fs::path& output) {
     throw std::runtime_error("gnuplot not found: apt-get install gnuplot-nox (or run scripts/setup.sh)");
   const int columns = std::max(1, std::min<int>(figure.columns, static_cast<int>(figure.panels.size())));
   const int rows = (static_cast<int>(figure.panels.size()) + columns - 1) / columns;
-  const fs::path work = fs::temp_directory_path() / fmt::format("bnlab-plot-{}", getpid());
-  fs::create_directories(work);
-
-  std::string script = fmt::format("set terminal {}\nset output {}\n", terminal_for(output, 560 * columns, 420 * rows + 40),
-                                   quoted(output.string()));
+  const ScratchFolder work;
+  // gnuplot writes into the scratch folder; the figure then replaces `output`
+  // atomically, so a failed plot leaves the previous figure, not a partial one.
+  const fs::path drawn = work.path() / ("figure" + output.extension().string());
+  std::string script = fmt::format("set terminal {}\nset output {}\n",
+                                   terminal_for(output, 560 * columns, 420 * rows + 40), quoted(drawn.string()));
   script += fmt::format("set multiplot layout {},{} title {} font ',15'\n", rows, columns, quoted(figure.title));
   script += "set grid lc rgb '#dddddd'\nset border lc rgb '#555555'\nset key opaque box lc rgb '#cccccc'\n";
-  for (size_t p = 0; p < figure.panels.size(); ++p) script += panel_script(figure.panels[p], p, work);
+  for (size_t p = 0; p < figure.panels.size(); ++p) script += panel_script(figure.panels[p], p, work.path());
   script += "unset multiplot\n";
-  const fs::path script_file = work / "figure.gp";
-  std::ofstream(script_file) << script;
+  const fs::path script_file = work.path() / "figure.gp";
+  write_file_atomically(script_file, script);
 
-  fs::create_directories(output.parent_path().empty() ? fs::path(".") : output.parent_path());
-  fs::remove(output);
   const auto result = run_process({"gnuplot", script_file.string()});
-  fs::remove_all(work);
   if (result.exit_code != 0)
-    throw std::runtime_error(fmt::format("gnuplot failed (exit {}) writing {}:\n{}", result.exit_code,
-                                         output.string(), result.output));
-  if (!fs::exists(output) || fs::file_size(output) == 0)
-    throw std::runtime_error(fmt::format("gnuplot wrote nothing to {}:\n{}", output.string(), result.output));
+    throw std::runtime_error(
+        fmt::format("gnuplot failed (exit {}) drawing {}:\n{}", result.exit_code, output.string(), result.output));
+  std::ifstream in(drawn, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.empty())
+    throw std::runtime_error(fmt::format("gnuplot drew nothing for {}:\n{}", output.string(), result.output));
+  fs::create_directories(output.parent_path().empty() ? fs::path(".") : output.parent_path());
+  write_file_atomically(output, bytes);
 }
 
 PlotFigure training_curves(const std::vector<runs::RunRef>& runs, const std::vector<std::string>& metrics,

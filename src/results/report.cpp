@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/durable_file.h"
 #include "experiments/catalog.h"
 #include "results/plot.h"
 
@@ -117,10 +118,7 @@ std::filesystem::path experiment_results_dir(const std::filesystem::path& result
 
 std::filesystem::path write_markdown(const std::filesystem::path& experiment_dir, const Report& report) {
   const auto file = experiment_dir / "report.md";
-  std::ofstream out(file, std::ios::trunc);
-  out << render_markdown(report);
-  out.close();
-  if (!out) throw std::runtime_error(fmt::format("{}: could not write the report", file.string()));
+  write_file_atomically(file, render_markdown(report));
   return file;
 }
 

@@ -3,29 +3,35 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 namespace bnlab::runs {
+namespace fs = std::filesystem;
+namespace {
 
-void filter_csv_rows(const std::filesystem::path& path,
-                     const std::function<bool(size_t, const std::vector<std::string>&)>& keep) {
-  if (!std::filesystem::exists(path)) return;
-  std::ifstream in(path);
-  std::string header, line, kept;
-  std::getline(in, header);
-  kept = header + "\n";
-  for (size_t row = 0; std::getline(in, line); ++row) {
-    std::vector<std::string> cells;
-    std::stringstream stream(line);
-    for (std::string cell; std::getline(stream, cell, ',');) cells.push_back(cell);
-    if (keep(row, cells)) kept += line + "\n";
-  }
-  in.close();
-  const auto temporary = path.string() + ".tmp";
-  std::ofstream(temporary, std::ios::trunc) << kept;
-  std::filesystem::rename(temporary, path);
+std::vector<std::string> split_cells(const std::string& line) {
+  std::vector<std::string> cells;
+  std::stringstream stream(line);
+  for (std::string cell; std::getline(stream, cell, ',');) cells.push_back(cell);
+  if (!line.empty() && line.back() == ',') cells.emplace_back();
+  return cells;
 }
+
+std::string header_line(const std::vector<std::string>& columns) {
+  return fmt::format("{}\n", fmt::join(columns, ","));
+}
+
+std::string row_line(const std::vector<CsvCell>& cells) {
+  std::vector<std::string> texts;
+  for (const auto& cell : cells)
+    texts.push_back(std::holds_alternative<double>(cell) ? format_number(std::get<double>(cell))
+                                                         : std::get<std::string>(cell));
+  return fmt::format("{}\n", fmt::join(texts, ","));
+}
+
+}  // namespace
 
 std::string format_number(double value) {
   if (std::isnan(value)) return "nan";
@@ -34,23 +40,19 @@ std::string format_number(double value) {
   return fmt::format("{}", value);
 }
 
-CsvWriter::CsvWriter(const std::filesystem::path& path, std::vector<std::string> columns, bool append)
-    : path_(path), columns_(std::move(columns)) {
-  const std::string header = fmt::format("{}", fmt::join(columns_, ","));
-  if (append && std::filesystem::exists(path)) {
-    std::ifstream in(path);
-    std::string existing;
-    std::getline(in, existing);
-    if (existing != header)
-      throw std::runtime_error(
-          fmt::format("{}: cannot append, header is '{}', expected '{}'", path.string(), existing, header));
-    out_.open(path, std::ios::app);
+CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> columns, bool append)
+    : columns_(std::move(columns)) {
+  const std::string header = header_line(columns_);
+  if (append && fs::exists(path)) {
+    const CsvRows existing = read_csv_rows(path);
+    if (existing.header + "\n" != header)
+      throw std::runtime_error(fmt::format("{}: cannot append, header is '{}', expected '{}'", path.string(),
+                                           existing.header, header.substr(0, header.size() - 1)));
+    if (existing.cut_short) keep_leading_rows(existing, existing.lines.size());
   } else {
-    out_.open(path, std::ios::trunc);
-    out_ << header << "\n";
+    write_file_atomically(path, header);
   }
-  if (!out_) throw std::runtime_error(fmt::format("{}: cannot write", path.string()));
-  out_.flush();
+  file_.emplace(path);
 }
 
 void CsvWriter::write_row(const std::vector<double>& values) { write_row({}, values); }
@@ -64,13 +66,60 @@ void CsvWriter::write_row(const std::vector<std::string>& labels, const std::vec
 void CsvWriter::write_cells(const std::vector<Cell>& cells) {
   if (cells.size() != columns_.size())
     throw std::logic_error(
-        fmt::format("{}: row of {} values for {} columns", path_.string(), cells.size(), columns_.size()));
-  std::vector<std::string> texts;
-  for (const auto& cell : cells)
-    texts.push_back(std::holds_alternative<double>(cell) ? format_number(std::get<double>(cell))
-                                                         : std::get<std::string>(cell));
-  out_ << fmt::format("{}\n", fmt::join(texts, ",")) << std::flush;
-  if (!out_) throw std::runtime_error(fmt::format("{}: write error", path_.string()));
+        fmt::format("{}: row of {} values for {} columns", path().string(), cells.size(), columns_.size()));
+  file_->append(row_line(cells));
+}
+
+void write_csv_file(const fs::path& path, const std::vector<std::string>& columns,
+                    const std::vector<std::vector<CsvCell>>& rows) {
+  std::string text = header_line(columns);
+  for (const auto& row : rows) {
+    if (row.size() != columns.size())
+      throw std::logic_error(
+          fmt::format("{}: row of {} values for {} columns", path.string(), row.size(), columns.size()));
+    text += row_line(row);
+  }
+  write_file_atomically(path, text);
+}
+
+CsvRows read_csv_rows(const fs::path& path) {
+  CsvRows result;
+  result.path = path;
+  if (!fs::exists(path)) return result;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open", path.string()));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(fmt::format("{}: read error", path.string()));
+  size_t start = 0;
+  size_t width = 0;
+  bool header_read = false;
+  for (size_t end; start < text.size() && (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    std::string line = text.substr(start, end - start);
+    if (!header_read) {
+      header_read = true;
+      result.header = line;
+      width = split_cells(line).size();
+      continue;
+    }
+    auto cells = split_cells(line);
+    if (cells.size() != width) {
+      result.cut_short = true;
+      return result;
+    }
+    result.lines.push_back(std::move(line));
+    result.cells.push_back(std::move(cells));
+  }
+  result.cut_short = start < text.size();  // a last line without its newline
+  return result;
+}
+
+void keep_leading_rows(const CsvRows& rows, size_t keep) {
+  if (keep > rows.lines.size())
+    throw std::logic_error(fmt::format("{}: cannot keep {} rows of {}", rows.path.string(), keep, rows.lines.size()));
+  if (keep == rows.lines.size() && !rows.cut_short) return;
+  std::string text = rows.header + "\n";
+  for (size_t i = 0; i < keep; ++i) text += rows.lines[i] + "\n";
+  write_file_atomically(rows.path, text);
 }
 
 }  // namespace bnlab::runs

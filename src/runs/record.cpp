@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/durable_file.h"
 #include "runs/layout.h"
 
 namespace bnlab::runs {
@@ -122,13 +123,7 @@ std::optional<RunRecord> read_run_record(const std::filesystem::path& run_dir) {
 
 void write_run_record(const std::filesystem::path& run_dir, const RunRecord& record) {
   const auto file = RunFiles(run_dir).run_json();
-  const std::filesystem::path temporary = file.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << to_json(record).dump(2) << "\n";
-    if (!out) throw std::runtime_error(fmt::format("{}: write error", temporary.string()));
-  }
-  std::filesystem::rename(temporary, file);
+  write_file_atomically(file, to_json(record).dump(2) + "\n");
 }
 
 std::optional<RunStatus> finished_run_status(const std::filesystem::path& run_dir) {

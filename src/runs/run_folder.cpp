@@ -5,9 +5,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <optional>
 #include <stdexcept>
 
+#include "core/durable_file.h"
 #include "runs/record.h"
 
 namespace bnlab::runs {
@@ -17,7 +19,7 @@ RunDirectory::RunDirectory(const fs::path& path, Mode mode) : RunFiles(path) {
   fs::create_directories(path);
   const fs::path lock = lock_file();
   lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) throw std::runtime_error(fmt::format("{}: cannot create lock file", lock.string()));
+  if (lock_fd_ < 0) throw WriteError(os_error(lock, "cannot create the lock file", errno));
   if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     char holder[32] = {0};
     (void)!pread(lock_fd_, holder, sizeof holder - 1, 0);

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
+#include <limits>
 
 #include "core/build_info.h"
 #include "core/threads.h"
@@ -107,14 +109,36 @@ void check_resumable(const runs::RunRecord& previous, const runs::RunRecord& rec
                     files.path().string()));
 }
 
-// Removes what an interrupted run wrote after its last checkpoint.
-void rewind_to(const runs::RunFiles& files, const train::CheckpointPosition& position) {
-  runs::filter_csv_rows(files.metrics_csv(),
-                        [&](size_t row, const auto&) { return int64_t(row) < position.metrics_rows; });
-  for (const auto& file : {files.steps_csv(), files.bn_stats_csv()})
-    runs::filter_csv_rows(file, [&](size_t, const std::vector<std::string>& cells) {
-      return !cells.empty() && std::stoll(cells[0]) <= position.global_step;
-    });
+// The step (first cell) of a steps.csv or bn_stats.csv row; a cell that is
+// not a number sorts last, so the rows from it on are dropped.
+int64_t step_of(const std::vector<std::string>& cells) {
+  const char* text = cells.empty() ? "" : cells[0].c_str();
+  char* end = nullptr;
+  const long long step = std::strtoll(text, &end, 10);
+  return end != text && *end == '\0' ? step : std::numeric_limits<int64_t>::max();
+}
+
+// What resuming keeps of the files an interrupted run wrote after its last
+// checkpoint: decided, and checked against the checkpoint, before any file
+// changes (a metrics.csv with fewer rows than the checkpoint counts stops the
+// resume with nothing changed).
+std::vector<std::pair<runs::CsvRows, size_t>> plan_rewind(const runs::RunFiles& files,
+                                                          const train::CheckpointPosition& position) {
+  std::vector<std::pair<runs::CsvRows, size_t>> cuts;
+  auto metrics = runs::read_csv_rows(files.metrics_csv());
+  if (int64_t(metrics.lines.size()) < position.metrics_rows)
+    throw std::runtime_error(
+        fmt::format("{}: {} whole rows, but {} was written after row {}; not resuming (nothing was changed)",
+                    files.metrics_csv().string(), metrics.lines.size(), files.checkpoint().filename().string(),
+                    position.metrics_rows));
+  cuts.emplace_back(std::move(metrics), size_t(position.metrics_rows));
+  for (const auto& file : {files.steps_csv(), files.bn_stats_csv()}) {
+    auto rows = runs::read_csv_rows(file);
+    size_t keep = 0;
+    while (keep < rows.cells.size() && step_of(rows.cells[keep]) <= position.global_step) ++keep;
+    cuts.emplace_back(std::move(rows), keep);
+  }
+  return cuts;
 }
 
 // Where a non-zero rank's console output goes: nowhere (rank 0 speaks for the job).
@@ -259,16 +283,18 @@ RunSummary execute_run(const PlannedRun& run, const RunOptions& options, Dataset
 
   const auto previous = options.resume ? runs::read_run_record(run.dir) : std::nullopt;
   runs::RunRecord record = start_record(run, *group, previous);
-  if (previous) check_resumable(*previous, record, *dir);
+  std::optional<train::CheckpointPosition> resume_at;
+  std::vector<std::pair<runs::CsvRows, size_t>> rewind;
+  if (options.resume) {
+    if (previous) check_resumable(*previous, record, *dir);
+    resume_at = train::read_checkpoint_position(dir->checkpoint());
+    rewind = plan_rewind(*dir, *resume_at);
+  }
   if (dir) runs::write_run_record(dir->path(), record);
 
   RunSummary summary;
   try {
-    std::optional<train::CheckpointPosition> resume_at;
-    if (options.resume) {
-      resume_at = train::read_checkpoint_position(dir->checkpoint());
-      rewind_to(*dir, *resume_at);  // before any writer opens the files
-    }
+    for (const auto& [rows, keep] : rewind) runs::keep_leading_rows(rows, keep);  // before any writer opens them
     train::ConsoleProgress progress(log, options.live_progress && root, run.config.train.epochs);
     RunListener listener(dir ? &*dir : nullptr, has_named_stages(run), options.resume, progress);
     summary.status = run_stages(run, options, datasets, dir ? &*dir : nullptr, group, resume_at, record, listener, log);

@@ -43,6 +43,7 @@ void RunListener::on_running_metrics(int64_t step, double elapsed, double loss, 
 
 void RunListener::on_epoch_end(const train::EpochMetrics& m) {
   write_metrics(m);
+  sync_step_files();  // the epoch's rows are durable before the checkpoint that counts them
   progress_.epoch_end(m);
   if (files_ && save_checkpoints_ && optimizer_ && std::isfinite(m.loss))
     train::save_checkpoint(files_->checkpoint(), *model_, *optimizer_,
@@ -61,10 +62,17 @@ void RunListener::on_probe(int64_t global_step, int64_t epoch, const data::Batch
   bn_stats_->log(model_, global_step, epoch, batch);
 }
 
+void RunListener::sync_step_files() {
+  if (steps_) steps_->sync();
+  if (bn_stats_) bn_stats_->sync();
+}
+
 void RunListener::write_metrics(const train::EpochMetrics& m) {
   const auto values = runs::row_values(runs::epoch_columns(), m);
-  if (metrics_)
+  if (metrics_) {
     metrics_->write_row(staged_ ? std::vector<std::string>{stage_name_} : std::vector<std::string>{}, values);
+    metrics_->sync();
+  }
   ++rows_written_;
   last_ = m;
   if (m.val_accuracy > best_val_accuracy_) best_val_accuracy_ = m.val_accuracy;

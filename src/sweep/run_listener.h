@@ -46,6 +46,7 @@ class RunListener : public train::TrainListener {
   double best_val_accuracy() const { return best_val_accuracy_; }
 
  private:
+  void sync_step_files();
   const runs::RunFiles* files_;
   bool staged_, append_;
   train::ConsoleProgress& progress_;

@@ -27,6 +27,7 @@ class BnStatsLogger {
   BnStatsLogger(const std::filesystem::path& csv, int64_t every, bool append = false);
   bool due(int64_t global_step) const { return global_step % every_ == 0; }
   void log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch);
+  void sync() { csv_.sync(); }
 
  private:
   runs::CsvWriter csv_;

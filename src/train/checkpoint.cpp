@@ -3,7 +3,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
+#include <sstream>
 #include <stdexcept>
+
+#include "core/durable_file.h"
 
 namespace bnlab::train {
 namespace fs = std::filesystem;
@@ -12,10 +15,16 @@ namespace {
 // A handle sharing the global CPU generator (the accessor returns it const).
 at::Generator default_generator() { return at::detail::getDefaultCPUGenerator(); }
 
+// Serialised in memory, then written by the one durable writer: LibTorch's
+// own file writer neither syncs nor names the OS reason of a failure.
 void write_atomically(torch::serialize::OutputArchive& archive, const fs::path& path) {
-  const fs::path temporary = path.string() + ".tmp";
-  archive.save_to(temporary.string());
-  fs::rename(temporary, path);
+  std::ostringstream bytes;
+  try {
+    archive.save_to(bytes);
+  } catch (const c10::Error& error) {
+    throw WriteError(fmt::format("{}: cannot serialise: {}", path.string(), error.what_without_backtrace()));
+  }
+  write_file_atomically(path, bytes.str());
 }
 
 torch::serialize::InputArchive open_archive(const fs::path& path) {
