@@ -34,6 +34,17 @@ TEST_CASE("BatchNorm equals native on the standard table of cases", "[bn][equiva
   require_equivalent(bnlab::verify::compare_with_native(cases[index], 1000 + index));
 }
 
+TEST_CASE("BatchNorm equals native on edge inputs", "[bn][equivalence][edge]") {
+  // NaN and Inf (they propagate to y, dx and the running statistics as in
+  // native), magnitudes up to the float maximum (float32: where native rounds
+  // worse, closer to the float64 truth passes), empty batches (empty output,
+  // statistics untouched) and channels-last input (output keeps the format).
+  const auto cases = bnlab::verify::for_each_kernels(bnlab::verify::edge_cases(),
+                                                     {bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused});
+  const auto index = GENERATE_COPY(range<size_t>(0, cases.size()));
+  require_equivalent(bnlab::verify::compare_with_native(cases[index], 2000 + index));
+}
+
 TEST_CASE("BatchNorm equals native for every switch combination", "[bn][equivalence]") {
   const auto affine = GENERATE(true, false);
   const auto track = GENERATE(true, false);

@@ -108,6 +108,20 @@ TEST_CASE("eval mode uses running statistics; without them, batch statistics", "
   }
 }
 
+TEST_CASE("an input of unsupported rank is refused before any state changes, as native", "[bn][module][edge]") {
+  const auto x = torch::randn({2, 3, 4, 4, 4});  // 5D
+  BatchNorm ours(3);
+  torch::nn::BatchNorm2d native(3);
+  REQUIRE_THROWS_WITH(ours(x), Catch::Matchers::Contains("got 5D input"));
+  REQUIRE_THROWS(native(x));
+  CHECK(ours->num_batches_tracked.item<int64_t>() == 0);
+  CHECK(native->num_batches_tracked.item<int64_t>() == 0);
+  SECTION("so does one value per channel in training") {
+    REQUIRE_THROWS_WITH(ours(torch::randn({1, 3})), Catch::Matchers::Contains("more than 1 value per channel"));
+    CHECK(ours->num_batches_tracked.item<int64_t>() == 0);
+  }
+}
+
 TEST_CASE("state saves and loads, and moves between native and ours", "[bn][module][serialize]") {
   bnlab::test::TempDir dir;
   const auto path = (dir / "bn.pt").string();

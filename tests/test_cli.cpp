@@ -1,11 +1,13 @@
 // The bnlab binary: dispatch, usage errors and exit codes (0 ok, 1 failure, 2 usage).
 #include <torch/version.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "runs/csv_table.h"
 #include "support/cli_runner.h"
 #include "support/temp_dir.h"
+#include "verify/equivalence.h"
 
 using bnlab::test::run_bnlab;
 using Catch::Matchers::Contains;
@@ -96,10 +98,16 @@ TEST_CASE("data verify on an empty data dir fails and says how to fetch", "[cli]
 }
 
 TEST_CASE("verify passes on a small table and prints one row per case", "[cli][bn]") {
-  // 3 random cases, each with the reference and the fused kernels.
+  // 3 random cases and the float64 edge cases, each with the reference and the fused kernels.
   auto result = run_bnlab({"verify", "--cases", "3", "--seed", "5", "--dtype", "float64"});
   CHECK(result.exit_code == 0);
-  CHECK_THAT(result.output, Contains("6 cases, 6 passed, 0 failed"));
+  const auto edge = bnlab::verify::edge_cases();
+  const auto float64_edge =
+      std::count_if(edge.begin(), edge.end(), [](const auto& c) { return c.dtype == torch::kFloat64; });
+  const size_t cases = 2 * (3 + size_t(float64_edge));
+  CHECK_THAT(result.output,
+             Contains(std::to_string(cases) + " cases, " + std::to_string(cases) + " passed, 0 failed") &&
+                 Contains("nan+inf") && Contains("channels-last") && Contains("(0,3,5,5)"));
 }
 
 TEST_CASE("verify passes with the portable copies of the kernels too", "[cli][bn]") {

@@ -20,6 +20,8 @@ enum class Fault {
   kNone,
   kDetachedMean,      // dx misses the term through the batch mean: -gamma*invstd*mean(dy)
   kBiasedRunningVar,  // running_var takes the biased batch variance (no n/(n-1))
+  kFiniteRunningVar,  // running_var drops NaN and Inf of the batch (what the fused kernels once did)
+  kContiguousOutput,  // y comes back NCHW-contiguous for channels-last input
 };
 
 // BatchNorm in tensor ops with autograd, parameters and buffers named as native's.
@@ -48,7 +50,8 @@ class TensorOpBatchNormImpl : public torch::nn::Module {
       var = running_var;
     }
     const auto xhat = (x - mean.view(shape)) / (var.view(shape) + kEps).sqrt();
-    return xhat * weight.view(shape) + bias.view(shape);
+    const auto y = xhat * weight.view(shape) + bias.view(shape);
+    return fault_ == Fault::kContiguousOutput ? y.contiguous() : y;
   }
 
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
@@ -60,7 +63,8 @@ class TensorOpBatchNormImpl : public torch::nn::Module {
     torch::NoGradGuard no_grad;
     const double correction = fault_ == Fault::kBiasedRunningVar ? 1.0 : double(count) / double(count - 1);
     running_mean.mul_(1 - momentum_).add_(momentum_ * mean);
-    running_var.mul_(1 - momentum_).add_(momentum_ * correction * var);
+    const auto batch_var = fault_ == Fault::kFiniteRunningVar ? var.nan_to_num(0, 0, 0) : var;
+    running_var.mul_(1 - momentum_).add_(momentum_ * correction * batch_var);
     num_batches_tracked.add_(1);
   }
 
@@ -109,5 +113,25 @@ TEST_CASE("the equivalence harness fails deliberately broken BatchNorms, naming 
     CHECK_FALSE(report.pass());
     CHECK(failing(report) == std::vector<std::string>{"running_var"});
     CHECK_THAT(report.failure_summary(), Catch::Matchers::Contains("running_var"));
+  }
+}
+
+TEST_CASE("the equivalence harness fails a BatchNorm that hides NaN or loses the memory format", "[bn][oracle]") {
+  EquivalenceCase c;
+  c.dtype = torch::kFloat64;
+  c.steps = 2;
+  SECTION("NaN and Inf inputs: the correct one passes, a finite running_var fails") {
+    c.shape = {16, 5};
+    c.input = bnlab::verify::InputKind::kNonFinite;
+    CHECK(bnlab::verify::compare_with_native(c, 5, candidate(Fault::kNone)).pass());
+    const auto report = bnlab::verify::compare_with_native(c, 5, candidate(Fault::kFiniteRunningVar));
+    CHECK(failing(report) == std::vector<std::string>{"running_var"});
+  }
+  SECTION("channels-last input: the correct one passes, an NCHW-contiguous output fails") {
+    c.shape = {6, 3, 4, 4};
+    c.channels_last = true;
+    CHECK(bnlab::verify::compare_with_native(c, 5, candidate(Fault::kNone)).pass());
+    const auto report = bnlab::verify::compare_with_native(c, 5, candidate(Fault::kContiguousOutput));
+    CHECK(failing(report) == std::vector<std::string>{"y_channels_last"});
   }
 }

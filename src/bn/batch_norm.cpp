@@ -1,6 +1,7 @@
 #include "bn/batch_norm.h"
 
 #include "bn/batch_norm_function.h"
+#include "bn/function_support.h"
 
 namespace bnlab::bn {
 
@@ -59,6 +60,15 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
+  // PyTorch's rule: batch statistics in training, and in eval too when no
+  // running statistics are kept.
+  const bool use_batch_stats = is_training() || !options.track_running_stats();
+  // Sync BN applies to training only: in eval without running statistics
+  // each rank normalises its own batch, as torch.nn.SyncBatchNorm does.
+  const parallel::Group* sync_group = is_training() ? options.sync_group().get() : nullptr;
+  // Refused before num_batches_tracked changes, as native refuses a wrong rank.
+  detail::check_batch_norm_arguments(input, weight, bias, running_mean, running_var, use_batch_stats,
+                                     sync_group && sync_group->size() > 1);
   const bool update_running = is_training() && options.track_running_stats();
   double momentum = 0.0;  // unused unless update_running
   if (update_running) {
@@ -67,12 +77,6 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
     momentum = options.momentum() ? *options.momentum()
                                   : 1.0 / static_cast<double>(num_batches_tracked.item<int64_t>());
   }
-  // PyTorch's rule: batch statistics in training, and in eval too when no
-  // running statistics are kept.
-  const bool use_batch_stats = is_training() || !options.track_running_stats();
-  // Sync BN applies to training only: in eval without running statistics
-  // each rank normalises its own batch, as torch.nn.SyncBatchNorm does.
-  const parallel::Group* sync_group = is_training() ? options.sync_group().get() : nullptr;
   return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum, options.eps(),
                     options.kernels(), options.relu(), sync_group);
 }

@@ -42,6 +42,18 @@ const parallel::Group* group_of_token(int64_t token) {
   return reinterpret_cast<const parallel::Group*>(static_cast<intptr_t>(token));
 }
 
+// An empty batch (N = 0 or a zero spatial size), as native BatchNorm answers
+// it: an empty output of x's shape and memory format, still connected to
+// weight and bias for autograd (their gradients are zeros), and the running
+// statistics left alone.
+torch::Tensor empty_batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                               bool relu) {
+  auto y = x.clone();
+  if (weight.defined()) y = y * weight[0];
+  if (bias.defined()) y = y + bias[0];
+  return relu ? torch::relu(y) : y;
+}
+
 }  // namespace
 
 // ---- forward ------------------------------------------------------------------
@@ -58,7 +70,8 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   const auto running_mean = empty_as_absent(running_mean_or_empty);
   const auto running_var = empty_as_absent(running_var_or_empty);
   const parallel::Group* synced = use_batch_stats ? sync_group : nullptr;
-  auto x3 = as_ncs(x);                      // (N,C,S): this rank's shard when synced
+  const bool channels_last = is_channels_last(x);
+  auto x3 = as_ncs(x, channels_last);       // (N,C,S), or (NHW,C,1): this rank's shard when synced
   int64_t count = x3.size(0) * x3.size(2);  // M, values per channel (over all ranks when synced)
   torch::Tensor y3, mean, invstd;           // (N,C,S); (C) float64, (C) float64
   torch::Tensor relu_mask;                  // (N,C,S) bool, with relu
@@ -98,12 +111,13 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   ctx->saved_data["invstd"] = invstd;
   ctx->saved_data["use_batch_stats"] = use_batch_stats;
   ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
+  ctx->saved_data["channels_last"] = channels_last;
   if (relu) ctx->saved_data["relu_mask"] = relu_mask;
   if (synced) {  // the local count is x's; nothing more is kept for the local layer
     ctx->saved_data["count"] = count;
     ctx->saved_data["sync_group"] = group_token(synced);
   }
-  return y3.view(x.sizes());
+  return from_ncs(y3, x.sizes(), channels_last);
 }
 
 // ---- backward -----------------------------------------------------------------
@@ -123,7 +137,8 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const bool was_synced = ctx->saved_data.count("sync_group") > 0;
   const parallel::Group* synced = was_synced ? group_of_token(ctx->saved_data["sync_group"].toInt()) : nullptr;
   const int64_t count = was_synced ? ctx->saved_data["count"].toInt() : x3.size(0) * x3.size(2);  // M
-  auto dy3 = grad_outputs[0].contiguous().view(x3.sizes());  // (N,C,S)
+  const bool channels_last = ctx->saved_data["channels_last"].toBool();
+  auto dy3 = as_ncs(grad_outputs[0], channels_last);  // (N,C,S), laid out as x3
   const auto relu_mask =  // (N,C,S) bool, or undefined without relu
       ctx->saved_data.count("relu_mask") ? ctx->saved_data["relu_mask"].toTensor() : torch::Tensor();
 
@@ -150,7 +165,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
       dx = k.normalize_backward_fixed_stats(dy3, invstd, weight);
     }
   }
-  if (need_dx) dx = dx.view(grad_outputs[0].sizes());  // x's shape
+  if (need_dx) dx = from_ncs(dx, grad_outputs[0].sizes(), channels_last);  // x's shape and memory format
   if (need_dweight) dweight = per_channel_copy(sum_dy_xhat, x3.scalar_type());
   if (need_dbias) dbias = per_channel_copy(sum_dy, x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,
@@ -163,13 +178,9 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                          const torch::Tensor& running_mean, const torch::Tensor& running_var, bool use_batch_stats,
                          double momentum, double eps, Kernels kernels, bool relu, const parallel::Group* sync_group) {
-  check_batch_norm_arguments(x, weight, bias, running_mean, running_var, use_batch_stats);
   const parallel::Group* synced = sync_group && sync_group->size() > 1 ? sync_group : nullptr;
-  if (use_batch_stats && !synced) {  // synced: the count over all ranks is checked after gathering
-    const int64_t values_per_channel = x.numel() / std::max<int64_t>(1, x.size(1));
-    TORCH_CHECK(values_per_channel > 1,
-                "Expected more than 1 value per channel when training, got input size ", x.sizes());
-  }
+  check_batch_norm_arguments(x, weight, bias, running_mean, running_var, use_batch_stats, synced != nullptr);
+  if (x.numel() == 0 && !synced) return empty_batch_norm(x, weight, bias, relu);
   return BatchNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x),
                                   absent_as_empty(running_mean, x), absent_as_empty(running_var, x), use_batch_stats,
                                   momentum, eps, kernels, relu, synced);

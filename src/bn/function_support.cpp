@@ -58,7 +58,7 @@ void check_per_channel(const torch::Tensor& t, const char* name, const torch::Te
 
 void check_batch_norm_arguments(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                 const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                                bool use_batch_stats) {
+                                bool use_batch_stats, bool synced) {
   TORCH_CHECK(x.dim() >= 2 && x.dim() <= 4,
               "BatchNorm: expected 2D (N,C), 3D (N,C,L) or 4D (N,C,H,W) input (got ", x.dim(),
               "D input of shape ", x.sizes(), ")");
@@ -73,6 +73,9 @@ void check_batch_norm_arguments(const torch::Tensor& x, const torch::Tensor& wei
               "BatchNorm: running_mean and running_var must both be given or both be undefined");
   TORCH_CHECK(use_batch_stats || running_mean.defined(),
               "BatchNorm: normalising with running statistics needs running_mean and running_var");
+  if (use_batch_stats && !synced)
+    TORCH_CHECK(x.numel() != x.size(1), "Expected more than 1 value per channel when training, got input size ",
+                x.sizes());
 }
 
 }  // namespace bnlab::bn::detail

@@ -20,8 +20,24 @@ inline torch::Tensor empty_as_absent(const torch::Tensor& t) { return t.numel() 
 // for the view itself.
 inline torch::Tensor affine_or_absent(const torch::Tensor& t) { return t.numel() ? t.contiguous() : torch::Tensor(); }
 
-// (N, C, *) -> (N, C, S), contiguous; a view when x already is contiguous.
-inline torch::Tensor as_ncs(const torch::Tensor& x) { return x.contiguous().view({x.size(0), x.size(1), -1}); }
+// The layout the kernels read: (N, C, S) contiguous. A channels-last 4D
+// tensor (N,H,W,C in memory) already is one: the (N*H*W, C, 1) matrix of its
+// pixels, a view with no copy, on which the S == 1 loops run across channels.
+// Anything else is made contiguous (N, C, S): a view when it already is.
+inline bool is_channels_last(const torch::Tensor& x) {
+  return x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+inline torch::Tensor as_ncs(const torch::Tensor& x, bool channels_last) {
+  if (channels_last)
+    return x.contiguous(at::MemoryFormat::ChannelsLast).permute({0, 2, 3, 1}).reshape({-1, x.size(1), 1});
+  return x.contiguous().view({x.size(0), x.size(1), -1});
+}
+// The inverse: a tensor in the kernels' layout back in `sizes`, channels-last
+// when the input was (as native BatchNorm keeps the memory format).
+inline torch::Tensor from_ncs(const torch::Tensor& t3, at::IntArrayRef sizes, bool channels_last) {
+  if (channels_last) return t3.view({sizes[0], sizes[2], sizes[3], sizes[1]}).permute({0, 3, 1, 2});
+  return t3.view(sizes);
+}
 
 // Per-channel bookkeeping in one plain loop over C (tensor ops here would
 // cost a dispatch and an allocation each, which dominates small layers):
@@ -40,11 +56,13 @@ void finish_batch_statistics(const torch::Tensor& batch_mean, torch::Tensor& var
 torch::Tensor per_channel_copy(const torch::Tensor& t, torch::ScalarType type);
 
 // PyTorch's checks (rank, dtypes, device, per-channel shapes, running
-// statistics present when used), with the values seen in every message.
-// Optional tensors may be undefined. The count check is the caller's: sync
-// BatchNorm counts values over all ranks.
+// statistics present when used, more than one value per channel with batch
+// statistics: an empty input passes, as in native), with the values seen in
+// every message. Optional tensors may be undefined. synced: the count is
+// checked after gathering instead (sync BatchNorm counts over all ranks).
+// The module calls this before it changes any state.
 void check_batch_norm_arguments(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                 const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                                bool use_batch_stats);
+                                bool use_batch_stats, bool synced);
 
 }  // namespace bnlab::bn::detail

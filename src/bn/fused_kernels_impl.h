@@ -35,7 +35,39 @@ inline void moments_from_shifted_sums(double K, double s, double q, double M, do
   const double shift_mean = s / M;
   mean = K + shift_mean;
   const double v = q / M - shift_mean * shift_mean;
-  var = v > 0 ? v : 0;
+  var = v < 0 ? 0 : v;  // rounding can leave -0.x ulp; NaN (from NaN or Inf input) passes, as in native
+}
+
+// The high part of the mean split hi + lo (see normalize). hi = 0 beyond
+// 2^100 (float; 2^968 for double): there x - hi could leave T's range (values
+// of both signs near the maximum), while below it |x| + |hi| stays within
+// half an ulp of the maximum. Means that large are native's form then,
+// x * alpha + (beta - mean * alpha), and as accurate as native.
+template <typename T>
+inline T mean_high_part(double mean) {
+  const double limit = sizeof(T) == 4 ? 0x1p100 : 0x1p968;
+  return mean <= limit && mean >= -limit ? T(mean) : T(0);
+}
+
+// The exact fallback for one channel: two passes in double, as native
+// computes its statistics. Used where the float sums overflowed (magnitudes
+// beyond ~1e19: (x - K)^2 leaves float's range) or the shift K itself is not
+// finite (an Inf or NaN in the channel's first value): native then gives
+// mean = +-Inf or NaN and var = NaN, and so does this.
+template <typename T>
+void exact_channel_moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double& mean, double& var) {
+  double sum = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < S; ++i) sum += double(x[(n * C + c) * S + i]);
+  const double M = double(N * S);
+  mean = sum / M;
+  double sum_sq = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < S; ++i) {
+      const double d = double(x[(n * C + c) * S + i]) - mean;
+      sum_sq += d * d;
+    }
+  var = sum_sq / M;
 }
 
 template <typename T>
@@ -49,8 +81,11 @@ void moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1
     sum_sq += d * d;
   };
   add_channel_sums<T>(N, C, S, c0, c1, shifted, total_s, total_q, work_t, work_t + C);
-  for (int64_t c = c0; c < c1; ++c)
+  for (int64_t c = c0; c < c1; ++c) {
     moments_from_shifted_sums(double(x[c * S]), total_s[c], total_q[c], double(N * S), mean[c], var[c]);
+    if (!__builtin_isfinite(mean[c]) || !__builtin_isfinite(var[c]))
+      exact_channel_moments(x, N, C, S, c, mean[c], var[c]);
+  }
 }
 
 // ---- forward: normalisation -----------------------------------------------------
@@ -67,7 +102,7 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
                     T* work_t) {
   T *hi = work_t, *alpha = work_t + C, *shift = work_t + 2 * C;
   for (int64_t c = c0; c < c1; ++c) {
-    hi[c] = T(mean[c]);
+    hi[c] = mean_high_part<T>(mean[c]);
     const double lo = mean[c] - double(hi[c]);
     const double a = invstd[c] * (gamma ? double(gamma[c]) : 1.0);
     alpha[c] = T(a);
@@ -128,7 +163,7 @@ void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t
   T* hi = work_t;
   for (int64_t c = c0; c < c1; ++c) {
     sum_dy[c] = sum_dy_xhat[c] = 0;
-    hi[c] = T(mean[c]);
+    hi[c] = mean_high_part<T>(mean[c]);
   }
   auto grad_terms = [=](int64_t c, int64_t k, T& sum_g, T& sum_g_xc) {
     const T g = grad_in<kRelu>(dy, relu_mask, k);
@@ -139,6 +174,19 @@ void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t
   for (int64_t c = c0; c < c1; ++c) {
     const double lo = mean[c] - double(hi[c]);
     sum_dy_xhat[c] = (sum_dy_xhat[c] - lo * sum_dy[c]) * invstd[c];
+    // T sums that overflowed (magnitudes near T's maximum): again in double.
+    if (!__builtin_isfinite(sum_dy[c]) || !__builtin_isfinite(sum_dy_xhat[c])) {
+      double g_sum = 0, g_xc_sum = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < S; ++i) {
+          const int64_t k = (n * C + c) * S + i;
+          const double g = double(grad_in<kRelu>(dy, relu_mask, k));
+          g_sum += g;
+          g_xc_sum += g * (double(x[k]) - mean[c]);
+        }
+      sum_dy[c] = g_sum;
+      sum_dy_xhat[c] = g_xc_sum * invstd[c];
+    }
   }
 }
 
@@ -161,7 +209,7 @@ void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int
                    const double* sum_dy, const double* sum_dy_xhat, double M, bool stream, T* work_t) {
   T *hi = work_t, *a = work_t + C, *b = work_t + 2 * C, *k = work_t + 3 * C;
   for (int64_t c = c0; c < c1; ++c) {
-    hi[c] = T(mean[c]);
+    hi[c] = mean_high_part<T>(mean[c]);
     const double lo = mean[c] - double(hi[c]);
     const double ac = invstd[c] * (gamma ? double(gamma[c]) : 1.0);
     const double bc = -ac * invstd[c] * sum_dy_xhat[c] / M;

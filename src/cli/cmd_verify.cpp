@@ -100,13 +100,14 @@ int verify_sync_bn(const VerifyOptions& options, const cxxopts::ParseResult& par
 }  // namespace
 
 int run_verify(const Args& args) {
-  cxxopts::Options parser(
-      "bnlab verify",
-      "Compare bnlab's BatchNorm with torch::nn::BatchNorm1d/2d on random cases: outputs,\n"
-      "input/weight/bias gradients and running statistics, over several steps. Exits 1 on\n"
-      "any failure. A float32 quantity beyond tolerance still passes when it is closer to\n"
-      "float64 native BN than float32 native is (marked *): native's own rounding, e.g.\n"
-      "for the large-offset cases (mean 1e4, std 1e-2) that always run.");
+  cxxopts::Options parser("bnlab verify",
+                          "Compare bnlab's BatchNorm with torch::nn::BatchNorm1d/2d on random cases: outputs,\n"
+                          "input/weight/bias gradients and running statistics, over several steps. Exits 1 on\n"
+                          "any failure. A float32 quantity beyond tolerance still passes when it is closer to\n"
+                          "float64 native BN than float32 native is (marked *): native's own rounding, e.g.\n"
+                          "for the large-offset cases (mean 1e4, std 1e-2) that always run. The edge cases\n"
+                          "always run too: NaN and Inf inputs, magnitudes up to the float maximum, empty\n"
+                          "batches and channels-last input.");
   parser.add_options()
       ("cases", "Number of random cases", cxxopts::value<int>()->default_value("24"), "N")
       ("seed", "Seed of the case table and the data", cxxopts::value<uint64_t>()->default_value("0"), "S")

@@ -9,7 +9,7 @@ namespace {
 using torch::Tensor;
 
 const std::vector<std::string> kQuantities = {
-    "y", "dx", "dweight", "dbias", "running_mean", "running_var", "num_batches_tracked"};
+    "y", "dx", "dweight", "dbias", "running_mean", "running_var", "num_batches_tracked", "y_channels_last"};
 
 std::vector<Tensor StepOutputs::*> quantity_members() {
   return {&StepOutputs::y,
@@ -18,7 +18,8 @@ std::vector<Tensor StepOutputs::*> quantity_members() {
           &StepOutputs::dbias,
           &StepOutputs::running_mean,
           &StepOutputs::running_var,
-          &StepOutputs::num_batches_tracked};
+          &StepOutputs::num_batches_tracked,
+          &StepOutputs::y_channels_last};
 }
 
 template <typename NativeOptions>
@@ -29,16 +30,28 @@ NativeOptions native_options(const EquivalenceCase& c) {
       .track_running_stats(c.track_running_stats);
 }
 
+// |a - b| in float64: 0 where both hold the same non-finite value (NaN and
+// NaN, or the same infinity), +inf where only one of them is finite.
+Tensor difference(const Tensor& ours, const Tensor& reference) {
+  const auto a = ours.to(torch::kFloat64), b = reference.to(torch::kFloat64);
+  const auto same = (a.isnan() & b.isnan()) | (a == b);
+  const auto finite = a.isfinite() & b.isfinite();
+  const auto inf = std::numeric_limits<double>::infinity();
+  return torch::where(same, torch::zeros_like(a), torch::where(finite, (a - b).abs(), torch::full_like(a, inf)));
+}
+
 double max_abs_difference(const Tensor& a, const Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+  return a.numel() == 0 ? 0.0 : difference(a, b).max().item<double>();
 }
 
 }  // namespace
 
-StepOutputs Runner::step(const Tensor& x_base, bool non_contiguous, const Tensor& dy, bool train) {
+StepOutputs Runner::step(const Tensor& x_base, bool non_contiguous, const Tensor& dy, bool train, bool channels_last) {
   auto& module = *candidate_.module;
   module.train(train);
-  auto leaf = x_base.detach().clone().requires_grad_(true);
+  auto leaf = x_base.detach().clone();
+  if (channels_last) leaf = leaf.contiguous(at::MemoryFormat::ChannelsLast);
+  leaf.requires_grad_(true);
   auto x = non_contiguous ? leaf.slice(-1, 0, c10::nullopt, 2) : leaf;
   auto y = candidate_.forward(x);
 
@@ -50,6 +63,8 @@ StepOutputs Runner::step(const Tensor& x_base, bool non_contiguous, const Tensor
 
   StepOutputs out;
   out.y = y.detach();
+  out.y_channels_last =
+      torch::tensor(y.dim() == 4 && !y.is_contiguous() && y.is_contiguous(at::MemoryFormat::ChannelsLast) ? 1 : 0);
   out.dx = grads[0];
   if (grads.size() > 1) out.dweight = grads[1];
   if (grads.size() > 2) out.dbias = grads[2];
@@ -99,10 +114,43 @@ void randomize_state(torch::nn::Module& module, at::Generator& gen) {
   }
 }
 
+namespace {
+
+// Per channel, by channel index mod 4 (F = the float maximum, z ~ N(0,1)):
+// 0.5 F + 0.4 F tanh(z) (all near F, one sign), 0.9 F tanh(z) (both signs:
+// x - mean overflows float), 1e30 z, and 1e-30 z (the variance underflows
+// float). The same values in float64 cases.
+Tensor extreme_values(const std::vector<int64_t>& shape, at::Generator& gen, torch::Dtype dtype) {
+  const double F = std::numeric_limits<float>::max();
+  auto z = torch::randn(shape, gen, torch::TensorOptions().dtype(torch::kFloat64));
+  std::vector<int64_t> per_channel(shape.size(), 1);
+  per_channel[1] = shape[1];
+  auto t = torch::tanh(z);
+  auto pick = torch::arange(shape[1]).remainder(4).view(per_channel);
+  auto values = torch::where(pick == 0, 0.5 * F + 0.4 * F * t,
+                             torch::where(pick == 1, 0.9 * F * t, torch::where(pick == 2, 1e30 * z, 1e-30 * z)));
+  return values.to(dtype);
+}
+
+void set_first_value(Tensor& x, int64_t channel, double value) {
+  if (x.numel() == 0 || channel >= x.size(1)) return;
+  std::vector<at::indexing::TensorIndex> where = {0, channel};
+  for (int64_t d = 2; d < x.dim(); ++d) where.emplace_back(0);
+  x.index_put_(where, value);
+}
+
+}  // namespace
+
 Tensor make_input_base(const EquivalenceCase& c, at::Generator& gen) {
   auto shape = c.shape;
   if (c.non_contiguous) shape.back() *= 2;
-  return c.offset + c.spread * torch::randn(shape, gen, torch::TensorOptions().dtype(c.dtype));
+  if (c.input == InputKind::kExtreme) return extreme_values(shape, gen, c.dtype);
+  auto x = c.offset + c.spread * torch::randn(shape, gen, torch::TensorOptions().dtype(c.dtype));
+  if (c.input == InputKind::kNonFinite) {
+    set_first_value(x, 0, std::numeric_limits<double>::quiet_NaN());
+    set_first_value(x, 1, std::numeric_limits<double>::infinity());
+  }
+  return x;
 }
 
 std::vector<QuantityError> fresh_quantities(const EquivalenceCase& c) {
@@ -118,17 +166,18 @@ std::vector<QuantityError> fresh_quantities(const EquivalenceCase& c) {
 
 void accumulate(QuantityError& into, const Tensor& ours, const Tensor& reference) {
   if (!ours.defined() && !reference.defined()) return;
-  if (ours.defined() != reference.defined()) {
+  if (ours.defined() != reference.defined() || ours.sizes() != reference.sizes()) {
     into.within_tolerance = false;
     into.max_abs = into.max_rel = std::numeric_limits<double>::infinity();
     return;
   }
   ++into.compared_steps;
-  auto a = ours.to(torch::kFloat64), b = reference.to(torch::kFloat64);
-  auto diff = (a - b).abs();
+  if (ours.numel() == 0) return;  // an empty batch: the shapes are the comparison
+  const auto diff = difference(ours, reference);
+  const auto magnitude = reference.to(torch::kFloat64).abs().nan_to_num(0, 0, 0);
   into.max_abs = std::max(into.max_abs, diff.max().item<double>());
-  into.max_rel = std::max(into.max_rel, (diff / b.abs().clamp_min(1e-30)).max().item<double>());
-  const auto bound = into.tolerance.atol + into.tolerance.rtol * b.abs();
+  into.max_rel = std::max(into.max_rel, (diff / magnitude.clamp_min(1e-30)).max().item<double>());
+  const auto bound = into.tolerance.atol + into.tolerance.rtol * magnitude;
   into.within_tolerance = into.within_tolerance && (diff <= bound).all().item<bool>();
 }
 
@@ -146,6 +195,9 @@ void fold_truth(std::vector<QuantityError>& into, const StepOutputs& ours, const
     auto& q = into[i];
     q.ours_vs_float64 = std::max(q.ours_vs_float64.value_or(0), max_abs_difference(a, t));
     q.native_vs_float64 = std::max(q.native_vs_float64.value_or(0), max_abs_difference(b, t));
+    if (a.numel() == 0) continue;
+    const auto slack = q.tolerance.atol + q.tolerance.rtol * t.abs().nan_to_num(0, 0, 0);
+    q.as_close_to_truth = q.as_close_to_truth && (difference(a, t) <= difference(b, t) + slack).all().item<bool>();
   }
 }
 

@@ -15,6 +15,7 @@ namespace bnlab::verify::detail {
 // What one forward/backward step produced, from either implementation.
 struct StepOutputs {
   torch::Tensor y, dx, dweight, dbias, running_mean, running_var, num_batches_tracked;
+  torch::Tensor y_channels_last;  // 0-dim: 1 when y came back in channels-last memory format
 };
 
 // A BatchNorm module (ours, native, or one under test) driven through identical steps.
@@ -25,8 +26,10 @@ class Runner {
   torch::nn::Module& module() { return *candidate_.module; }
 
   // x_base is the step's input, or, for a non-contiguous case, a tensor whose
-  // every other element along the last dimension is the input.
-  StepOutputs step(const torch::Tensor& x_base, bool non_contiguous, const torch::Tensor& dy, bool train);
+  // every other element along the last dimension is the input; channels_last
+  // hands it over in that memory format.
+  StepOutputs step(const torch::Tensor& x_base, bool non_contiguous, const torch::Tensor& dy, bool train,
+                   bool channels_last = false);
 
   // Copies parameters and buffers by name from `source`, converting dtype.
   void copy_state_from(torch::nn::Module& source);
@@ -53,6 +56,8 @@ std::vector<QuantityError> fresh_quantities(const EquivalenceCase& c);
 
 // Folds one step's comparison of `ours` against `reference` into `into`
 // (which keeps the maximum over steps); fold_steps does it for every quantity.
+// NaN matches NaN and an infinity the same infinity (as native propagates
+// them); a non-finite value against a finite one is a failure; shapes must match.
 void accumulate(QuantityError& into, const torch::Tensor& ours, const torch::Tensor& reference);
 void fold_steps(std::vector<QuantityError>& into, const StepOutputs& ours, const StepOutputs& reference);
 
