@@ -203,3 +203,25 @@ TEST_CASE("report command writes report.md and curves", "[results][report][cli]"
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.output, Contains("no results for 'nothing-here'"));
 }
+
+TEST_CASE("plot and report on runs that all failed: a clear error, a report without curves, nothing partial",
+          "[results][report][cli][faults]") {
+  bnlab::test::TempDir root, no_data, scratch;
+  // Runs that fail before their first epoch: the data set is not there.
+  const auto runs = run_bnlab(
+      {"run", "smoke", "--out", root.path().string(), "--set", "dataset=mnist", "--data-dir", no_data.path().string()});
+  REQUIRE(runs.exit_code == 1);
+  const std::vector<std::string> tmpdir = {"TMPDIR=" + scratch.path().string()};
+  const auto plot = run_bnlab({"plot", (root / "smoke").string()}, tmpdir);
+  CHECK(plot.exit_code == 1);
+  CHECK_THAT(plot.output, Contains("nothing to plot") && Contains("run.json says why"));
+  CHECK_FALSE(std::filesystem::exists(root / "smoke" / "curves.svg"));
+
+  const auto report = run_bnlab({"report", "smoke", "--results", root.path().string()}, tmpdir);
+  INFO(report.output);
+  CHECK(report.exit_code == 0);
+  CHECK_THAT(report.output, Contains("1 failed") && Contains("curves skipped"));
+  CHECK(std::filesystem::exists(root / "smoke" / "report.md"));
+  CHECK_FALSE(std::filesystem::exists(root / "smoke" / "curves.svg"));
+  CHECK(std::filesystem::is_empty(scratch.path()));  // gnuplot's scratch folders are gone
+}

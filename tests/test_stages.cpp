@@ -11,6 +11,7 @@
 #include "results/diff.h"
 #include "runs/record.h"
 #include "runs/run_folder.h"
+#include "support/read_files.h"
 #include "support/temp_dir.h"
 #include "sweep/plan.h"
 #include "sweep/run.h"
@@ -205,6 +206,41 @@ TEST_CASE("an interrupted run resumes to the same metrics as an uninterrupted on
 
   SECTION("resuming a finished run is refused") {
     REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("nothing to resume"));
+  }
+}
+
+TEST_CASE("resume checks metrics.csv against the checkpoint before it changes anything", "[stages][resume][faults]") {
+  test::TempDir dir;
+  const auto reference = plan(dir, kStaged, "uninterrupted");
+  std::ostringstream quiet;
+  REQUIRE(run(reference, quiet).status == kCompleted);
+  const auto planned = plan(dir, kStaged, "interrupted");
+  train::install_interrupt_handler();
+  InterruptingStream in_bn_only("-- stage bn-only");
+  REQUIRE(run(planned, in_bn_only, /*save_checkpoint=*/true).status == kInterrupted);
+  train::clear_interrupt();
+  const auto metrics = planned.dir / "metrics.csv";
+  const auto written = test::read_text(metrics);
+
+  SECTION("fewer whole rows than the checkpoint counts: refused, nothing changed") {
+    std::ofstream(metrics, std::ios::trunc) << written.substr(0, written.find('\n') + 1);  // the header alone
+    std::ostringstream log;
+    REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("whole rows") && Contains("nothing was changed"));
+    CHECK(test::read_text(metrics) == written.substr(0, written.find('\n') + 1));
+    CHECK(runs::read_run_record(planned.dir)->status == kInterrupted);
+  }
+  SECTION("an unreadable checkpoint is named, and nothing changes") {
+    std::ofstream(planned.dir / "checkpoint.pt", std::ios::trunc) << "not a zip archive";
+    std::ostringstream log;
+    REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("checkpoint.pt: not a readable checkpoint"));
+    CHECK(test::read_text(metrics) == written);
+  }
+  SECTION("a row cut short by a crash is dropped, and the run ends as an uninterrupted one") {
+    std::ofstream(metrics, std::ios::app) << "all,9,0.12";  // no newline: torn
+    std::ostringstream log;
+    REQUIRE(run(planned, log, true, true).status == kCompleted);
+    const auto diff = results::diff_tables(runs::read_csv(reference.dir / "metrics.csv"), runs::read_csv(metrics), {});
+    CHECK(diff.equal());
   }
 }
 

@@ -41,6 +41,7 @@ int run_report(const Args& args) {
   std::cout << fmt::format("\nwrote {}", markdown_path.string());
   for (const auto& plot : report.plot_files) std::cout << fmt::format(", {}", (dir / plot).string());
   std::cout << "\n";
+  if (!report.plots_skipped.empty()) std::cout << fmt::format("curves skipped: {}\n", report.plots_skipped);
   return kExitOk;
 }
 

@@ -88,7 +88,10 @@ std::string panel_script(const PlotPanel& panel, size_t index, const fs::path& d
                                 quoted(series.label)));
   }
   bands.insert(bands.end(), lines.begin(), lines.end());  // bands first, lines on top
-  if (bands.empty()) return script + "set label 1 'no data' at graph 0.5,0.5 center\nplot NaN notitle\nunset label 1\n";
+  // An empty panel: a constant outside the fixed ranges draws the frame only
+  // (plotting NaN alone is an error to gnuplot).
+  if (bands.empty())
+    return script + "set label 1 'no data' at graph 0.5,0.5 center\nplot [0:1] [0:1] 2 notitle\nunset label 1\n";
   return script + "plot " + fmt::format("{}", fmt::join(bands, ", \\\n     ")) + "\n";
 }
 
@@ -101,7 +104,19 @@ std::string metric_label(const std::string& metric) {
   return label;
 }
 
+bool has_data(const PlotFigure& figure) {
+  for (const auto& panel : figure.panels)
+    for (const auto& series : panel.series)
+      if (has_finite_point(series.curve)) return true;
+  return false;
+}
+
 void render_figure(const PlotFigure& figure, const fs::path& output) {
+  if (!has_data(figure))
+    throw std::runtime_error(
+        fmt::format("nothing to plot into {}: no run has a finite value to draw (failed or "
+                    "diverged runs only? their run.json says why)",
+                    output.string()));
   if (!program_on_path("gnuplot"))
     throw std::runtime_error("gnuplot not found: apt-get install gnuplot-nox (or run scripts/setup.sh)");
   const int columns = std::max(1, std::min<int>(figure.columns, static_cast<int>(figure.panels.size())));

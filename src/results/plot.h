@@ -26,6 +26,9 @@ struct PlotFigure {
   int columns = 2;
 };
 
+// True when some series of the figure has a finite point to draw.
+bool has_data(const PlotFigure& figure);
+
 // Renders to `output` (.svg, or .png through cairo). Throws with the command
 // to install gnuplot when it is missing, and with gnuplot's message when it
 // fails or writes nothing.

@@ -81,7 +81,9 @@ Report build_report(const std::filesystem::path& experiment_dir, const ReportOpt
   if (options.plots) {
     const auto figure = training_curves(runs, options.metrics, "epoch",
                                         fmt::format("{}: mean over seeds, band min-max", report.experiment));
+    if (!has_data(figure)) report.plots_skipped = "no run has a metrics row to draw (see the statuses above)";
     for (const char* file : {"curves.svg", "curves.png"}) {
+      if (!report.plots_skipped.empty()) break;
       render_figure(figure, experiment_dir / file);
       report.plot_files.push_back(file);
     }
@@ -105,6 +107,7 @@ std::string render_markdown(const Report& report) {
     md += "\n## Training curves\n\n![training curves](curves.png)\n\n";
     md += "Vector version: [curves.svg](curves.svg).\n";
   }
+  if (!report.plots_skipped.empty()) md += fmt::format("\n## Training curves\n\nNone: {}.\n", report.plots_skipped);
   return md;
 }
 

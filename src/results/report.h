@@ -22,6 +22,7 @@ struct Report {
   std::vector<VariantSummary> variants;
   double threshold = 0;
   std::vector<std::string> plot_files;  // relative to the experiment's results folder
+  std::string plots_skipped;            // why there are no curves, when asked for but not drawn
 };
 
 // Reads every run under `experiment_dir`, renders the plots into it and
