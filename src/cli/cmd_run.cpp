@@ -60,13 +60,8 @@ std::string dry_run_command(const RunCommandOptions& o, const sweep::PlannedRun&
 experiments::Overrides parse_sets(const std::vector<std::string>& texts) {
   experiments::Overrides sets;
   for (const auto& text : texts) {
-    const auto equals = text.find('=');
-    if (equals == std::string::npos || equals == 0)
-      throw UsageError(fmt::format("--set: expected key=value, got '{}'", text));
-    const std::string name = text.substr(0, equals);
     try {
-      const auto& key = experiments::find_config_key(name);
-      sets.emplace_back(name, experiments::to_config_value(key, experiments::TextLiteral(text.substr(equals + 1))));
+      sets.push_back(experiments::parse_override(text));
     } catch (const std::invalid_argument& error) {
       throw UsageError(fmt::format("--set {}: {}", text, error.what()));
     }

@@ -11,6 +11,14 @@ namespace {
 
 }  // namespace
 
+std::pair<std::string, ConfigValue> parse_override(const std::string& text) {
+  const auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0)
+    throw std::invalid_argument(fmt::format("expected key=value, got '{}'", text));
+  const std::string name = text.substr(0, equals);
+  return {name, to_config_value(find_config_key(name), TextLiteral(text.substr(equals + 1)))};
+}
+
 void apply_overrides(RunConfig& config, const Overrides& overrides) {
   for (const bool presets : {true, false})
     for (const auto& [name, value] : overrides) {

@@ -13,6 +13,12 @@ namespace bnlab::experiments {
 // One layer of settings (base, a variant, a stage, --set), in order.
 using Overrides = std::vector<std::pair<std::string, ConfigValue>>;
 
+// One "key=value" override as `--set` gives it: the key looked up, the value
+// converted and checked by it. Throws std::invalid_argument naming the
+// problem ("expected key=value, got 'x'", an unknown key with a suggestion,
+// the key's own reason).
+std::pair<std::string, ConfigValue> parse_override(const std::string& text);
+
 // Applies a layer: presets first, then the rest in order. Throws
 // std::invalid_argument naming the key.
 void apply_overrides(RunConfig& config, const Overrides& overrides);

@@ -39,7 +39,8 @@ void update_parameter(torch::Tensor& p, AdamParamState& state, const AdamOptions
   const auto grad = p.grad().contiguous();
   state.step(state.step() + 1);
   const double t = double(state.step());
-  const auto [beta1, beta2] = options.betas();
+  // Plain variables, not a structured binding: C++17 lambdas cannot capture those (clang refuses).
+  const double beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
   const double step_size = options.lr() / (1 - std::pow(beta1, t));
   const double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, t));
   AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "bnlab_fused_adam", [&] {
