@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 
 namespace bnlab {
@@ -105,6 +106,17 @@ void move_file_durably(const fs::path& from, const fs::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0)
     throw WriteError(os_error(to, fmt::format("cannot move {} here", from.string()), errno));
   sync_folder(to);
+}
+
+ScratchFolder::ScratchFolder(const fs::path& parent, const std::string& prefix) {
+  std::string name = (parent / (prefix + "XXXXXX")).string();
+  if (!::mkdtemp(name.data())) throw WriteError(os_error(name, "cannot create a scratch folder", errno));
+  path_ = name;
+}
+
+ScratchFolder::~ScratchFolder() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
 }
 
 AppendFile::AppendFile(fs::path path) : path_(std::move(path)) {

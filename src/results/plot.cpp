@@ -1,12 +1,9 @@
 #include "results/plot.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <stdexcept>
@@ -51,24 +48,6 @@ fs::path write_series(const fs::path& dir, size_t panel, size_t series, const Cu
 bool has_finite_point(const Curve& curve) {
   return std::any_of(curve.mean.begin(), curve.mean.end(), [](double y) { return std::isfinite(y); });
 }
-
-// A private folder for gnuplot's inputs and output, removed however the plot ends.
-class ScratchFolder {
- public:
-  ScratchFolder() {
-    std::string name = (fs::temp_directory_path() / "bnlab-plot-XXXXXX").string();
-    if (!::mkdtemp(name.data())) throw WriteError(os_error(name, "cannot create a scratch folder", errno));
-    path_ = name;
-  }
-  ~ScratchFolder() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string panel_script(const PlotPanel& panel, size_t index, const fs::path& dir) {
   std::string script = fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(panel.title),
@@ -121,7 +100,7 @@ void render_figure(const PlotFigure& figure, const fs::path& output) {
     throw std::runtime_error("gnuplot not found: apt-get install gnuplot-nox (or run scripts/setup.sh)");
   const int columns = std::max(1, std::min<int>(figure.columns, static_cast<int>(figure.panels.size())));
   const int rows = (static_cast<int>(figure.panels.size()) + columns - 1) / columns;
-  const ScratchFolder work;
+  const ScratchFolder work(fs::temp_directory_path(), "bnlab-plot-");
   // gnuplot writes into the scratch folder; the figure then replaces `output`
   // atomically, so a failed plot leaves the previous figure, not a partial one.
   const fs::path drawn = work.path() / ("figure" + output.extension().string());
