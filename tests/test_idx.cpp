@@ -54,6 +54,12 @@ TEST_CASE("IDX reader names the file and the problem for every corruption", "[da
     write_all(path, bytes.substr(0, bytes.size() - 100));
     REQUIRE_THROWS_WITH(read_idx_u8(path, 3), Contains(path.string()) && Contains("truncated"));
   }
+  SECTION("dimensions whose product overflows int64 (found by fuzz_idx: undefined behaviour before)") {
+    // 0x08000002 x 0xfdfffe00 x 0x03000000: about 2^90 bytes promised.
+    write_all(path, std::string("\x00\x00\x08\x03\x08\x00\x00\x02\xfd\xff\xfe\x00\x03\x00\x00\x00\xfc\x00", 18));
+    REQUIRE_THROWS_WITH(read_idx_u8(path, 3),
+                        Contains(path.string()) && Contains("more than 2^63 bytes") && Contains("134217730x"));
+  }
   SECTION("truncated header") {
     write_all(path, bytes.substr(0, 6));
     REQUIRE_THROWS_WITH(read_idx_u8(path, 3), Contains("truncated"));

@@ -48,14 +48,18 @@ torch::Tensor read_idx_u8(const std::filesystem::path& path, int64_t expected_ra
 
   std::vector<int64_t> dims(expected_rank);
   int64_t payload = 1;
+  bool overflow = false;  // three 32-bit dimensions can multiply past int64 (found by fuzz_idx)
   for (int64_t d = 0; d < expected_rank; ++d) {
     unsigned char bytes[4];
     if (!in.read(reinterpret_cast<char*>(bytes), 4))
       fail(path, fmt::format("truncated: header ends inside dimension {}", d));
     dims[d] = read_big_endian_u32(bytes);
     if (dims[d] == 0) fail(path, fmt::format("dimension {} is zero", d));
-    payload *= dims[d];
+    overflow = overflow || __builtin_mul_overflow(payload, dims[d], &payload);
   }
+  if (overflow)
+    fail(path, fmt::format("truncated: header promises more than 2^63 bytes of data ({}), file has {}",
+                           fmt::join(dims, "x"), file_size));
 
   const int64_t header = 4 + 4 * expected_rank;
   const int64_t expected_size = header + payload;
