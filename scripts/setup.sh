@@ -3,17 +3,22 @@
 # the data sets. Idempotent: a second run installs nothing, rebuilds only
 # changed files and re-verifies the data by checksum (about a second).
 #
-#   scripts/setup.sh [--no-data]
+#   scripts/setup.sh [--no-data] [--sanitize]
+#
+# --sanitize also installs clang 14 with its sanitizer and libFuzzer runtimes
+# (for scripts/test.sh --sanitize and scripts/fuzz.sh).
 #
 # Environment: BNLAB_BUILD_DIR (default build/), BNLAB_DATA_DIR (default data/).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${BNLAB_BUILD_DIR:-$root/build}"
 fetch_data=1
+sanitize=0
 for arg in "$@"; do
   case "$arg" in
     --no-data) fetch_data=0 ;;
-    *) echo "setup.sh: unknown option '$arg' (expected --no-data)" >&2; exit 2 ;;
+    --sanitize) sanitize=1 ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --no-data or --sanitize)" >&2; exit 2 ;;
   esac
 done
 
@@ -25,7 +30,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 packages=(cmake make g++ tar ca-certificates
           libtorch-dev libgloo-dev libopenblas0-pthread libcxxopts-dev libfmt-dev catch2
           libtomlplusplus-dev nlohmann-json3-dev gnuplot-nox zlib1g-dev libssl-dev
-          dataset-fashion-mnist)
+          dataset-fashion-mnist util-linux)
+((sanitize)) && packages+=(clang-14 libclang-rt-14-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
