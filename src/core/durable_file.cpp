@@ -31,15 +31,23 @@ void sync_or_throw(int fd, const fs::path& path) {
   if (::fsync(fd) != 0) throw WriteError(os_error(path, "cannot sync to disk", errno));
 }
 
+// Opens `path` read-only (flags added), syncs and closes it; returns fsync's
+// errno, 0 on success. Throws when it cannot be opened.
+int sync_by_path(const fs::path& path, int flags) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
+  if (fd < 0) throw WriteError(os_error(path, "cannot open to sync it", errno));
+  const int error_number = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return error_number;
+}
+
 // The folder's entry for a renamed file is durable only once the folder is synced.
 void sync_folder(const fs::path& file) {
   const fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
-  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw WriteError(os_error(folder, "cannot open folder to sync it", errno));
-  const int result = ::fsync(fd), error_number = errno;
-  ::close(fd);
+  const int error_number = sync_by_path(folder, O_DIRECTORY);
   // Some file systems cannot sync a folder (EINVAL); the rename itself has happened.
-  if (result != 0 && error_number != EINVAL) throw WriteError(os_error(folder, "cannot sync folder", error_number));
+  if (error_number != 0 && error_number != EINVAL)
+    throw WriteError(os_error(folder, "cannot sync folder", error_number));
 }
 
 // A temporary name beside `path`, unique within this process and across processes.
@@ -98,11 +106,8 @@ void write_file_atomically(const fs::path& path, std::string_view contents) {
 }
 
 void move_file_durably(const fs::path& from, const fs::path& to) {
-  const int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw WriteError(os_error(from, "cannot open", errno));
-  const int result = ::fsync(fd), error_number = errno;
-  ::close(fd);
-  if (result != 0) throw WriteError(os_error(from, "cannot sync to disk", error_number));
+  if (const int error_number = sync_by_path(from, 0))
+    throw WriteError(os_error(from, "cannot sync to disk", error_number));
   if (::rename(from.c_str(), to.c_str()) != 0)
     throw WriteError(os_error(to, fmt::format("cannot move {} here", from.string()), errno));
   sync_folder(to);
