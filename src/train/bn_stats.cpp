@@ -1,6 +1,5 @@
 #include "train/bn_stats.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 #include <cmath>
@@ -8,12 +7,10 @@
 
 #include "bn/batch_norm.h"
 #include "models/norm.h"
+#include "train/rng_state.h"
 
 namespace bnlab::train {
 namespace {
-
-// A handle sharing the global CPU generator (the accessor returns it const).
-at::Generator default_generator() { return at::detail::getDefaultCPUGenerator(); }
 
 constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
 
@@ -92,13 +89,13 @@ double percentile_of_sorted(const torch::Tensor& sorted, double q) {
 // Saves BN buffers and the generator, restores them when destroyed.
 class StateGuard {
  public:
-  explicit StateGuard(torch::nn::Module& model) : rng_(default_generator().get_state()) {
+  explicit StateGuard(torch::nn::Module& model) : rng_(cpu_rng_state()) {
     for (auto& buffer : model.buffers()) saved_.emplace_back(buffer, buffer.clone());
   }
   ~StateGuard() {
     torch::NoGradGuard no_grad;
     for (auto& [buffer, copy] : saved_) buffer.copy_(copy);
-    default_generator().set_state(rng_);
+    restore_cpu_rng_state(rng_);
   }
 
  private:

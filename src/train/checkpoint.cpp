@@ -1,19 +1,16 @@
 #include "train/checkpoint.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 #include <sstream>
 #include <stdexcept>
 
 #include "core/durable_file.h"
+#include "train/rng_state.h"
 
 namespace bnlab::train {
 namespace fs = std::filesystem;
 namespace {
-
-// A handle sharing the global CPU generator (the accessor returns it const).
-at::Generator default_generator() { return at::detail::getDefaultCPUGenerator(); }
 
 // Serialised in memory, then written by the one durable writer: LibTorch's
 // own file writer neither syncs nor names the OS reason of a failure.
@@ -71,7 +68,7 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
   archive.write("metrics_rows", torch::tensor(position.metrics_rows));
   archive.write("best_val_accuracy", torch::tensor(position.best_val_accuracy, torch::kFloat64));
   // Dropout masks come from the global generator: resuming must continue its stream.
-  archive.write("rng", default_generator().get_state());
+  archive.write("rng", cpu_rng_state());
   write_atomically(archive, path);
 }
 
@@ -85,7 +82,7 @@ CheckpointPosition load_checkpoint(const fs::path& path, torch::nn::Module& mode
   const CheckpointPosition position = read_position(archive);
   torch::Tensor rng;
   archive.read("rng", rng);
-  default_generator().set_state(rng);
+  restore_cpu_rng_state(rng);
   return position;
 }
 
