@@ -2,6 +2,7 @@
 // internals logging: through execute_run on the synthetic data set.
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 
 #include "experiments/experiment.h"
@@ -17,6 +18,13 @@
 #include "sweep/run.h"
 #include "train/checkpoint.h"
 #include "train/interrupt.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BNLAB_ASAN 1
+#include <sanitizer/lsan_interface.h>
+#endif
+#endif
 
 using namespace bnlab;
 using Catch::Matchers::Contains;
@@ -115,6 +123,84 @@ std::pair<sweep::PlannedRun, sweep::PlannedRun> uninterrupted_and_interrupted(co
 
 }  // namespace
 
+TEST_CASE("stages chain through saved models, with per-stage rows", "[stages]") {
+  test::TempDir dir;
+  const auto planned = plan(dir, kStaged, "r");
+  std::ostringstream log;
+  REQUIRE(run(planned, log).status == kCompleted);
+  std::ifstream csv(planned.dir / "metrics.csv");
+  std::vector<std::string> stages;
+  std::string line;
+  std::getline(csv, line);
+  CHECK(line.rfind("stage,epoch,loss", 0) == 0);
+  while (std::getline(csv, line)) stages.push_back(line.substr(0, line.find(',')));
+  CHECK(stages == std::vector<std::string>{"first", "first", "recal", "bn-only", "bn-only", "all", "all"});
+
+  const auto& config = planned.stages[0].config;
+  auto first = state_of(planned.dir / "stage-first.pt", config);
+  auto recal = state_of(planned.dir / "stage-recal.pt", config);
+  auto bn_only = state_of(planned.dir / "stage-bn-only.pt", config);
+  auto all = state_of(planned.dir / "stage-all.pt", config);
+
+  SECTION("recalibration changes running statistics only") {
+    for (const auto& [name, value] : first) {
+      CAPTURE(name);
+      const bool running = name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos;
+      CHECK(torch::equal(value, recal[name]) != running);
+    }
+    // A cumulative average over the 640/32 = 20 batches of one pass.
+    CHECK(recal["norm1.num_batches_tracked"].item<int64_t>() == 20);
+  }
+  SECTION("a BN-only stage leaves every other parameter untouched") {
+    for (const auto& [name, value] : recal) {
+      CAPTURE(name);
+      const bool bn_param = name.rfind("norm", 0) == 0 &&
+                            (name.find(".weight") != std::string::npos || name.find(".bias") != std::string::npos);
+      const bool running = name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos;
+      if (bn_param || running)
+        CHECK_FALSE(torch::equal(value, bn_only[name]));  // trained, and statistics updated in train mode
+      else
+        CHECK(torch::equal(value, bn_only[name]));
+    }
+  }
+  SECTION("the last stage trains everything") {
+    CHECK_FALSE(torch::equal(bn_only["dense1.weight"], all["dense1.weight"]));
+  }
+}
+
+TEST_CASE("frozen BN statistics stay put while gamma and beta train", "[stages]") {
+  test::TempDir dir;
+  std::string text = kStaged;
+  text.replace(text.find("trainable = \"bn\""), std::string("trainable = \"bn\"").size(),
+               "trainable = \"bn\"\nbn_stats = \"frozen\"");
+  const auto planned = plan(dir, text, "r");
+  std::ostringstream log;
+  REQUIRE(run(planned, log).status == kCompleted);
+  auto recal = state_of(planned.dir / "stage-recal.pt", planned.stages[0].config);
+  auto bn_only = state_of(planned.dir / "stage-bn-only.pt", planned.stages[0].config);
+  CHECK(torch::equal(recal["norm1.running_mean"], bn_only["norm1.running_mean"]));
+  CHECK(torch::equal(recal["norm1.num_batches_tracked"], bn_only["norm1.num_batches_tracked"]));
+  CHECK_FALSE(torch::equal(recal["norm1.weight"], bn_only["norm1.weight"]));
+}
+
+TEST_CASE("inserting BN between stages keeps the trained weights", "[stages]") {
+  test::TempDir dir;
+  std::string text = kStaged;
+  text.replace(text.find("name = \"first\""), std::string("name = \"first\"").size(),
+               "name = \"first\"\nmodel.norm = \"none\"");
+  text.replace(text.find("name = \"recal\"\naction = \"recalibrate\""),
+               std::string("name = \"recal\"\naction = \"recalibrate\"").size(),
+               "name = \"recal\"\naction = \"recalibrate\"\nmodel.norm = \"custom\"");
+  const auto planned = plan(dir, text, "r");
+  std::ostringstream log;
+  REQUIRE(run(planned, log).status == kCompleted);
+  CHECK_THAT(log.str(), Contains("new in this stage (initialised fresh): norm1.weight"));
+  auto first = state_of(planned.dir / "stage-first.pt", planned.stages[0].config);
+  auto recal = state_of(planned.dir / "stage-recal.pt", planned.stages[1].config);
+  CHECK(torch::equal(first["dense1.weight"], recal["dense1.weight"]));
+  CHECK(torch::equal(first["logits.bias"], recal["logits.bias"]));
+}
+
 TEST_CASE("an interrupted run resumes to the same metrics as an uninterrupted one", "[stages][resume]") {
   test::TempDir dir;
   const auto [reference, planned] = uninterrupted_and_interrupted(dir);
@@ -153,6 +239,23 @@ TEST_CASE("resume checks metrics.csv against the checkpoint before it changes an
     std::ofstream(planned.dir / "checkpoint.pt", std::ios::trunc) << "not a zip archive";
     std::ostringstream log;
     REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("checkpoint.pt: not a readable checkpoint"));
+    CHECK(test::read_text(metrics) == written);
+  }
+  SECTION("a zip whose records are damaged (a fuzz_checkpoint finding) is named, and nothing changes") {
+    // The zip opens, then LibTorch's reader throws on a record and leaks its
+    // zip state (tests/sanitizer/lsan.supp says why). In this process the
+    // leak's stack stops inside LibTorch, so the suppression cannot name it:
+    // under ASan, leaks are not tracked for the one call that reads the file.
+    std::filesystem::copy_file(
+        std::filesystem::path(BNLAB_SOURCE_DIR) / "tests/fuzz/corpus/checkpoint/finding-zip-reader-leak.pt",
+        planned.dir / "checkpoint.pt", std::filesystem::copy_options::overwrite_existing);
+    std::ostringstream log;
+    {
+#if BNLAB_ASAN
+      __lsan::ScopedDisabler libtorch_leaks_its_zip_state;
+#endif
+      REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("checkpoint.pt: not a readable checkpoint"));
+    }
     CHECK(test::read_text(metrics) == written);
   }
   SECTION("a row cut short by a crash is dropped, and the run ends as an uninterrupted one") {
