@@ -19,13 +19,6 @@
 #include "train/checkpoint.h"
 #include "train/interrupt.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BNLAB_ASAN 1
-#include <sanitizer/lsan_interface.h>
-#endif
-#endif
-
 using namespace bnlab;
 using Catch::Matchers::Contains;
 
@@ -241,21 +234,18 @@ TEST_CASE("resume checks metrics.csv against the checkpoint before it changes an
     REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("checkpoint.pt: not a readable checkpoint"));
     CHECK(test::read_text(metrics) == written);
   }
-  SECTION("a zip whose records are damaged (a fuzz_checkpoint finding) is named, and nothing changes") {
-    // The zip opens, then LibTorch's reader throws on a record and leaks its
-    // zip state (tests/sanitizer/lsan.supp says why). In this process the
-    // leak's stack stops inside LibTorch, so the suppression cannot name it:
-    // under ASan, leaks are not tracked for the one call that reads the file.
-    std::filesystem::copy_file(
-        std::filesystem::path(BNLAB_SOURCE_DIR) / "tests/fuzz/corpus/checkpoint/finding-zip-reader-leak.pt",
-        planned.dir / "checkpoint.pt", std::filesystem::copy_options::overwrite_existing);
+  SECTION("damaged records (fuzz_checkpoint findings that crashed or leaked in LibTorch) are named") {
+    // Found by fuzz_checkpoint: one made LibTorch's TorchScript parser crash
+    // (SIGSEGV), one made its zip reader throw and leak. Both fail a CRC-32
+    // check (core/zip_integrity.h), which now runs before LibTorch reads.
+    const std::string finding = GENERATE("finding-jit-parser-segv.pt", "finding-zip-reader-leak.pt");
+    CAPTURE(finding);
+    std::filesystem::copy_file(std::filesystem::path(BNLAB_SOURCE_DIR) / "tests/fuzz/corpus/checkpoint" / finding,
+                               planned.dir / "checkpoint.pt", std::filesystem::copy_options::overwrite_existing);
     std::ostringstream log;
-    {
-#if BNLAB_ASAN
-      __lsan::ScopedDisabler libtorch_leaks_its_zip_state;
-#endif
-      REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("checkpoint.pt: not a readable checkpoint"));
-    }
+    REQUIRE_THROWS_WITH(run(planned, log, true, true),
+                        Contains("checkpoint.pt: not a readable checkpoint (damaged: record 'archive/data/") &&
+                            Contains("fails its CRC-32 check"));
     CHECK(test::read_text(metrics) == written);
   }
   SECTION("a row cut short by a crash is dropped, and the run ends as an uninterrupted one") {

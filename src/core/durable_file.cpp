@@ -10,6 +10,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
 
 namespace bnlab {
 namespace fs = std::filesystem;
@@ -60,6 +63,14 @@ fs::path temporary_beside(const fs::path& path) {
 
 std::string os_error(const fs::path& path, std::string_view what, int error_number) {
   return fmt::format("{}: {}: {}", path.string(), what, std::strerror(error_number));
+}
+
+std::string read_whole_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(os_error(path, "cannot open", errno));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(os_error(path, "cannot read", errno));
+  return bytes;
 }
 
 void report_file_size_limit_as_error() { std::signal(SIGXFSZ, SIG_IGN); }

@@ -81,6 +81,9 @@ class ScratchFolder {
   std::filesystem::path path_;
 };
 
+// A whole file's bytes; an error names the path and the OS reason.
+std::string read_whole_file(const std::filesystem::path& path);
+
 // "PATH: WHAT: OS reason" for the errno of a failed call.
 std::string os_error(const std::filesystem::path& path, std::string_view what, int error_number);
 

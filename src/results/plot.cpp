@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <stdexcept>
 
@@ -117,8 +116,7 @@ void render_figure(const PlotFigure& figure, const fs::path& output) {
   if (result.exit_code != 0)
     throw std::runtime_error(
         fmt::format("gnuplot failed (exit {}) drawing {}:\n{}", result.exit_code, output.string(), result.output));
-  std::ifstream in(drawn, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_whole_file(drawn);
   if (bytes.empty())
     throw std::runtime_error(fmt::format("gnuplot drew nothing for {}:\n{}", output.string(), result.output));
   fs::create_directories(output.parent_path().empty() ? fs::path(".") : output.parent_path());

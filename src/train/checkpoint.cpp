@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/durable_file.h"
+#include "core/zip_integrity.h"
 #include "train/rng_state.h"
 
 namespace bnlab::train {
@@ -26,9 +27,17 @@ void write_atomically(torch::serialize::OutputArchive& archive, const fs::path& 
 
 torch::serialize::InputArchive open_archive(const fs::path& path) {
   if (!fs::exists(path)) throw std::runtime_error(fmt::format("{}: no such checkpoint", path.string()));
+  const std::string bytes = read_whole_file(path);
+  // Every record checked against its CRC-32 first: LibTorch does not, and
+  // its parsers can crash on a damaged record (core/zip_integrity.h).
+  try {
+    check_zip_integrity(bytes);
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error(fmt::format("{}: not a readable checkpoint (damaged: {})", path.string(), error.what()));
+  }
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path.string());
+    archive.load_from(bytes.data(), bytes.size());
   } catch (const c10::Error& error) {
     throw std::runtime_error(fmt::format("{}: not a readable checkpoint ({})", path.string(), error.what_without_backtrace()));
   }
