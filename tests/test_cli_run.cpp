@@ -68,6 +68,18 @@ TEST_CASE("run --dry-run prints one command per run", "[cli][run]") {
   CHECK(lines[3] == "bnlab run smoke --variant bn-custom --seed 4 --set model.hidden=8,4 --epochs 1");
 }
 
+TEST_CASE("Ghost BatchNorm trains end to end and is recorded", "[cli][run][ghost]") {
+  bnlab::test::TempDir out;
+  auto result = run_bnlab({"run", "smoke", "--variant", "bn-custom", "--epochs", "1", "--set",
+                           "bn.virtual_batch_size=8", "--out", out.path().string()});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const auto record = read_json(out / "smoke" / "bn-custom" / "seed-0" / "run.json");
+  CHECK(record["status"] == "completed");
+  CHECK(record["config"]["bn.virtual_batch_size"] == 8);
+  CHECK(record["final"]["val_accuracy"].get<double>() > 0.5);  // learned (chance 0.1), as in the smoke test above
+}
+
 TEST_CASE("run rejects bad requests with exit 2", "[cli][run]") {
   const auto [args, message] = GENERATE(table<std::vector<std::string>, std::string>({
       {std::vector<std::string>{"run"}, "missing experiment name"},
@@ -80,6 +92,9 @@ TEST_CASE("run rejects bad requests with exit 2", "[cli][run]") {
       {std::vector<std::string>{"run", "smoke", "--seed", "abc"}, "--seed: expected an integer, got 'abc'"},
       {std::vector<std::string>{"run", "smoke", "--set", "train.lr=inf"}, "train.lr=inf: must be finite, got inf"},
       {std::vector<std::string>{"run", "smoke", "--set", "bn.gamma_init=nan"}, "must be finite, got nan"},
+      {std::vector<std::string>{"run", "smoke", "--set", "bn.virtual_batch_size=-1"}, "bn.virtual_batch_size"},
+      {std::vector<std::string>{"run", "smoke", "--set", "model.norm=native", "--set", "bn.virtual_batch_size=8"},
+       "bn.virtual_batch_size = 8 needs bnlab's BatchNorm"},
       {std::vector<std::string>{"show"}, "missing experiment name"},
   }));
   CAPTURE(args);

@@ -97,3 +97,27 @@ TEST_CASE("cross-key validation: BatchNorm needs two samples per batch", "[confi
   apply_overrides(config, {{"model.norm", ConfigValue(std::string("custom"))}, {"train.batch_size", ConfigValue(int64_t(1))}});
   REQUIRE_THROWS_WITH(validate(resolved(config)), Contains("needs at least 2 samples per batch, got 1"));
 }
+
+TEST_CASE("cross-key validation: Ghost BatchNorm's virtual batches", "[config][ghost]") {
+  const auto config_with = [](std::string norm, int64_t virtual_batch, int64_t batch, std::string arch = "mlp") {
+    RunConfig config;
+    apply_overrides(config, {{"model.norm", ConfigValue(std::move(norm))},
+                             {"model.arch", ConfigValue(std::move(arch))},
+                             {"bn.virtual_batch_size", ConfigValue(virtual_batch)},
+                             {"train.batch_size", ConfigValue(batch)}});
+    return resolved(config);
+  };
+  CHECK_NOTHROW(validate(config_with("custom", 32, 256)));
+  CHECK_NOTHROW(validate(config_with("none", 32, 256)));         // no BatchNorm: moot
+  CHECK_NOTHROW(validate(config_with("custom", 1, 64, "cnn")));  // one sample still has H*W values
+  REQUIRE_THROWS_WITH(validate(config_with("native", 32, 256)),
+                      Contains("bn.virtual_batch_size = 32 needs bnlab's BatchNorm") && Contains("\"native\""));
+  REQUIRE_THROWS_WITH(validate(config_with("custom", 32, 65)),
+                      Contains("bn.virtual_batch_size = 32 with train.batch_size = 65 leaves a virtual batch of one"));
+  REQUIRE_THROWS_WITH(validate(config_with("custom", 1, 64)), Contains("leaves a virtual batch of one sample"));
+  auto sync = config_with("custom", 32, 256);
+  apply_overrides(sync, {{"bn.mode", ConfigValue(std::string("sync"))}});
+  REQUIRE_THROWS_WITH(validate(sync), Contains("virtual batches are one rank's") && Contains("choose one"));
+  REQUIRE_THROWS_WITH(apply_overrides(sync, {{"bn.virtual_batch_size", ConfigValue(int64_t(-1))}}),
+                      Contains("bn.virtual_batch_size"));
+}

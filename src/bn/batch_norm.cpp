@@ -13,6 +13,12 @@ BatchNormImpl::BatchNormImpl(const BatchNormOptions& options_) : options(options
     TORCH_CHECK(*options.momentum() >= 0 && *options.momentum() <= 1,
                 "BatchNorm: momentum must be in [0, 1] (or none for a cumulative average), got ",
                 *options.momentum());
+  TORCH_CHECK(options.virtual_batch_size() >= 0, "BatchNorm: virtual_batch_size must be 0 (off) or positive, got ",
+              options.virtual_batch_size());
+  TORCH_CHECK(options.virtual_batch_size() == 0 || !options.sync_group() || options.sync_group()->size() == 1,
+              "BatchNorm: virtual batches (virtual_batch_size = ", options.virtual_batch_size(),
+              ") are one rank's, sync BatchNorm normalises over all ", options.sync_group()->size(),
+              " ranks: choose one");
   reset();
 }
 
@@ -56,7 +62,9 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
   stream << ", affine=" << std::boolalpha << options.affine()
          << ", track_running_stats=" << options.track_running_stats() << ", kernels=" << to_string(options.kernels())
          << (options.sync_group() ? ", sync=" + std::to_string(options.sync_group()->size()) + " ranks" : "")
-         << (options.relu() ? ", relu=true" : "") << ")";
+         << (options.relu() ? ", relu=true" : "")
+         << (options.virtual_batch_size() ? ", virtual_batch_size=" + std::to_string(options.virtual_batch_size()) : "")
+         << ")";
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
@@ -69,6 +77,14 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
   // Refused before num_batches_tracked changes, as native refuses a wrong rank.
   detail::check_batch_norm_arguments(input, weight, bias, running_mean, running_var, use_batch_stats,
                                      sync_group && sync_group->size() > 1);
+  const int64_t virtual_batch = options.virtual_batch_size();
+  if (is_training() && virtual_batch > 0 && input.size(0) > virtual_batch && input.numel() > 0)
+    return normalise_in_virtual_batches(input);
+  return normalise(input, use_batch_stats, sync_group);
+}
+
+torch::Tensor BatchNormImpl::normalise(const torch::Tensor& input, bool use_batch_stats,
+                                       const parallel::Group* sync_group) {
   const bool update_running = is_training() && options.track_running_stats();
   double momentum = 0.0;  // unused unless update_running
   if (update_running) {
@@ -79,6 +95,22 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
   }
   return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum, options.eps(),
                     options.kernels(), options.relu(), sync_group);
+}
+
+torch::Tensor BatchNormImpl::normalise_in_virtual_batches(const torch::Tensor& input) {
+  // x: (N, C, *) split along N into views of virtual_batch_size samples, the
+  // last one holding the remainder. Checked before any state changes: every
+  // virtual batch needs more than one value per channel.
+  const int64_t N = input.size(0), virtual_batch = options.virtual_batch_size();
+  const int64_t last = N % virtual_batch == 0 ? virtual_batch : N % virtual_batch;
+  TORCH_CHECK(last * (input.numel() / (N * input.size(1))) > 1, "BatchNorm: the last virtual batch of a batch of ", N,
+              " (virtual_batch_size = ", virtual_batch,
+              ") has one value per channel; choose a virtual batch size whose remainder is not 1");
+  std::vector<torch::Tensor> outputs;
+  for (const auto& chunk : input.split(virtual_batch, 0))
+    outputs.push_back(normalise(chunk, /*use_batch_stats=*/true, /*sync_group=*/nullptr));
+  // y: (N, C, *), in the input's memory format (cat follows its inputs').
+  return torch::cat(outputs, 0);
 }
 
 }  // namespace bnlab::bn

@@ -42,6 +42,17 @@ struct BatchNormOptions {
   // ReLU layer's pass over y each way. Same results as BatchNorm then
   // torch::nn::ReLU. Default false.
   TORCH_ARG(bool, relu) = false;
+  // bnlab only: Ghost BatchNorm (Hoffer et al. 2017). In training, a batch
+  // of more than this many samples is normalised in virtual batches of this
+  // many (in order; the remainder, when it does not divide N, is a smaller
+  // last one), each with its own statistics, gamma and beta shared; each
+  // virtual batch updates the running statistics in turn, as native
+  // BatchNorm applied to one chunk after the other would (docs/ghost-batch-norm.md
+  // says why not their mean). Evaluation normalises the whole batch with the
+  // running statistics (or its own statistics when none are kept), never in
+  // virtual batches. Not with sync_group: virtual batches are one rank's.
+  // 0: off. Default 0.
+  TORCH_ARG(int64_t, virtual_batch_size) = 0;
 };
 
 // BatchNorm over (N,C), (N,C,L) and (N,C,H,W) inputs, whose math is
@@ -66,6 +77,13 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   torch::Tensor running_mean;         // (C), when track_running_stats
   torch::Tensor running_var;          // (C), when track_running_stats
   torch::Tensor num_batches_tracked;  // () int64, when track_running_stats
+
+ private:
+  // One BatchNorm step over `input` (the batch, or one virtual batch): the
+  // running statistics' update, then BatchNormFunction.
+  torch::Tensor normalise(const torch::Tensor& input, bool use_batch_stats, const parallel::Group* sync_group);
+  // Ghost BatchNorm in training: the virtual batches one after the other.
+  torch::Tensor normalise_in_virtual_batches(const torch::Tensor& input);
 };
 TORCH_MODULE(BatchNorm);
 

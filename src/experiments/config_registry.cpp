@@ -51,6 +51,10 @@ std::vector<ConfigKey> build_registry() {
       field("bn.mode", &R::bn, &BnConfig::mode,
             "bnlab's BN in a data-parallel job: local (each rank its own batch statistics) or sync "
             "(statistics of the whole batch over all ranks)"),
+      field("bn.virtual_batch_size", &R::bn, &BnConfig::virtual_batch_size,
+            "Ghost BatchNorm (model.norm = custom): in training, normalise each batch in virtual batches of this "
+            "many samples, each with its own statistics (0: off; docs/ghost-batch-norm.md)",
+            at_least(0)),
       field("train.optimizer", &R::train, &TrainConfig::optimizer, "optimiser"),
       field("train.lr", &R::train, &TrainConfig::lr, "learning rate", positive()),
       field("train.momentum", &R::train, &TrainConfig::momentum, "sgd momentum", in_range(0, 1, false)),

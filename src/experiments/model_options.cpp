@@ -28,6 +28,7 @@ models::ModelOptions model_options(const RunConfig& config, int64_t num_classes,
   norm.gamma_init = config.bn.gamma_init;
   norm.beta_init = config.bn.beta_init;
   norm.kernels = config.bn.kernels;
+  norm.virtual_batch_size = config.bn.virtual_batch_size;
   if (config.bn.mode == BnMode::kSync) norm.sync_group = std::move(job);
   return options;
 }

@@ -39,6 +39,35 @@ RunConfig resolved(RunConfig config) {
   return config;
 }
 
+namespace {
+
+// Ghost BatchNorm: bnlab's BatchNorm only, one rank's samples, and (in the
+// MLP, one value per sample and feature) more than one sample in every
+// virtual batch of a full batch.
+void validate_virtual_batches(const RunConfig& config) {
+  const int64_t virtual_batch = config.bn.virtual_batch_size;
+  if (virtual_batch == 0 || config.model.norm == models::NormKind::kNone) return;
+  if (config.model.norm != models::NormKind::kCustom)
+    bad_value(
+        fmt::format("bn.virtual_batch_size = {} needs bnlab's BatchNorm (model.norm = \"custom\"), got "
+                    "model.norm = \"{}\"",
+                    virtual_batch, to_name(config.model.norm)));
+  if (config.bn.mode == BnMode::kSync)
+    bad_value(
+        fmt::format("bn.virtual_batch_size = {}: virtual batches are one rank's, bn.mode = \"sync\" "
+                    "normalises over all ranks; choose one",
+                    virtual_batch));
+  const int64_t batch = config.train.batch_size;
+  if (config.model.arch == models::Arch::kMlp && batch > virtual_batch &&
+      (virtual_batch == 1 || batch % virtual_batch == 1))
+    bad_value(
+        fmt::format("bn.virtual_batch_size = {} with train.batch_size = {} leaves a virtual batch of one "
+                    "sample (one value per feature in the mlp)",
+                    virtual_batch, batch));
+}
+
+}  // namespace
+
 void validate(const RunConfig& config) {
   using models::NormKind;
   const auto norm = to_name(config.model.norm);
@@ -52,6 +81,7 @@ void validate(const RunConfig& config) {
         fmt::format("train.batch_size: BatchNorm (model.norm = \"{}\") needs at least 2 samples "
                     "per batch, got {}",
                     norm, config.train.batch_size));
+  validate_virtual_batches(config);
   if (config.model.dropout_placement == models::DropoutPlacement::kBeforeNorm &&
       (config.model.norm == NormKind::kNone || config.model.dropout == 0))
     bad_value("model.dropout_placement = \"before-norm\" needs a BatchNorm layer (model.norm) and model.dropout > 0");

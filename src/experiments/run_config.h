@@ -55,6 +55,7 @@ struct BnConfig {
   bn::Kernels kernels = bn::Kernels::kFused;  // custom BN only
   BnMode mode = BnMode::kLocal;               // custom BN across ranks
   bool fuse_relu = true;                      // custom BN right before a ReLU: one layer (models::fuses_relu)
+  int64_t virtual_batch_size = 0;             // custom BN: Ghost BatchNorm's virtual batches (0: off)
 };
 
 struct TrainConfig {

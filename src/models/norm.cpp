@@ -39,7 +39,8 @@ torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int 
                             .affine(config.affine)
                             .kernels(config.kernels)
                             .sync_group(config.sync_group)
-                            .relu(then_relu));
+                            .relu(then_relu)
+                            .virtual_batch_size(config.virtual_batch_size));
     init_affine(layer, config);
     return torch::nn::AnyModule(layer);
   }

@@ -44,6 +44,7 @@ struct NormOptions {
   double beta_init = 0.0;
   bn::Kernels kernels = bn::Kernels::kFused;          // custom only
   std::shared_ptr<const parallel::Group> sync_group;  // custom only: sync BatchNorm over this job's ranks
+  int64_t virtual_batch_size = 0;                     // custom only: Ghost BatchNorm's virtual batches (0: off)
 };
 
 // One of the tutorials' networks (build_model says how each choice shows).
