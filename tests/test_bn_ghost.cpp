@@ -29,13 +29,14 @@ struct GhostStep {
   int64_t batches_tracked;
 };
 
-// One forward and backward of `module` on x with upstream gradient dy.
-template <typename Module>
-GhostStep ghost_step(Module& module, const torch::Tensor& x, const torch::Tensor& dy) {
+// One forward (`forward(input)`) and backward of `module` on x with
+// upstream gradient dy, and the module's state after it.
+template <typename Module, typename Forward>
+GhostStep record_step(Module& module, const torch::Tensor& x, const torch::Tensor& dy, Forward forward) {
   auto input = x.detach().clone(x.suggest_memory_format()).requires_grad_();
   module->weight.mutable_grad() = torch::Tensor();
   module->bias.mutable_grad() = torch::Tensor();
-  auto y = module->forward(input);
+  auto y = forward(input);
   y.backward(dy);
   return {y.detach(),
           input.grad(),
@@ -46,24 +47,20 @@ GhostStep ghost_step(Module& module, const torch::Tensor& x, const torch::Tensor
           module->num_batches_tracked.template item<int64_t>()};
 }
 
+template <typename Module>
+GhostStep ghost_step(Module& module, const torch::Tensor& x, const torch::Tensor& dy) {
+  return record_step(module, x, dy, [&](const torch::Tensor& input) { return module->forward(input); });
+}
+
 // The reference: native BatchNorm applied to one virtual batch after the
 // other, its outputs concatenated (what Ghost BatchNorm means).
 template <typename Native>
 GhostStep native_in_turn(Native& native, const torch::Tensor& x, const torch::Tensor& dy, int64_t virtual_batch) {
-  auto input = x.detach().clone(x.suggest_memory_format()).requires_grad_();
-  native->weight.mutable_grad() = torch::Tensor();
-  native->bias.mutable_grad() = torch::Tensor();
-  std::vector<torch::Tensor> outputs;
-  for (const auto& chunk : input.split(virtual_batch, 0)) outputs.push_back(native->forward(chunk));
-  auto y = torch::cat(outputs, 0);
-  y.backward(dy);
-  return {y.detach(),
-          input.grad(),
-          native->weight.grad(),
-          native->bias.grad(),
-          native->running_mean.clone(),
-          native->running_var.clone(),
-          native->num_batches_tracked.template item<int64_t>()};
+  return record_step(native, x, dy, [&](const torch::Tensor& input) {
+    std::vector<torch::Tensor> outputs;
+    for (const auto& chunk : input.split(virtual_batch, 0)) outputs.push_back(native->forward(chunk));
+    return torch::cat(outputs, 0);
+  });
 }
 
 // float64 throughout: the same arithmetic per virtual batch, so only

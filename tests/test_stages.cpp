@@ -85,6 +85,13 @@ sweep::RunSummary run(const sweep::PlannedRun& planned, std::ostream& log, bool 
   return sweep::execute_run(planned, options, datasets, log);
 }
 
+// The experiment text with the first `what` replaced by `with`.
+void replace_once(std::string& text, const std::string& what, const std::string& with) {
+  const auto at = text.find(what);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, what.size(), with);
+}
+
 const auto kCompleted = runs::RunStatus::kCompleted;
 const auto kInterrupted = runs::RunStatus::kInterrupted;
 
@@ -164,8 +171,7 @@ TEST_CASE("stages chain through saved models, with per-stage rows", "[stages]") 
 TEST_CASE("frozen BN statistics stay put while gamma and beta train", "[stages]") {
   test::TempDir dir;
   std::string text = kStaged;
-  text.replace(text.find("trainable = \"bn\""), std::string("trainable = \"bn\"").size(),
-               "trainable = \"bn\"\nbn_stats = \"frozen\"");
+  replace_once(text, "trainable = \"bn\"", "trainable = \"bn\"\nbn_stats = \"frozen\"");
   const auto planned = plan(dir, text, "r");
   std::ostringstream log;
   REQUIRE(run(planned, log).status == kCompleted);
@@ -179,10 +185,8 @@ TEST_CASE("frozen BN statistics stay put while gamma and beta train", "[stages]"
 TEST_CASE("inserting BN between stages keeps the trained weights", "[stages]") {
   test::TempDir dir;
   std::string text = kStaged;
-  text.replace(text.find("name = \"first\""), std::string("name = \"first\"").size(),
-               "name = \"first\"\nmodel.norm = \"none\"");
-  text.replace(text.find("name = \"recal\"\naction = \"recalibrate\""),
-               std::string("name = \"recal\"\naction = \"recalibrate\"").size(),
+  replace_once(text, "name = \"first\"", "name = \"first\"\nmodel.norm = \"none\"");
+  replace_once(text, "name = \"recal\"\naction = \"recalibrate\"",
                "name = \"recal\"\naction = \"recalibrate\"\nmodel.norm = \"custom\"");
   const auto planned = plan(dir, text, "r");
   std::ostringstream log;
