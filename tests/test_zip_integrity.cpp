@@ -79,3 +79,18 @@ TEST_CASE("zip integrity: damage is named, never passed on", "[core][zip]") {
     REQUIRE_THROWS_WITH(check_zip_integrity(std::string(100, 'x')), Contains("no end-of-central-directory"));
   }
 }
+
+TEST_CASE("zip integrity: an end record that hides records is refused", "[core][zip]") {
+  auto zip = libtorch_archive();
+  const size_t end = zip.rfind("PK\x05\x06");
+  SECTION("the total count says 0 (a fuzz_checkpoint finding: LibTorch read the records nobody checked)") {
+    zip[end + 10] = zip[end + 11] = 0;
+    REQUIRE_THROWS_WITH(check_zip_integrity(zip),
+                        Contains("the end record is inconsistent") && Contains("records on this disk of 0"));
+  }
+  SECTION("both counts one short of the directory") {
+    zip[end + 8] -= 1;
+    zip[end + 10] -= 1;
+    REQUIRE_THROWS_WITH(check_zip_integrity(zip), Contains("the central directory is") && Contains("but its"));
+  }
+}

@@ -113,12 +113,22 @@ size_t check_entry(std::string_view bytes, size_t at) {
 
 void check_zip_integrity(std::string_view bytes) {
   const size_t end = find_end_record(bytes);
-  const uint32_t entries = u16(bytes, end + 10);
-  const uint64_t directory_at = u32(bytes, end + 16);
-  if (entries == 0xFFFF || directory_at == 0xFFFFFFFF)
+  const uint32_t disk = u16(bytes, end + 4), directory_disk = u16(bytes, end + 6);
+  const uint32_t entries_here = u16(bytes, end + 8), entries = u16(bytes, end + 10);
+  const uint64_t directory_size = u32(bytes, end + 12), directory_at = u32(bytes, end + 16);
+  if (entries == 0xFFFF || directory_size == 0xFFFFFFFF || directory_at == 0xFFFFFFFF)
     damaged("a zip64 archive (over 4 GB or 65535 records), which is not supported");
+  // One disk, and the two counts and the size of the directory agree: a
+  // reader may trust either count (miniz reads the records of one, and
+  // this check would otherwise only see those of the other).
+  if (disk != 0 || directory_disk != 0 || entries_here != entries)
+    damaged(fmt::format("the end record is inconsistent (disk {}, directory on disk {}, {} records on this disk of {})",
+                        disk, directory_disk, entries_here, entries));
   size_t at = directory_at;
   for (uint32_t i = 0; i < entries; ++i) at = check_entry(bytes, at);
+  if (at != directory_at + directory_size)
+    damaged(fmt::format("the central directory is {} bytes, but its {} records take {}", directory_size, entries,
+                        at - directory_at));
 }
 
 }  // namespace bnlab
