@@ -8,6 +8,7 @@
 
 #include "bn/batch_norm.h"
 #include "support/tensor_matchers.h"
+#include "verify/equivalence.h"
 
 using bnlab::bn::BatchNorm;
 using bnlab::bn::BatchNormOptions;
@@ -172,4 +173,28 @@ TEST_CASE("Ghost BatchNorm options are checked with the values seen", "[bn][ghos
   std::ostringstream printed;
   printed << *BatchNorm(BatchNormOptions(3).virtual_batch_size(32));
   CHECK_THAT(printed.str(), Contains("virtual_batch_size=32"));
+}
+
+TEST_CASE("bnlab verify's ghost cases pass, and its harness fails BatchNorm that ignores virtual batches",
+          "[bn][ghost][verify]") {
+  namespace verify = bnlab::verify;
+  uint64_t seed = 11;
+  for (const auto& c : verify::for_each_kernels(verify::ghost_cases(), {Kernels::kReference, Kernels::kFused})) {
+    const auto report = verify::compare_with_native(c, seed++);
+    INFO(c.describe() << " vs " << report.reference << "\n" << report.failure_summary());
+    CHECK(report.pass());
+  }
+  // The oracle seen to fail: plain BatchNorm (virtual batches ignored) on a
+  // training case whose batch has several virtual batches.
+  auto c = verify::ghost_cases(torch::kFloat64).front();
+  REQUIRE((c.training && c.shape[0] > c.virtual_batch_size));
+  const auto plain = [](const verify::EquivalenceCase& tc) {
+    auto without = tc;
+    without.virtual_batch_size = 0;
+    return verify::bnlab_batch_norm(without);
+  };
+  const auto report = verify::compare_with_native(c, 3, plain);
+  CHECK_FALSE(report.pass());
+  CHECK_FALSE(report.find("y")->pass);
+  CHECK_FALSE(report.find("running_mean")->pass);
 }

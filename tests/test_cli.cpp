@@ -20,6 +20,7 @@ TEST_CASE("bad usage exits 2 with a message and usage", "[cli]") {
       {Words{"verify", "--bogus"}, "bogus"},
       {Words{"verify", "--cases", "many"}, "many"},
       {Words{"verify", "--dtype", "float16"}, "--dtype: expected float32, float64 or both, got 'float16'"},
+      {Words{"verify", "--norm", "group"}, "--norm: expected batch, ghost or all, got 'group'"},
       {Words{"verify", "--threads", "0"}, "--threads must be \"auto\" or 1..1024, got 0"},
       {Words{"data"}, "missing action"},
       {Words{"data", "scrub"}, "unknown action 'scrub'"},
@@ -99,7 +100,7 @@ TEST_CASE("data verify on an empty data dir fails and says how to fetch", "[cli]
 
 TEST_CASE("verify passes on a small table and prints one row per case", "[cli][bn]") {
   // 3 random cases and the float64 edge cases, each with the reference and the fused kernels.
-  auto result = run_bnlab({"verify", "--cases", "3", "--seed", "5", "--dtype", "float64"});
+  auto result = run_bnlab({"verify", "--cases", "3", "--seed", "5", "--dtype", "float64", "--norm", "batch"});
   CHECK(result.exit_code == 0);
   const auto edge = bnlab::verify::edge_cases();
   const auto float64_edge =
@@ -108,6 +109,14 @@ TEST_CASE("verify passes on a small table and prints one row per case", "[cli][b
   CHECK_THAT(result.output,
              Contains(std::to_string(cases) + " cases, " + std::to_string(cases) + " passed, 0 failed") &&
                  Contains("nan+inf") && Contains("channels-last") && Contains("(0,3,5,5)"));
+}
+
+TEST_CASE("verify --norm ghost checks Ghost BatchNorm against native BatchNorm per virtual batch", "[cli][bn][ghost]") {
+  auto result = run_bnlab({"verify", "--norm", "ghost", "--dtype", "float64"});
+  CHECK(result.exit_code == 0);
+  const auto cases = std::to_string(2 * bnlab::verify::ghost_cases(torch::kFloat64).size());  // x 2 kernel sets
+  CHECK_THAT(result.output, Contains(cases + " cases, " + cases + " passed, 0 failed") && Contains("ghost=16") &&
+                                Contains("each virtual batch") && !Contains("nan+inf"));
 }
 
 TEST_CASE("verify passes with the portable copies of the kernels too", "[cli][bn]") {

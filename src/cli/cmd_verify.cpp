@@ -1,4 +1,4 @@
-// bnlab verify [--cases N] [--seed S] [--dtype float32|float64|both] [--kernels K]
+// bnlab verify [--cases N] [--seed S] [--dtype float32|float64|both] [--kernels K] [--norm batch|ghost|all]
 // bnlab launch --nproc N -- verify --sync-bn
 #include <fmt/format.h>
 
@@ -108,13 +108,17 @@ int run_verify(const Args& args) {
                           "for the large-offset cases (mean 1e4, std 1e-2) that always run. The edge cases\n"
                           "always run too: NaN and Inf inputs, magnitudes up to the float maximum, empty\n"
                           "batches and channels-last input.");
-  parser.add_options()
-      ("cases", "Number of random cases", cxxopts::value<int>()->default_value("24"), "N")
-      ("seed", "Seed of the case table and the data", cxxopts::value<uint64_t>()->default_value("0"), "S")
-      ("dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")
-      ("kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K")
-      ("sync-bn", "Instead: sync BatchNorm across the ranks of a job against one-process BatchNorm on the "
-                  "whole batch (run under `bnlab launch --nproc N`)");
+  parser.add_options()("cases", "Number of random cases", cxxopts::value<int>()->default_value("24"), "N")(
+      "seed", "Seed of the case table and the data", cxxopts::value<uint64_t>()->default_value("0"), "S")(
+      "dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")(
+      "kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K")(
+      "norm",
+      "batch (BatchNorm against native), ghost (virtual batches against native BatchNorm on each in "
+      "turn) or all",
+      cxxopts::value<std::string>()->default_value("all"),
+      "NORM")("sync-bn",
+              "Instead: sync BatchNorm across the ranks of a job against one-process BatchNorm on the "
+              "whole batch (run under `bnlab launch --nproc N`)");
   add_dist_options(parser);
   auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
@@ -137,12 +141,19 @@ int run_verify(const Args& args) {
       throw UsageError(fmt::format("--kernels: {}", error.what()));
     }
   }
+  const auto norm = (*parsed)["norm"].as<std::string>();
+  if (norm != "batch" && norm != "ghost" && norm != "all")
+    throw UsageError(fmt::format("--norm: expected batch, ghost or all, got '{}'", norm));
   if (parsed->count("sync-bn")) return verify_sync_bn(options, *parsed);
+  std::vector<verify::EquivalenceCase> table;
+  if (norm != "ghost") table = verify::verify_cases(options.cases, options.seed, options.dtype, options.kernels);
+  if (norm != "batch")
+    for (const auto& c : verify::for_each_kernels(verify::ghost_cases(options.dtype), options.kernels))
+      table.push_back(c);
   std::cout << fmt::format("fused kernels run with: {}\n", bn::fused_isa());
-  return run_table(verify::verify_cases(options.cases, options.seed, options.dtype, options.kernels), options.seed,
-                   true, "torch::nn::BatchNorm1d/2d", [](const verify::EquivalenceCase& c, uint64_t seed) {
-                     return verify::compare_with_native(c, seed);
-                   });
+  return run_table(
+      table, options.seed, true, "torch::nn::BatchNorm1d/2d (ghost=V: applied to each virtual batch)",
+      [](const verify::EquivalenceCase& c, uint64_t seed) { return verify::compare_with_native(c, seed); });
 }
 
 }  // namespace bnlab::cli

@@ -10,13 +10,13 @@ namespace bnlab::verify {
 
 std::string EquivalenceCase::describe() const {
   const char* input_text = input == InputKind::kNonFinite ? " nan+inf" : input == InputKind::kExtreme ? " extreme" : "";
-  return fmt::format("{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}",
-                     kernels == Kernels::kFused ? "fused" : "ref", fmt::join(shape, ","),
-                     dtype == torch::kFloat64 ? "f64" : "f32", momentum ? fmt::format("{}", *momentum) : "none",
-                     affine ? 1 : 0, track_running_stats ? 1 : 0, training ? "train" : "eval", steps,
-                     relu ? " +relu" : "", non_contiguous ? " non-contig" : "",
-                     offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "", input_text,
-                     channels_last ? " channels-last" : "");
+  return fmt::format(
+      "{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}", kernels == Kernels::kFused ? "fused" : "ref",
+      fmt::join(shape, ","), dtype == torch::kFloat64 ? "f64" : "f32", momentum ? fmt::format("{}", *momentum) : "none",
+      affine ? 1 : 0, track_running_stats ? 1 : 0, training ? "train" : "eval", steps, relu ? " +relu" : "",
+      non_contiguous ? " non-contig" : "",
+      offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "", input_text,
+      channels_last ? " channels-last" : "", virtual_batch_size ? fmt::format(" ghost={}", virtual_batch_size) : "");
 }
 
 std::vector<EquivalenceCase> sync_cases() {
@@ -151,6 +151,36 @@ std::vector<EquivalenceCase> random_cases(int count, uint64_t seed, std::optiona
     c.steps = static_cast<int>(pick(1, 3));
     cases.push_back(c);
   }
+  return cases;
+}
+
+std::vector<EquivalenceCase> ghost_cases(std::optional<torch::Dtype> dtype) {
+  // (shape, V): V dividing N, remainders of several samples and of one
+  // sample with H*W values per channel, V = 1 on images, and N <= V (one
+  // virtual batch: plain BatchNorm).
+  const std::vector<std::pair<std::vector<int64_t>, int64_t>> table = {
+      {{64, 16}, 16},     {{70, 8}, 16},     {{30, 6, 9}, 8}, {{12, 4, 5, 5}, 4},
+      {{13, 4, 5, 5}, 4}, {{8, 3, 4, 4}, 1}, {{16, 8}, 32}};
+  std::vector<EquivalenceCase> cases;
+  int variant = 0;
+  for (const auto& [shape, virtual_batch] : table)
+    for (torch::Dtype type : {torch::kFloat32, torch::kFloat64}) {
+      if (dtype && type != *dtype) continue;
+      EquivalenceCase c;
+      c.shape = shape;
+      c.dtype = type;
+      c.virtual_batch_size = virtual_batch;
+      c.steps = 3;  // the running statistics compound over virtual batches and steps
+      c.momentum = variant % 4 == 3 ? std::nullopt : std::optional<double>(0.1);
+      c.affine = variant % 5 != 2;
+      c.track_running_stats = variant % 6 != 4;
+      c.training = variant % 3 != 2;  // else: eval after the training steps
+      c.relu = variant % 4 == 1;
+      c.channels_last = shape.size() == 4 && variant % 2 == 0;
+      c.non_contiguous = !c.channels_last && variant % 7 == 5;
+      cases.push_back(c);
+      ++variant;
+    }
   return cases;
 }
 

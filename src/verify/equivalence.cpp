@@ -51,7 +51,8 @@ Candidate bnlab_batch_norm(const EquivalenceCase& c, std::shared_ptr<const paral
                           .track_running_stats(c.track_running_stats)
                           .kernels(c.kernels)
                           .sync_group(std::move(sync_group))
-                          .relu(c.relu));
+                          .relu(c.relu)
+                          .virtual_batch_size(c.virtual_batch_size));
   layer->to(c.dtype);
   return {layer.ptr(), [layer](const torch::Tensor& x) mutable { return layer(x); }};
 }

@@ -40,6 +40,9 @@ struct EquivalenceCase {
   bool relu = false;  // ours with BatchNormOptions::relu against native BN then torch::relu
   InputKind input = InputKind::kNormal;
   bool channels_last = false;  // 4D input in channels-last memory format
+  // Ghost BatchNorm: ours with BatchNormOptions::virtual_batch_size, native
+  // applied to each virtual batch in turn in training. 0: off.
+  int64_t virtual_batch_size = 0;
 
   std::string describe() const;
 };
@@ -121,6 +124,12 @@ std::vector<EquivalenceCase> verify_cases(int count, uint64_t seed, std::optiona
 // float maximum, empty batches, channels-last memory; both dtypes, train and
 // eval. Part of the suite's table and of `bnlab verify`'s.
 std::vector<EquivalenceCase> edge_cases();
+
+// Ghost BatchNorm against native BatchNorm applied to each virtual batch in
+// turn: virtual batches that divide the batch and that leave a remainder,
+// every input rank, the switches, eval after training, relu, channels-last;
+// `dtype` when given, else both.
+std::vector<EquivalenceCase> ghost_cases(std::optional<torch::Dtype> dtype = std::nullopt);
 
 // The ill-conditioned case: mean 1e4, std 1e-2 in float32.
 EquivalenceCase large_offset_case(std::vector<int64_t> shape);

@@ -1,5 +1,7 @@
 #include "verify/harness.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -85,19 +87,41 @@ void Runner::copy_state_from(torch::nn::Module& source) {
   for (const auto& item : source.named_buffers(false)) buffers[item.key()].copy_(item.value());
 }
 
-Runner make_native(const EquivalenceCase& c, torch::Dtype dtype, std::string& name) {
-  const bool relu = c.relu;
-  auto then_relu = [relu](const Tensor& y) { return relu ? torch::relu(y) : y; };
-  if (c.shape.size() == 4) {
-    name = relu ? "torch::nn::BatchNorm2d + torch::relu" : "torch::nn::BatchNorm2d";
-    torch::nn::BatchNorm2d bn(native_options<torch::nn::BatchNormOptions>(c));
-    bn->to(dtype);
-    return Runner({bn.ptr(), [bn, then_relu](const Tensor& x) mutable { return then_relu(bn(x)); }});
-  }
-  name = relu ? "torch::nn::BatchNorm1d + torch::relu" : "torch::nn::BatchNorm1d";
-  torch::nn::BatchNorm1d bn(native_options<torch::nn::BatchNormOptions>(c));
+namespace {
+
+// native(x), or with virtual batches in training: native applied to each
+// virtual batch of x in turn, the outputs concatenated (Ghost BatchNorm's
+// definition; batches of at most V samples are one virtual batch).
+template <typename Native>
+Tensor native_forward(Native& bn, const Tensor& x, int64_t virtual_batch) {
+  if (virtual_batch == 0 || !bn->is_training() || x.size(0) <= virtual_batch || x.numel() == 0) return bn(x);
+  std::vector<Tensor> outputs;
+  for (const auto& chunk : x.split(virtual_batch, 0)) outputs.push_back(bn(chunk));
+  return torch::cat(outputs, 0);
+}
+
+template <typename Native>
+Runner native_runner(Native bn, const EquivalenceCase& c, torch::Dtype dtype) {
   bn->to(dtype);
-  return Runner({bn.ptr(), [bn, then_relu](const Tensor& x) mutable { return then_relu(bn(x)); }});
+  const bool relu = c.relu;
+  const int64_t virtual_batch = c.virtual_batch_size;
+  return Runner({bn.ptr(), [bn, relu, virtual_batch](const Tensor& x) mutable {
+                   const auto y = native_forward(bn, x, virtual_batch);
+                   return relu ? torch::relu(y) : y;
+                 }});
+}
+
+}  // namespace
+
+Runner make_native(const EquivalenceCase& c, torch::Dtype dtype, std::string& name) {
+  const char* ghost = c.virtual_batch_size ? " per virtual batch" : "";
+  const char* relu = c.relu ? " + torch::relu" : "";
+  if (c.shape.size() == 4) {
+    name = fmt::format("torch::nn::BatchNorm2d{}{}", ghost, relu);
+    return native_runner(torch::nn::BatchNorm2d(native_options<torch::nn::BatchNormOptions>(c)), c, dtype);
+  }
+  name = fmt::format("torch::nn::BatchNorm1d{}{}", ghost, relu);
+  return native_runner(torch::nn::BatchNorm1d(native_options<torch::nn::BatchNormOptions>(c)), c, dtype);
 }
 
 void randomize_state(torch::nn::Module& module, at::Generator& gen) {
