@@ -108,17 +108,17 @@ int run_verify(const Args& args) {
                           "for the large-offset cases (mean 1e4, std 1e-2) that always run. The edge cases\n"
                           "always run too: NaN and Inf inputs, magnitudes up to the float maximum, empty\n"
                           "batches and channels-last input.");
-  parser.add_options()("cases", "Number of random cases", cxxopts::value<int>()->default_value("24"), "N")(
-      "seed", "Seed of the case table and the data", cxxopts::value<uint64_t>()->default_value("0"), "S")(
-      "dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")(
-      "kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K")(
-      "norm",
-      "batch (BatchNorm against native), ghost (virtual batches against native BatchNorm on each in "
-      "turn) or all",
-      cxxopts::value<std::string>()->default_value("all"),
-      "NORM")("sync-bn",
-              "Instead: sync BatchNorm across the ranks of a job against one-process BatchNorm on the "
-              "whole batch (run under `bnlab launch --nproc N`)");
+  // clang-format off
+  parser.add_options()
+      ("cases", "Number of random cases", cxxopts::value<int>()->default_value("24"), "N")
+      ("seed", "Seed of the case table and the data", cxxopts::value<uint64_t>()->default_value("0"), "S")
+      ("dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")
+      ("kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K")
+      ("norm", "batch (BatchNorm against native), ghost (virtual batches against native BatchNorm on each "
+               "in turn) or all", cxxopts::value<std::string>()->default_value("all"), "NORM")
+      ("sync-bn", "Instead: sync BatchNorm across the ranks of a job against one-process BatchNorm on the "
+                  "whole batch (run under `bnlab launch --nproc N`)");
+  // clang-format on
   add_dist_options(parser);
   auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
