@@ -20,7 +20,7 @@ TEST_CASE("bad usage exits 2 with a message and usage", "[cli]") {
       {Words{"verify", "--bogus"}, "bogus"},
       {Words{"verify", "--cases", "many"}, "many"},
       {Words{"verify", "--dtype", "float16"}, "--dtype: expected float32, float64 or both, got 'float16'"},
-      {Words{"verify", "--norm", "group"}, "--norm: expected batch, ghost or all, got 'group'"},
+      {Words{"verify", "--norm", "bogus"}, "--norm: expected batch, ghost, renorm"},
       {Words{"verify", "--threads", "0"}, "--threads must be \"auto\" or 1..1024, got 0"},
       {Words{"data"}, "missing action"},
       {Words{"data", "scrub"}, "unknown action 'scrub'"},

@@ -80,6 +80,20 @@ TEST_CASE("Ghost BatchNorm trains end to end and is recorded", "[cli][run][ghost
   CHECK(record["final"]["val_accuracy"].get<double>() > 0.5);  // learned (chance 0.1), as in the smoke test above
 }
 
+TEST_CASE("Batch Renormalization trains end to end and is recorded", "[cli][run][renorm]") {
+  bnlab::test::TempDir out;
+  auto result =
+      run_bnlab({"run", "smoke", "--variant", "bn-custom", "--epochs", "1", "--set", "bn.renorm=true", "--set",
+                 "bn.renorm_warmup_steps=5", "--set", "bn.renorm_rmax_steps=20", "--out", out.path().string()});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const auto record = read_json(out / "smoke" / "bn-custom" / "seed-0" / "run.json");
+  CHECK(record["status"] == "completed");
+  CHECK(record["config"]["bn.renorm"] == true);
+  CHECK(record["config"]["bn.renorm_rmin"] == "none");
+  CHECK(record["final"]["val_accuracy"].get<double>() > 0.5);  // learned (chance 0.1), as in the smoke test above
+}
+
 TEST_CASE("run rejects bad requests with exit 2", "[cli][run]") {
   const auto [args, message] = GENERATE(table<std::vector<std::string>, std::string>({
       {std::vector<std::string>{"run"}, "missing experiment name"},
@@ -95,6 +109,9 @@ TEST_CASE("run rejects bad requests with exit 2", "[cli][run]") {
       {std::vector<std::string>{"run", "smoke", "--set", "bn.virtual_batch_size=-1"}, "bn.virtual_batch_size"},
       {std::vector<std::string>{"run", "smoke", "--set", "model.norm=native", "--set", "bn.virtual_batch_size=8"},
        "bn.virtual_batch_size = 8 needs bnlab's BatchNorm"},
+      {std::vector<std::string>{"run", "smoke", "--set", "bn.renorm_dmax=-1"}, "bn.renorm_dmax=-1: must be a finite"},
+      {std::vector<std::string>{"run", "smoke", "--set", "model.norm=native", "--set", "bn.renorm=true"},
+       "bn.renorm = true needs bnlab's BatchNorm"},
       {std::vector<std::string>{"show"}, "missing experiment name"},
   }));
   CAPTURE(args);

@@ -121,3 +121,27 @@ TEST_CASE("cross-key validation: Ghost BatchNorm's virtual batches", "[config][g
   REQUIRE_THROWS_WITH(apply_overrides(sync, {{"bn.virtual_batch_size", ConfigValue(int64_t(-1))}}),
                       Contains("bn.virtual_batch_size"));
 }
+
+TEST_CASE("cross-key validation: Batch Renormalization", "[config][renorm]") {
+  const auto config_with = [](std::string norm, Overrides more = {}) {
+    RunConfig config;
+    apply_overrides(config, {{"model.norm", ConfigValue(std::move(norm))}, {"bn.renorm", ConfigValue(true)}});
+    apply_overrides(config, more);
+    return resolved(config);
+  };
+  CHECK_NOTHROW(validate(config_with("custom")));
+  CHECK_NOTHROW(validate(config_with("none")));  // no BatchNorm: moot
+  REQUIRE_THROWS_WITH(validate(config_with("native")),
+                      Contains("bn.renorm = true needs bnlab's BatchNorm") && Contains("\"native\""));
+  REQUIRE_THROWS_WITH(validate(config_with("custom", {{"bn.virtual_batch_size", ConfigValue(int64_t(8))}})),
+                      Contains("bn.renorm = true with bn.virtual_batch_size = 8 is not supported"));
+  RunConfig config;
+  REQUIRE_THROWS_WITH(apply_overrides(config, {{"bn.renorm_rmax", ConfigValue(0.5)}}),
+                      Contains("bn.renorm_rmax") && Contains("must be a finite number >= 1, got 0.5"));
+  REQUIRE_THROWS_WITH(apply_overrides(config, {{"bn.renorm_rmin", ConfigValue(0.0)}}),
+                      Contains("must be in (0, 1] or \"none\", got 0"));
+  REQUIRE_THROWS_WITH(apply_overrides(config, {{"bn.renorm_averages", ConfigValue(std::string("moving"))}}),
+                      Contains("must be one of inference, separate, got \"moving\""));
+  apply_overrides(config, {{"bn.renorm_rmin", ConfigValue(NoneValue{})}});
+  CHECK_FALSE(config.bn.renorm_rmin);
+}

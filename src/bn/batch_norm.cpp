@@ -19,6 +19,14 @@ BatchNormImpl::BatchNormImpl(const BatchNormOptions& options_) : options(options
               "BatchNorm: virtual batches (virtual_batch_size = ", options.virtual_batch_size(),
               ") are one rank's, sync BatchNorm normalises over all ", options.sync_group()->size(),
               " ranks: choose one");
+  if (options.renorm()) {
+    check_renorm_options(*options.renorm());
+    TORCH_CHECK(options.track_running_stats(),
+                "BatchNorm: renorm needs track_running_stats (its moving averages and step count)");
+    TORCH_CHECK(options.virtual_batch_size() == 0,
+                "BatchNorm: renorm with virtual batches (virtual_batch_size = ", options.virtual_batch_size(),
+                ") is not supported: choose one");
+  }
   reset();
 }
 
@@ -33,6 +41,10 @@ void BatchNormImpl::reset() {
     running_var = register_buffer("running_var", torch::ones({C}));
     num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kInt64));
   }
+  if (options.renorm() && options.renorm()->averages() == RenormAverages::kSeparate) {
+    renorm_mean = register_buffer("renorm_mean", torch::zeros({C}));
+    renorm_std = register_buffer("renorm_std", torch::ones({C}));
+  }
   reset_parameters();
 }
 
@@ -42,6 +54,10 @@ void BatchNormImpl::reset_running_stats() {
   running_mean.zero_();
   running_var.fill_(1);
   num_batches_tracked.zero_();
+  if (renorm_mean.defined()) {
+    renorm_mean.zero_();
+    renorm_std.fill_(1);
+  }
 }
 
 void BatchNormImpl::reset_parameters() {
@@ -63,8 +79,12 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
          << ", track_running_stats=" << options.track_running_stats() << ", kernels=" << to_string(options.kernels())
          << (options.sync_group() ? ", sync=" + std::to_string(options.sync_group()->size()) + " ranks" : "")
          << (options.relu() ? ", relu=true" : "")
-         << (options.virtual_batch_size() ? ", virtual_batch_size=" + std::to_string(options.virtual_batch_size()) : "")
-         << ")";
+         << (options.virtual_batch_size() ? ", virtual_batch_size=" + std::to_string(options.virtual_batch_size())
+                                          : "");
+  if (const auto& renorm = options.renorm())
+    stream << ", renorm(rmax=" << renorm->rmax() << ", rmin=" << (renorm->rmin() ? *renorm->rmin() : 1 / renorm->rmax())
+           << ", dmax=" << renorm->dmax() << ", averages=" << to_name(renorm->averages()) << ")";
+  stream << ")";
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
@@ -87,14 +107,25 @@ torch::Tensor BatchNormImpl::normalise(const torch::Tensor& input, bool use_batc
                                        const parallel::Group* sync_group) {
   const bool update_running = is_training() && options.track_running_stats();
   double momentum = 0.0;  // unused unless update_running
+  c10::optional<RenormInput> renorm;
   if (update_running) {
     torch::NoGradGuard no_grad;
+    if (options.renorm()) renorm = renorm_input(num_batches_tracked.item<int64_t>());
     num_batches_tracked.add_(1);
     momentum = options.momentum() ? *options.momentum()
                                   : 1.0 / static_cast<double>(num_batches_tracked.item<int64_t>());
   }
   return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum, options.eps(),
-                    options.kernels(), options.relu(), sync_group);
+                    options.kernels(), options.relu(), sync_group, renorm ? &*renorm : nullptr);
+}
+
+RenormInput BatchNormImpl::renorm_input(int64_t step) const {
+  RenormInput input;
+  input.bounds = renorm_bounds(*options.renorm(), step);
+  input.mean = renorm_mean;  // undefined with inference averages
+  input.std = renorm_std;
+  input.momentum = options.renorm()->momentum();
+  return input;
 }
 
 torch::Tensor BatchNormImpl::normalise_in_virtual_batches(const torch::Tensor& input) {

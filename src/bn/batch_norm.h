@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "bn/kernels.h"
+#include "bn/renorm.h"
 #include "parallel/group.h"
 
 namespace bnlab::bn {
@@ -53,6 +54,13 @@ struct BatchNormOptions {
   // virtual batches. Not with sync_group: virtual batches are one rank's.
   // 0: off. Default 0.
   TORCH_ARG(int64_t, virtual_batch_size) = 0;
+  // bnlab only: Batch Renormalization (Ioffe 2017; renorm.h, and
+  // docs/batch-renorm.md): in training, y = gamma * (xhat * r + d) + beta
+  // with r and d clipped per RenormOptions at the step num_batches_tracked
+  // counts. Evaluation is BatchNorm's, with the running statistics. Needs
+  // track_running_stats; not with virtual batches. With separate averages
+  // the layer gains the buffers renorm_mean and renorm_std. Default nullopt: off.
+  TORCH_ARG(c10::optional<RenormOptions>, renorm) = c10::nullopt;
 };
 
 // BatchNorm over (N,C), (N,C,L) and (N,C,H,W) inputs, whose math is
@@ -77,6 +85,8 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   torch::Tensor running_mean;         // (C), when track_running_stats
   torch::Tensor running_var;          // (C), when track_running_stats
   torch::Tensor num_batches_tracked;  // () int64, when track_running_stats
+  torch::Tensor renorm_mean;          // (C), with renorm's separate averages (init 0)
+  torch::Tensor renorm_std;           // (C), with renorm's separate averages (init 1)
 
  private:
   // One BatchNorm step over `input` (the batch, or one virtual batch): the
@@ -84,6 +94,8 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   torch::Tensor normalise(const torch::Tensor& input, bool use_batch_stats, const parallel::Group* sync_group);
   // Ghost BatchNorm in training: the virtual batches one after the other.
   torch::Tensor normalise_in_virtual_batches(const torch::Tensor& input);
+  // Batch Renormalization's input for the training step `step`.
+  RenormInput renorm_input(int64_t step) const;
 };
 TORCH_MODULE(BatchNorm);
 

@@ -63,18 +63,21 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
                                          const torch::Tensor& running_mean_or_empty,
                                          const torch::Tensor& running_var_or_empty, bool use_batch_stats,
                                          double momentum, double eps, Kernels kernels, bool relu,
-                                         const parallel::Group* sync_group) {
+                                         const parallel::Group* sync_group, const RenormInput* renorm) {
   const KernelSet& k = kernel_set(kernels);
   const auto weight = affine_or_absent(weight_or_empty);  // (C) or undefined
   const auto bias = affine_or_absent(bias_or_empty);
   const auto running_mean = empty_as_absent(running_mean_or_empty);
   const auto running_var = empty_as_absent(running_var_or_empty);
   const parallel::Group* synced = use_batch_stats ? sync_group : nullptr;
+  const RenormInput* renorming = use_batch_stats ? renorm : nullptr;
   const bool channels_last = is_channels_last(x);
   auto x3 = as_ncs(x, channels_last);       // (N,C,S), or (NHW,C,1): this rank's shard when synced
   int64_t count = x3.size(0) * x3.size(2);  // M, values per channel (over all ranks when synced)
   torch::Tensor y3, mean, invstd;           // (N,C,S); (C) float64, (C) float64
   torch::Tensor relu_mask;                  // (N,C,S) bool, with relu
+  auto scale = weight, shift = bias;        // (C) what the kernels apply: gamma and beta, renormalised
+  RenormCorrection correction;              // (C) float64 r and d, when renormalising
   if (use_batch_stats) {
     // invstd holds the biased variance until finished.
     if (synced) {
@@ -86,7 +89,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
       mean = merged.mean;
       invstd = merged.var;
       count = merged.count;
-    } else if (k.forward_batch_stats) {
+    } else if (k.forward_batch_stats && !renorming) {  // renorm needs the statistics before y
       auto out = k.forward_batch_stats(x3, weight, bias, eps, relu);
       y3 = out.y;
       mean = out.mean;
@@ -95,24 +98,33 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
     } else {
       std::tie(mean, invstd) = k.batch_moments(x3);
     }
+    if (renorming) {  // before the running statistics' update: r and d use the averages before this batch
+      correction = renorm_correction(*renorming, mean, invstd, running_mean, running_var, eps);
+      std::tie(scale, shift) = renormalised_affine(correction, weight, bias, x.scalar_type());
+    }
     finish_batch_statistics(mean, invstd, running_mean, running_var, count, momentum, eps);
   } else {
     std::tie(mean, invstd) = running_statistics(running_mean, running_var, eps);
   }
-  if (!y3.defined()) y3 = k.normalize_forward(x3, mean, invstd, weight, bias);
+  if (!y3.defined()) y3 = k.normalize_forward(x3, mean, invstd, scale, shift);
   if (relu && !relu_mask.defined()) relu_mask = apply_relu_(y3);
 
   // Saved: x and the per-channel mean and invstd (O(C)); xhat is recomputed
   // in backward inside the passes that read x anyway. Saving xhat instead
   // would keep a second activation-sized tensor alive per BN layer, while x
   // is usually kept alive regardless (it is the previous layer's output).
-  ctx->save_for_backward({x3, weight});
+  ctx->save_for_backward({x3, scale});
+  ctx->saved_data["affine"] = weight.defined();
   ctx->saved_data["mean"] = mean;
   ctx->saved_data["invstd"] = invstd;
   ctx->saved_data["use_batch_stats"] = use_batch_stats;
   ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
   ctx->saved_data["channels_last"] = channels_last;
   if (relu) ctx->saved_data["relu_mask"] = relu_mask;
+  if (renorming) {
+    ctx->saved_data["renorm_r"] = correction.r;
+    ctx->saved_data["renorm_d"] = correction.d;
+  }
   if (synced) {  // the local count is x's; nothing more is kept for the local layer
     ctx->saved_data["count"] = count;
     ctx->saved_data["sync_group"] = group_token(synced);
@@ -129,7 +141,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
               "BatchNormFunction: double backward (create_graph=true) is not supported");
   const auto saved = ctx->get_saved_variables();
   const torch::Tensor& x3 = saved[0];      // (N,C,S)
-  const torch::Tensor& weight = saved[1];  // (C) or undefined
+  const torch::Tensor& weight = saved[1];  // (C) the scale forward applied (gamma, or gamma * r), or undefined
   const auto mean = ctx->saved_data["mean"].toTensor();      // (C) float64
   const auto invstd = ctx->saved_data["invstd"].toTensor();  // (C) float64
   const bool use_batch_stats = ctx->saved_data["use_batch_stats"].toBool();
@@ -143,7 +155,8 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
       ctx->saved_data.count("relu_mask") ? ctx->saved_data["relu_mask"].toTensor() : torch::Tensor();
 
   const bool need_dx = ctx->needs_input_grad(0);
-  const bool need_dweight = weight.defined() && ctx->needs_input_grad(1);
+  const bool need_dweight = ctx->saved_data["affine"].toBool() && ctx->needs_input_grad(1);
+  const bool renormalised = ctx->saved_data.count("renorm_r") > 0;
   const bool need_dbias = ctx->needs_input_grad(2);
   torch::Tensor dx, dweight, dbias;
 
@@ -166,24 +179,29 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
     }
   }
   if (need_dx) dx = from_ncs(dx, grad_outputs[0].sizes(), channels_last);  // x's shape and memory format
-  if (need_dweight) dweight = per_channel_copy(sum_dy_xhat, x3.scalar_type());
+  if (need_dweight && renormalised)
+    dweight = renormalised_dweight({ctx->saved_data["renorm_r"].toTensor(), ctx->saved_data["renorm_d"].toTensor()},
+                                   sum_dy, sum_dy_xhat, x3.scalar_type());
+  else if (need_dweight)
+    dweight = per_channel_copy(sum_dy_xhat, x3.scalar_type());
   if (need_dbias) dbias = per_channel_copy(sum_dy, x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,
-  // running_var, use_batch_stats, momentum, eps, kernels, relu, sync_group.
-  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}, {}};
+  // running_var, use_batch_stats, momentum, eps, kernels, relu, sync_group, renorm.
+  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}, {}, {}};
 }
 
 // ---- validated entry point ----------------------------------------------------
 
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                          const torch::Tensor& running_mean, const torch::Tensor& running_var, bool use_batch_stats,
-                         double momentum, double eps, Kernels kernels, bool relu, const parallel::Group* sync_group) {
+                         double momentum, double eps, Kernels kernels, bool relu, const parallel::Group* sync_group,
+                         const RenormInput* renorm) {
   const parallel::Group* synced = sync_group && sync_group->size() > 1 ? sync_group : nullptr;
   check_batch_norm_arguments(x, weight, bias, running_mean, running_var, use_batch_stats, synced != nullptr);
   if (x.numel() == 0 && !synced) return empty_batch_norm(x, weight, bias, relu);
   return BatchNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x),
                                   absent_as_empty(running_mean, x), absent_as_empty(running_var, x), use_batch_stats,
-                                  momentum, eps, kernels, relu, synced);
+                                  momentum, eps, kernels, relu, synced, renorm);
 }
 
 }  // namespace bnlab::bn

@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "bn/kernels.h"
+#include "bn/renorm.h"
 #include "parallel/group.h"
 
 namespace bnlab::bn {
@@ -34,6 +35,12 @@ namespace bnlab::bn {
 //                batch's (sync_statistics.h): every rank must then apply the
 //                layer in step, forward and backward. The group must outlive
 //                the backward pass (the layer's options hold it).
+//   renorm       null, or (with use_batch_stats) Batch Renormalization
+//                (renorm.h): y = gamma * (xhat * r + d) + beta with r and d
+//                from the batch and the moving averages before this batch's
+//                update, constants in backward. The kernels then run plain
+//                BatchNorm with scale gamma * r and shift gamma * d + beta,
+//                and dgamma = r * sum(dy * xhat) + d * sum(dy).
 // Returns y, shaped like x.
 //
 // The one difference between the two ways, local and synced, is where the
@@ -47,10 +54,10 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
                                bool use_batch_stats, double momentum, double eps, Kernels kernels, bool relu,
-                               const parallel::Group* sync_group);
+                               const parallel::Group* sync_group, const RenormInput* renorm);
 
   // Returns dx, dweight, dbias (each undefined when not needed) and undefined
-  // gradients for the eight non-differentiable arguments.
+  // gradients for the nine non-differentiable arguments.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs);
 };
@@ -63,6 +70,6 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                          const torch::Tensor& running_mean, const torch::Tensor& running_var, bool use_batch_stats,
                          double momentum, double eps, Kernels kernels = Kernels::kFused, bool relu = false,
-                         const parallel::Group* sync_group = nullptr);
+                         const parallel::Group* sync_group = nullptr, const RenormInput* renorm = nullptr);
 
 }  // namespace bnlab::bn

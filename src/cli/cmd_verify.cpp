@@ -1,4 +1,4 @@
-// bnlab verify [--cases N] [--seed S] [--dtype float32|float64|both] [--kernels K] [--norm batch|ghost|all]
+// bnlab verify [--cases N] [--seed S] [--dtype float32|float64|both] [--kernels K] [--norm NORM|all]
 // bnlab launch --nproc N -- verify --sync-bn
 #include <fmt/format.h>
 
@@ -8,6 +8,7 @@
 #include "cli/dist_options.h"
 #include "cli/errors.h"
 #include "verify/equivalence.h"
+#include "verify/tables.h"
 
 namespace bnlab::cli {
 namespace {
@@ -18,10 +19,11 @@ struct VerifyOptions {
   std::optional<torch::Dtype> dtype;  // nullopt: both
   std::vector<bn::Kernels> kernels = {bn::Kernels::kReference, bn::Kernels::kFused};
   bool sync_bn = false;
+  std::vector<verify::NormUnderTest> norms = {verify::NormUnderTest::kBatch, verify::NormUnderTest::kGhost,
+                                              verify::NormUnderTest::kRenorm};
 };
 
-constexpr const char* kShownQuantities[] = {"y", "dx", "dweight", "dbias", "running_mean",
-                                            "running_var"};
+constexpr const char* kShownQuantities[] = {"y", "dx", "dweight", "dbias", "running_mean", "running_var", "renorm_std"};
 
 void print_header() {
   std::cout << fmt::format("{:>3}  {:<80} ", "#", "case (errors vs native: max abs/max rel)");
@@ -115,7 +117,8 @@ int run_verify(const Args& args) {
       ("dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")
       ("kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K")
       ("norm", "batch (BatchNorm against native), ghost (virtual batches against native BatchNorm on each "
-               "in turn) or all", cxxopts::value<std::string>()->default_value("all"), "NORM")
+               "in turn), renorm (Batch Renormalization against its tensor-op reference) or all",
+               cxxopts::value<std::string>()->default_value("all"), "NORM")
       ("sync-bn", "Instead: sync BatchNorm across the ranks of a job against one-process BatchNorm on the "
                   "whole batch (run under `bnlab launch --nproc N`)");
   // clang-format on
@@ -142,18 +145,29 @@ int run_verify(const Args& args) {
     }
   }
   const auto norm = (*parsed)["norm"].as<std::string>();
-  if (norm != "batch" && norm != "ghost" && norm != "all")
-    throw UsageError(fmt::format("--norm: expected batch, ghost or all, got '{}'", norm));
+  if (norm != "all") {
+    const auto chosen = from_name<verify::NormUnderTest>(norm);
+    if (!chosen)
+      throw UsageError(fmt::format("--norm: expected {} or all, got '{}'",
+                                   fmt::join(all_names<verify::NormUnderTest>(), ", "), norm));
+    options.norms = {*chosen};
+  }
   if (parsed->count("sync-bn")) return verify_sync_bn(options, *parsed);
-  std::vector<verify::EquivalenceCase> table;
-  if (norm != "ghost") table = verify::verify_cases(options.cases, options.seed, options.dtype, options.kernels);
-  if (norm != "batch")
-    for (const auto& c : verify::for_each_kernels(verify::ghost_cases(options.dtype), options.kernels))
-      table.push_back(c);
   std::cout << fmt::format("fused kernels run with: {}\n", bn::fused_isa());
-  return run_table(
-      table, options.seed, true, "torch::nn::BatchNorm1d/2d (ghost=V: applied to each virtual batch)",
-      [](const verify::EquivalenceCase& c, uint64_t seed) { return verify::compare_with_native(c, seed); });
+  int exit_code = kExitOk;
+  std::string verdicts;
+  for (const auto which : options.norms) {
+    const auto table = verify::verify_table(which, options.cases, options.seed, options.dtype, options.kernels);
+    std::cout << fmt::format("\n== {}: ours against {} ==\n", to_name(which), table.reference);
+    const int code =
+        run_table(table.cases, options.seed, true, table.reference,
+                  [](const verify::EquivalenceCase& c, uint64_t seed) { return verify::compare_with_native(c, seed); });
+    verdicts +=
+        fmt::format("  {:<8} {} ({} cases)\n", to_name(which), code == kExitOk ? "PASS" : "FAIL", table.cases.size());
+    if (code != kExitOk) exit_code = code;
+  }
+  std::cout << "\nverdict per norm:\n" << verdicts;
+  return exit_code;
 }
 
 }  // namespace bnlab::cli

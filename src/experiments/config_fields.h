@@ -160,6 +160,23 @@ inline Check<std::optional<double>> momentum_range() {
     if (v && !(*v >= 0 && *v <= 1)) bad_value(fmt::format("must be in [0, 1] or \"none\", got {}", *v));
   };
 }
+// A finite number >= lo (a bound).
+inline Check<double> finite_at_least(double lo) {
+  return [lo](const double& v) {
+    if (!(v >= lo) || !std::isfinite(v)) bad_value(fmt::format("must be a finite number >= {}, got {}", lo, v));
+  };
+}
+// A number in (lo, hi] (a momentum that must move).
+inline Check<double> above_up_to(double lo, double hi) {
+  return [=](const double& v) {
+    if (!(v > lo && v <= hi)) bad_value(fmt::format("must be in ({}, {}], got {}", lo, hi, v));
+  };
+}
+inline Check<std::optional<double>> renorm_rmin_range() {
+  return [](const std::optional<double>& v) {
+    if (v && !(*v > 0 && *v <= 1)) bad_value(fmt::format("must be in (0, 1] or \"none\", got {}", *v));
+  };
+}
 inline Check<std::string> one_of(std::vector<std::string> choices) {
   return [choices](const std::string& v) {
     if (std::find(choices.begin(), choices.end(), v) == choices.end())

@@ -29,6 +29,16 @@ models::ModelOptions model_options(const RunConfig& config, int64_t num_classes,
   norm.beta_init = config.bn.beta_init;
   norm.kernels = config.bn.kernels;
   norm.virtual_batch_size = config.bn.virtual_batch_size;
+  if (config.bn.renorm)
+    norm.renorm = bn::RenormOptions()
+                      .rmax(config.bn.renorm_rmax)
+                      .rmin(config.bn.renorm_rmin ? c10::optional<double>(*config.bn.renorm_rmin) : c10::nullopt)
+                      .dmax(config.bn.renorm_dmax)
+                      .averages(config.bn.renorm_averages)
+                      .momentum(config.bn.renorm_momentum)
+                      .warmup_steps(config.bn.renorm_warmup_steps)
+                      .rmax_steps(config.bn.renorm_rmax_steps)
+                      .dmax_steps(config.bn.renorm_dmax_steps);
   if (config.bn.mode == BnMode::kSync) norm.sync_group = std::move(job);
   return options;
 }

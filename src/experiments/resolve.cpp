@@ -66,6 +66,17 @@ void validate_virtual_batches(const RunConfig& config) {
                     virtual_batch, batch));
 }
 
+// Batch Renormalization: bnlab's BatchNorm only, and not with virtual batches.
+void validate_renorm(const RunConfig& config) {
+  if (!config.bn.renorm || config.model.norm == models::NormKind::kNone) return;
+  if (config.model.norm != models::NormKind::kCustom)
+    bad_value(fmt::format("bn.renorm = true needs bnlab's BatchNorm (model.norm = \"custom\"), got model.norm = \"{}\"",
+                          to_name(config.model.norm)));
+  if (config.bn.virtual_batch_size != 0)
+    bad_value(fmt::format("bn.renorm = true with bn.virtual_batch_size = {} is not supported: choose one",
+                          config.bn.virtual_batch_size));
+}
+
 }  // namespace
 
 void validate(const RunConfig& config) {
@@ -82,6 +93,7 @@ void validate(const RunConfig& config) {
                     "per batch, got {}",
                     norm, config.train.batch_size));
   validate_virtual_batches(config);
+  validate_renorm(config);
   if (config.model.dropout_placement == models::DropoutPlacement::kBeforeNorm &&
       (config.model.norm == NormKind::kNone || config.model.dropout == 0))
     bad_value("model.dropout_placement = \"before-norm\" needs a BatchNorm layer (model.norm) and model.dropout > 0");

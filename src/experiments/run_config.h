@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bn/kernels.h"
+#include "bn/renorm.h"
 #include "core/enum_names.h"
 #include "models/options.h"
 
@@ -56,6 +57,16 @@ struct BnConfig {
   BnMode mode = BnMode::kLocal;               // custom BN across ranks
   bool fuse_relu = true;                      // custom BN right before a ReLU: one layer (models::fuses_relu)
   int64_t virtual_batch_size = 0;             // custom BN: Ghost BatchNorm's virtual batches (0: off)
+  // custom BN: Batch Renormalization (bn::RenormOptions has the meanings)
+  bool renorm = false;
+  double renorm_rmax = 3.0;
+  std::optional<double> renorm_rmin;  // nullopt: 1 / rmax
+  double renorm_dmax = 5.0;
+  bn::RenormAverages renorm_averages = bn::RenormAverages::kInference;
+  double renorm_momentum = 0.01;
+  int64_t renorm_warmup_steps = 0;
+  int64_t renorm_rmax_steps = 0;
+  int64_t renorm_dmax_steps = 0;
 };
 
 struct TrainConfig {

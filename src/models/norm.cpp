@@ -40,7 +40,8 @@ torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int 
                             .kernels(config.kernels)
                             .sync_group(config.sync_group)
                             .relu(then_relu)
-                            .virtual_batch_size(config.virtual_batch_size));
+                            .virtual_batch_size(config.virtual_batch_size)
+                            .renorm(config.renorm ? c10::optional<bn::RenormOptions>(*config.renorm) : c10::nullopt));
     init_affine(layer, config);
     return torch::nn::AnyModule(layer);
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bn/kernels.h"
+#include "bn/renorm.h"
 #include "core/enum_names.h"
 #include "parallel/group.h"
 
@@ -45,6 +46,7 @@ struct NormOptions {
   bn::Kernels kernels = bn::Kernels::kFused;          // custom only
   std::shared_ptr<const parallel::Group> sync_group;  // custom only: sync BatchNorm over this job's ranks
   int64_t virtual_batch_size = 0;                     // custom only: Ghost BatchNorm's virtual batches (0: off)
+  std::optional<bn::RenormOptions> renorm;            // custom only: Batch Renormalization (nullopt: off)
 };
 
 // One of the tutorials' networks (build_model says how each choice shows).

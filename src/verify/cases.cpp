@@ -7,16 +7,31 @@
 // The tables of equivalence cases: the suite's fixed grid, verify's random
 // cases, and the sync table.
 namespace bnlab::verify {
+namespace {
+
+std::string describe_renorm(const bn::RenormOptions& r) {
+  const bool scheduled = r.warmup_steps() || r.rmax_steps() || r.dmax_steps();
+  return fmt::format(" renorm(r<={}{},d<={}{}{})", r.rmax(), r.rmin() ? fmt::format(",r>={}", *r.rmin()) : "", r.dmax(),
+                     r.averages() == bn::RenormAverages::kSeparate ? ",separate" : "",
+                     scheduled ? fmt::format(",sched {}/{}/{}", r.warmup_steps(), r.rmax_steps(), r.dmax_steps()) : "");
+}
+
+}  // namespace
 
 std::string EquivalenceCase::describe() const {
   const char* input_text = input == InputKind::kNonFinite ? " nan+inf" : input == InputKind::kExtreme ? " extreme" : "";
   return fmt::format(
-      "{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}", kernels == Kernels::kFused ? "fused" : "ref",
-      fmt::join(shape, ","), dtype == torch::kFloat64 ? "f64" : "f32", momentum ? fmt::format("{}", *momentum) : "none",
-      affine ? 1 : 0, track_running_stats ? 1 : 0, training ? "train" : "eval", steps, relu ? " +relu" : "",
-      non_contiguous ? " non-contig" : "",
+      "{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}{}",
+      kernels == Kernels::kFused ? "fused" : "ref", fmt::join(shape, ","), dtype == torch::kFloat64 ? "f64" : "f32",
+      momentum ? fmt::format("{}", *momentum) : "none", affine ? 1 : 0, track_running_stats ? 1 : 0,
+      training ? "train" : "eval", steps, relu ? " +relu" : "", non_contiguous ? " non-contig" : "",
       offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "", input_text,
-      channels_last ? " channels-last" : "", virtual_batch_size ? fmt::format(" ghost={}", virtual_batch_size) : "");
+      channels_last ? " channels-last" : "", virtual_batch_size ? fmt::format(" ghost={}", virtual_batch_size) : "",
+      renorm ? describe_renorm(*renorm) : "");
+}
+
+bool EquivalenceCase::renorm_is_identity() const {
+  return renorm && renorm->rmax() == 1 && renorm->dmax() == 0 && renorm->rmin().value_or(1) == 1;
 }
 
 std::vector<EquivalenceCase> sync_cases() {
@@ -44,6 +59,12 @@ std::vector<EquivalenceCase> sync_cases() {
       ++variant;
     }
   cases.push_back(large_offset_case({61, 8}));
+  // Batch Renormalization synced: r and d from the whole batch's statistics.
+  auto renorm = cases[2];
+  renorm.renorm = bn::RenormOptions().rmax(1.1).dmax(0.1);
+  renorm.track_running_stats = true;
+  renorm.training = true;
+  cases.push_back(renorm);
   return cases;
 }
 
@@ -195,6 +216,54 @@ std::vector<EquivalenceCase> verify_cases(int count, uint64_t seed, std::optiona
   for (const auto& c : edge_cases())
     if (!dtype || c.dtype == *dtype) cases.push_back(c);
   return for_each_kernels(cases, kernels);
+}
+
+}  // namespace bnlab::verify
+
+namespace bnlab::verify {
+
+std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype) {
+  using bn::RenormOptions;
+  // The reference's starting state is random (running_var in [0.5, 1.5),
+  // running_mean ~ 0.2 N(0,1)), so with unit inputs r ~ 0.8-1.4 and
+  // |d| ~ 0-0.5 per channel: rmax 1.1 / dmax 0.1 clip some channels and not
+  // others, rmax 3 / dmax 5 none; offset inputs push d to its bound.
+  const RenormOptions tight = RenormOptions().rmax(1.1).dmax(0.1);
+  const RenormOptions loose = RenormOptions().rmax(3).dmax(5);
+  const RenormOptions scheduled = RenormOptions().rmax(1.5).dmax(0.5).warmup_steps(2).rmax_steps(5).dmax_steps(4);
+  const RenormOptions separate =
+      RenormOptions().rmax(1.2).rmin(0.9).dmax(0.2).averages(bn::RenormAverages::kSeparate).momentum(0.3);
+  const RenormOptions identity = RenormOptions().rmax(1).dmax(0);
+  struct Row {
+    std::vector<int64_t> shape;
+    RenormOptions renorm;
+    double offset;
+  };
+  const std::vector<Row> table = {
+      {{32, 8}, tight, 0},         {{32, 8}, loose, 0},      {{16, 4, 6}, tight, 0.5},      {{8, 6, 5, 5}, tight, 0},
+      {{8, 6, 5, 5}, separate, 0}, {{24, 5}, separate, 0.3}, {{12, 4, 4, 4}, scheduled, 0}, {{40, 6}, scheduled, 0.2},
+      {{8, 6, 5, 5}, identity, 0}, {{32, 8}, identity, 0}};
+  std::vector<EquivalenceCase> cases;
+  int variant = 0;
+  for (const auto& row : table)
+    for (torch::Dtype type : {torch::kFloat32, torch::kFloat64}) {
+      if (dtype && type != *dtype) continue;
+      EquivalenceCase c;
+      c.shape = row.shape;
+      c.dtype = type;
+      c.renorm = row.renorm;
+      c.offset = row.offset;
+      c.steps = row.renorm.warmup_steps() ? 7 : 4;  // the schedule crosses warmup and relaxation
+      c.momentum = variant % 5 == 3 ? std::nullopt : std::optional<double>(0.1);
+      c.affine = variant % 6 != 2;
+      c.training = variant % 4 != 3;  // else: eval after the training steps
+      c.relu = variant % 3 == 1;
+      c.channels_last = row.shape.size() == 4 && variant % 2 == 0;
+      c.non_contiguous = !c.channels_last && variant % 7 == 5;
+      cases.push_back(c);
+      ++variant;
+    }
+  return cases;
 }
 
 }  // namespace bnlab::verify

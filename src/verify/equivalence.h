@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bn/kernels.h"
+#include "bn/renorm.h"
 #include "parallel/group.h"
 
 namespace bnlab::verify {
@@ -43,8 +44,14 @@ struct EquivalenceCase {
   // Ghost BatchNorm: ours with BatchNormOptions::virtual_batch_size, native
   // applied to each virtual batch in turn in training. 0: off.
   int64_t virtual_batch_size = 0;
+  // Batch Renormalization: ours with BatchNormOptions::renorm against the
+  // tensor-op reference (renorm_reference.h), or against native BatchNorm
+  // when the bounds are rmax = rmin = 1, dmax = 0 (renorm is then BatchNorm).
+  std::optional<bn::RenormOptions> renorm;
 
   std::string describe() const;
+  // Renorm whose bounds pin r = 1 and d = 0 at every step.
+  bool renorm_is_identity() const;
 };
 
 // allclose semantics: |ours - native| <= atol + rtol * |native|, elementwise.
@@ -130,6 +137,14 @@ std::vector<EquivalenceCase> edge_cases();
 // every input rank, the switches, eval after training, relu, channels-last;
 // `dtype` when given, else both.
 std::vector<EquivalenceCase> ghost_cases(std::optional<torch::Dtype> dtype = std::nullopt);
+
+// Batch Renormalization against its tensor-op reference (r and d detached):
+// bounds that clip some channels and none, d clipped by offset inputs, the
+// schedule crossing warmup and relaxation within the steps, separate
+// averages, the switches, eval after training, relu, channels-last; and
+// bounds rmax = 1, dmax = 0 against native BatchNorm. `dtype` when given,
+// else both.
+std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype = std::nullopt);
 
 // The ill-conditioned case: mean 1e4, std 1e-2 in float32.
 EquivalenceCase large_offset_case(std::vector<int64_t> shape);

@@ -5,13 +5,16 @@
 #include <algorithm>
 #include <limits>
 
+#include "verify/renorm_reference.h"
+
 namespace bnlab::verify::detail {
 namespace {
 
 using torch::Tensor;
 
 const std::vector<std::string> kQuantities = {
-    "y", "dx", "dweight", "dbias", "running_mean", "running_var", "num_batches_tracked", "y_channels_last"};
+    "y",           "dx",         "dweight",        "dbias", "running_mean", "running_var", "num_batches_tracked",
+    "renorm_mean", "renorm_std", "y_channels_last"};
 
 std::vector<Tensor StepOutputs::*> quantity_members() {
   return {&StepOutputs::y,
@@ -21,6 +24,8 @@ std::vector<Tensor StepOutputs::*> quantity_members() {
           &StepOutputs::running_mean,
           &StepOutputs::running_var,
           &StepOutputs::num_batches_tracked,
+          &StepOutputs::renorm_mean,
+          &StepOutputs::renorm_std,
           &StepOutputs::y_channels_last};
 }
 
@@ -76,6 +81,10 @@ StepOutputs Runner::step(const Tensor& x_base, bool non_contiguous, const Tensor
     out.running_var = buffers["running_var"].clone();
     out.num_batches_tracked = buffers["num_batches_tracked"].clone();
   }
+  if (buffers.contains("renorm_mean")) {
+    out.renorm_mean = buffers["renorm_mean"].clone();
+    out.renorm_std = buffers["renorm_std"].clone();
+  }
   return out;
 }
 
@@ -114,6 +123,12 @@ Runner native_runner(Native bn, const EquivalenceCase& c, torch::Dtype dtype) {
 }  // namespace
 
 Runner make_native(const EquivalenceCase& c, torch::Dtype dtype, std::string& name) {
+  if (c.renorm && !c.renorm_is_identity()) {
+    name = fmt::format("renorm reference (tensor ops + autograd, r and d detached){}", c.relu ? " + torch::relu" : "");
+    const c10::optional<double> momentum = c.momentum ? c10::optional<double>(*c.momentum) : c10::nullopt;
+    return native_runner(RenormReference(RenormReferenceOptions{c.shape[1], 1e-5, momentum, c.affine, *c.renorm}), c,
+                         dtype);
+  }
   const char* ghost = c.virtual_batch_size ? " per virtual batch" : "";
   const char* relu = c.relu ? " + torch::relu" : "";
   if (c.shape.size() == 4) {
@@ -133,8 +148,10 @@ void randomize_state(torch::nn::Module& module, at::Generator& gen) {
   }
   for (auto& item : module.named_buffers(false)) {
     auto& t = item.value();
-    if (item.key() == "running_mean") t.copy_(0.2 * torch::randn(t.sizes(), gen, t.options()));
-    if (item.key() == "running_var") t.copy_(0.5 + torch::rand(t.sizes(), gen, t.options()));
+    if (item.key() == "running_mean" || item.key() == "renorm_mean")
+      t.copy_(0.2 * torch::randn(t.sizes(), gen, t.options()));
+    if (item.key() == "running_var" || item.key() == "renorm_std")
+      t.copy_(0.5 + torch::rand(t.sizes(), gen, t.options()));
   }
 }
 

@@ -15,6 +15,7 @@ namespace bnlab::verify::detail {
 // What one forward/backward step produced, from either implementation.
 struct StepOutputs {
   torch::Tensor y, dx, dweight, dbias, running_mean, running_var, num_batches_tracked;
+  torch::Tensor renorm_mean, renorm_std;  // renorm's separate averages, when the module has them
   torch::Tensor y_channels_last;  // 0-dim: 1 when y came back in channels-last memory format
 };
 
@@ -38,8 +39,9 @@ class Runner {
   Candidate candidate_;
 };
 
-// torch::nn::BatchNorm1d/2d (then torch::relu when the case has relu) in
-// `dtype`; `name` says which.
+// The case's reference in `dtype`, then torch::relu when the case has relu:
+// torch::nn::BatchNorm1d/2d (per virtual batch with Ghost BatchNorm), or the
+// renorm reference; `name` says which.
 Runner make_native(const EquivalenceCase& c, torch::Dtype dtype, std::string& name);
 
 // Non-default starting state, so that eval steps and the momentum update are

@@ -1,0 +1,28 @@
+#include "verify/tables.h"
+
+namespace bnlab::verify {
+
+const EnumNames<NormUnderTest>& enum_names(NormUnderTest) {
+  static const EnumNames<NormUnderTest> names = {
+      {NormUnderTest::kBatch, "batch"}, {NormUnderTest::kGhost, "ghost"}, {NormUnderTest::kRenorm, "renorm"}};
+  return names;
+}
+
+VerifyTable verify_table(NormUnderTest norm, int count, uint64_t seed, std::optional<torch::Dtype> dtype,
+                         const std::vector<Kernels>& kernels) {
+  switch (norm) {
+    case NormUnderTest::kBatch:
+      return {norm, "torch::nn::BatchNorm1d/2d", verify_cases(count, seed, dtype, kernels)};
+    case NormUnderTest::kGhost:
+      return {norm, "torch::nn::BatchNorm1d/2d applied to each virtual batch in turn",
+              for_each_kernels(ghost_cases(dtype), kernels)};
+    case NormUnderTest::kRenorm:
+      return {norm,
+              "the renorm reference (tensor ops + autograd, r and d detached); torch::nn::BatchNorm1d/2d for "
+              "rmax = 1, dmax = 0",
+              for_each_kernels(renorm_cases(dtype), kernels)};
+  }
+  throw std::logic_error("verify_table: unknown norm");
+}
+
+}  // namespace bnlab::verify
