@@ -19,8 +19,8 @@ struct VerifyOptions {
   std::optional<torch::Dtype> dtype;  // nullopt: both
   std::vector<bn::Kernels> kernels = {bn::Kernels::kReference, bn::Kernels::kFused};
   bool sync_bn = false;
-  std::vector<verify::NormUnderTest> norms = {verify::NormUnderTest::kBatch, verify::NormUnderTest::kGhost,
-                                              verify::NormUnderTest::kRenorm};
+  // Every norm, in enum_names order.
+  std::vector<verify::NormUnderTest> norms = all_values<verify::NormUnderTest>();
 };
 
 constexpr const char* kShownQuantities[] = {"y", "dx", "dweight", "dbias", "running_mean", "running_var", "renorm_std"};
@@ -52,8 +52,9 @@ std::string accuracy_notes(int index, const verify::CaseReport& report) {
   std::string notes;
   for (const auto& q : report.quantities)
     if (q.passed_by_accuracy())
-      notes += fmt::format("  #{} {}: max abs distance to float64 native BN: ours {:.2e}, float32 native {:.2e}\n",
-                           index, q.name, *q.ours_vs_float64, *q.native_vs_float64);
+      notes +=
+          fmt::format("  #{} {}: max abs distance to the float64 reference: ours {:.2e}, float32 reference {:.2e}\n",
+                      index, q.name, *q.ours_vs_float64, *q.native_vs_float64);
   return notes;
 }
 
@@ -78,8 +79,8 @@ int run_table(const std::vector<verify::EquivalenceCase>& table, uint64_t seed, 
   std::cout << fmt::format("\n{} cases, {} passed, {} failed (reference: {})\n", index, index - failures, failures,
                            reference);
   if (!notes.empty())
-    std::cout << "\n* beyond tolerance of float32 native, but closer than it to float64 native BN on the\n"
-                 "  same inputs (native's own float32 rounding; counted as PASS):\n"
+    std::cout << "\n* beyond tolerance of the float32 reference, but closer than it to the reference run in\n"
+                 "  float64 on the same inputs (the reference's own float32 rounding; counted as PASS):\n"
               << notes;
   if (failures) std::cout << "\nFailures:\n" << failure_details;
   return failures ? kExitFailure : kExitOk;
@@ -117,7 +118,8 @@ int run_verify(const Args& args) {
       ("dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")
       ("kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K")
       ("norm", "batch (BatchNorm against native), ghost (virtual batches against native BatchNorm on each "
-               "in turn), renorm (Batch Renormalization against its tensor-op reference) or all",
+               "in turn), renorm (Batch Renormalization against its tensor-op reference), group, layer, instance "
+               "(bnlab's GroupNorm against LibTorch's GroupNorm, layer_norm, InstanceNorm) or all",
                cxxopts::value<std::string>()->default_value("all"), "NORM")
       ("sync-bn", "Instead: sync BatchNorm across the ranks of a job against one-process BatchNorm on the "
                   "whole batch (run under `bnlab launch --nproc N`)");

@@ -35,4 +35,11 @@ std::vector<std::string> all_names() {
   return names;
 }
 
+template <typename E>
+std::vector<E> all_values() {
+  std::vector<E> values;
+  for (const auto& entry : enum_names(E{})) values.push_back(entry.first);
+  return values;
+}
+
 }  // namespace bnlab

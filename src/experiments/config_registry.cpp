@@ -30,7 +30,9 @@ std::vector<ConfigKey> build_registry() {
       field("model.dropout_placement", &R::model, &ModelConfig::dropout_placement,
             "dropout at the end of each block (after-norm) or right before the BatchNorm layer (before-norm)"),
       field("model.norm", &R::model, &ModelConfig::norm,
-            "normalisation per hidden layer: none, native (torch::nn::BatchNorm1d/2d), custom (bnlab)"),
+            "normalisation per hidden layer: none, native (torch::nn::BatchNorm1d/2d), custom (bnlab's BatchNorm), "
+            "group, layer, instance (bnlab's GroupNorm: gn.groups, one group, one per channel; instance on conv "
+            "layers only), native-group, native-layer, native-instance (LibTorch's)"),
       field("model.placement", &R::model, &ModelConfig::placement,
             "BatchNorm before or after the activation (auto: mlp before, cnn after)"),
       field("model.init", &R::model, &ModelConfig::init,
@@ -79,6 +81,11 @@ std::vector<ConfigKey> build_registry() {
             at_least(0)),
       field("bn.renorm_dmax_steps", &R::bn, &BnConfig::renorm_dmax_steps,
             "renorm: the step at which dmax reaches its value (paper: 25000; <= warmup: at once)", at_least(0)),
+      field("gn.groups", &R::gn, &GnConfig::groups,
+            "model.norm = group / native-group: groups per layer; 0 (auto): per layer the largest divisor of its "
+            "channels up to 32 leaving 8 values per group; a layer with fewer channels than G gets one group per "
+            "channel (docs/group-norm.md)",
+            at_least(0)),
       field("train.optimizer", &R::train, &TrainConfig::optimizer, "optimiser"),
       field("train.lr", &R::train, &TrainConfig::lr, "learning rate", positive()),
       field("train.momentum", &R::train, &TrainConfig::momentum, "sgd momentum", in_range(0, 1, false)),

@@ -29,6 +29,7 @@ models::ModelOptions model_options(const RunConfig& config, int64_t num_classes,
   norm.beta_init = config.bn.beta_init;
   norm.kernels = config.bn.kernels;
   norm.virtual_batch_size = config.bn.virtual_batch_size;
+  norm.groups = config.gn.groups;
   if (config.bn.renorm)
     norm.renorm = bn::RenormOptions()
                       .rmax(config.bn.renorm_rmax)

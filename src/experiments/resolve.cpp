@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "models/norm.h"
+
 namespace bnlab::experiments {
 namespace {
 
@@ -77,23 +79,48 @@ void validate_renorm(const RunConfig& config) {
                           config.bn.virtual_batch_size));
 }
 
+// The group norms: every layer's group count (models::groups_for_layer's
+// rules) checked here, so that a bad one is bad input, not a failed run.
+void validate_groups(const RunConfig& config) {
+  const models::NormKind kind = config.model.norm;
+  if (kind == models::NormKind::kNone || models::is_batch_norm_kind(kind)) return;
+  const bool cnn = config.model.arch == models::Arch::kCnn;
+  if (!cnn && !models::normalises_dense_layers(kind))
+    bad_value(
+        fmt::format("model.norm = \"{}\" normalises conv layers only (one value per feature and sample "
+                    "in a Dense layer), and the mlp has none",
+                    to_name(kind)));
+  models::NormOptions norm;
+  norm.kind = kind;
+  norm.groups = config.gn.groups;
+  try {
+    if (cnn)
+      for (int64_t channels : config.model.conv_channels) models::groups_for_layer(norm, channels, false);
+    if (models::normalises_dense_layers(kind))
+      for (int64_t features : config.model.hidden) models::groups_for_layer(norm, features, true);
+  } catch (const std::invalid_argument& error) {
+    bad_value(fmt::format("model.norm = \"{}\": {}", to_name(kind), error.what()));
+  }
+}
+
 }  // namespace
 
 void validate(const RunConfig& config) {
   using models::NormKind;
   const auto norm = to_name(config.model.norm);
   // Without BatchNorm the mode is moot; native BatchNorm cannot synchronise.
-  if (config.bn.mode == BnMode::kSync && config.model.norm == NormKind::kNative)
+  if (config.bn.mode == BnMode::kSync && config.model.norm != NormKind::kCustom && config.model.norm != NormKind::kNone)
     bad_value(fmt::format(
         "bn.mode = \"sync\" needs bnlab's BatchNorm (model.norm = \"custom\"), got model.norm = \"{}\"", norm));
   // Sync BN normalises over every rank's samples, so one per rank can do.
-  if (config.model.norm != NormKind::kNone && config.train.batch_size < 2 && config.bn.mode != BnMode::kSync)
+  if (models::is_batch_norm_kind(config.model.norm) && config.train.batch_size < 2 && config.bn.mode != BnMode::kSync)
     bad_value(
         fmt::format("train.batch_size: BatchNorm (model.norm = \"{}\") needs at least 2 samples "
                     "per batch, got {}",
                     norm, config.train.batch_size));
   validate_virtual_batches(config);
   validate_renorm(config);
+  validate_groups(config);
   if (config.model.dropout_placement == models::DropoutPlacement::kBeforeNorm &&
       (config.model.norm == NormKind::kNone || config.model.dropout == 0))
     bad_value("model.dropout_placement = \"before-norm\" needs a BatchNorm layer (model.norm) and model.dropout > 0");

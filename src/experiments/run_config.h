@@ -69,6 +69,10 @@ struct BnConfig {
   int64_t renorm_dmax_steps = 0;
 };
 
+struct GnConfig {
+  int64_t groups = 0;  // group norms: groups per layer (0: auto; models::groups_for_layer)
+};
+
 struct TrainConfig {
   OptimizerKind optimizer = OptimizerKind::kAdam;
   double lr = 1e-3;
@@ -97,6 +101,7 @@ struct RunConfig {
   DataConfig data;
   ModelConfig model;
   BnConfig bn;
+  GnConfig gn;
   TrainConfig train;
   LogConfig log;
   DistConfig dist;

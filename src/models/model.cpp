@@ -37,7 +37,8 @@ namespace {
 // dropout_placement "before-norm", right before the BatchNorm layer. Conv
 // blocks pool before their dropout, so pooling goes here too.
 void add_block(torch::nn::Sequential& net, const ModelOptions& options, int index, int64_t features, int spatial_dims) {
-  const bool with_norm = options.norm.kind != NormKind::kNone;
+  const bool with_norm =
+      options.norm.kind != NormKind::kNone && (spatial_dims > 0 || normalises_dense_layers(options.norm.kind));
   const bool with_dropout = options.dropout > 0;
   const bool dropout_first = with_dropout && with_norm && options.dropout_placement == DropoutPlacement::kBeforeNorm;
   const bool relu_in_norm = fuses_relu(options);

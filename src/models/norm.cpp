@@ -1,8 +1,12 @@
 #include "models/norm.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <stdexcept>
 
 #include "bn/batch_norm.h"
+#include "gn/group_norm.h"
 
 namespace bnlab::models {
 namespace {
@@ -23,6 +27,32 @@ void init_affine(Module& bn, const NormOptions& config) {
 template <typename Options>
 Options native_options(int64_t features, const NormOptions& config) {
   return Options(features).eps(config.eps).momentum(momentum_of(config)).affine(config.affine);
+}
+
+// GroupNorm, LayerNorm and InstanceNorm, bnlab's or native.
+torch::nn::AnyModule make_group_kind_norm(const NormOptions& config, int64_t features, int spatial_dims) {
+  const int64_t groups = groups_for_layer(config, features, spatial_dims == 0);
+  const NormKind kind = config.kind;
+  if (kind == NormKind::kGroup || kind == NormKind::kLayer || kind == NormKind::kInstance) {
+    gn::GroupNorm layer(
+        gn::GroupNormOptions(groups, features).eps(config.eps).affine(config.affine).kernels(config.kernels));
+    init_affine(layer, config);
+    return torch::nn::AnyModule(layer);
+  }
+  if (kind == NormKind::kNativeGroup) {
+    torch::nn::GroupNorm layer(torch::nn::GroupNormOptions(groups, features).eps(config.eps).affine(config.affine));
+    init_affine(layer, config);
+    return torch::nn::AnyModule(layer);
+  }
+  if (kind == NormKind::kNativeLayer) {
+    gn::NativeLayerNorm layer(features, config.eps, config.affine);
+    init_affine(layer, config);
+    return torch::nn::AnyModule(layer);
+  }
+  torch::nn::InstanceNorm2d layer(
+      torch::nn::InstanceNormOptions(features).eps(config.eps).affine(config.affine).track_running_stats(false));
+  init_affine(layer, config);
+  return torch::nn::AnyModule(layer);
 }
 
 }  // namespace
@@ -55,8 +85,42 @@ torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int 
     init_affine(layer, config);
     return torch::nn::AnyModule(layer);
   }
+  if (!is_batch_norm_kind(kind) && kind != NormKind::kNone) return make_group_kind_norm(config, features, spatial_dims);
   throw std::invalid_argument("make_norm: no normalisation layer for kind '" + to_name(kind) + "'");
 }
+
+int64_t groups_for_layer(const NormOptions& config, int64_t channels, bool dense) {
+  const auto kind = config.kind;
+  const int64_t values_per_channel = dense ? 1 : 9;  // conv layers: 3x3 or more here
+  auto values_per_group = [&](int64_t groups) { return channels / groups * values_per_channel; };
+  auto at_least_two_values = [&](int64_t groups) { return values_per_group(groups) >= 2; };
+  int64_t groups = 0;
+  if (kind == NormKind::kLayer || kind == NormKind::kNativeLayer) {
+    groups = 1;
+  } else if (kind == NormKind::kInstance || kind == NormKind::kNativeInstance) {
+    groups = channels;
+  } else if (config.groups == 0) {  // auto: the largest divisor <= 32 with 8 values per group
+    // Two values per group would normalise each to +-1: nothing left of
+    // them (a Dense layer's groups of 2 features train to chance).
+    for (int64_t g = std::min<int64_t>(32, channels); g >= 1 && groups == 0; --g)
+      if (channels % g == 0 && values_per_group(g) >= std::min<int64_t>(8, channels * values_per_channel)) groups = g;
+  } else {
+    groups = std::min(config.groups, channels);
+    if (channels % groups != 0)
+      throw std::invalid_argument(
+          fmt::format("gn.groups = {} does not divide a layer's {} channels ({} norm); choose "
+                      "a divisor of every layer's channels, or 0 (auto)",
+                      config.groups, channels, to_name(kind)));
+  }
+  if (groups == 0 || !at_least_two_values(groups))
+    throw std::invalid_argument(
+        fmt::format("{} norm on a {} layer of {} channels: {} groups leave one value per group (y would be beta){}",
+                    to_name(kind), dense ? "Dense" : "conv", channels, groups == 0 ? channels : groups,
+                    kind == NormKind::kGroup || kind == NormKind::kNativeGroup ? "; choose fewer groups" : ""));
+  return groups;
+}
+
+bool normalises_dense_layers(NormKind kind) { return kind != NormKind::kInstance && kind != NormKind::kNativeInstance; }
 
 bool is_batch_norm(const torch::nn::Module& module) {
   return dynamic_cast<const bn::BatchNormImpl*>(&module) ||

@@ -15,6 +15,24 @@ namespace bnlab::models {
 // (custom only). Throws std::invalid_argument for kind none.
 torch::nn::AnyModule make_norm(const NormOptions& options, int64_t features, int spatial_dims, bool then_relu = false);
 
+// The number of groups a group-kind norm uses on a layer of `channels`
+// channels, a Dense layer (one value per channel and sample) or a conv layer
+// (H*W >= 9 values per channel in these networks):
+//   layer: 1; instance: channels; group with options.groups = 0 (auto): the
+//   largest divisor of channels that is at most 32 (Wu & He's default) and
+//   leaves each group at least 8 values (all of them when the layer has
+//   fewer), so Dense layers get groups of 8+ features and conv layers 32
+//   groups; group with G > 0: G when it divides
+//   the channels, one group per channel when the layer has fewer than G.
+// Throws std::invalid_argument naming the layer's channels when G does not
+// divide them, or when a group would hold a single value (y would be beta).
+int64_t groups_for_layer(const NormOptions& options, int64_t channels, bool dense);
+
+// Whether a norm of this kind goes on a Dense layer: not instance norm
+// (one value per channel and sample: y would be beta); the CNN then
+// normalises its conv layers only.
+bool normalises_dense_layers(NormKind kind);
+
 // True for both BatchNorm implementations (for freezing, logging, counting).
 bool is_batch_norm(const torch::nn::Module& module);
 

@@ -14,10 +14,19 @@ const EnumNames<Activation>& enum_names(Activation) {
 }
 
 const EnumNames<NormKind>& enum_names(NormKind) {
-  static const EnumNames<NormKind> names = {
-      {NormKind::kNone, "none"}, {NormKind::kNative, "native"}, {NormKind::kCustom, "custom"}};
+  static const EnumNames<NormKind> names = {{NormKind::kNone, "none"},
+                                            {NormKind::kNative, "native"},
+                                            {NormKind::kCustom, "custom"},
+                                            {NormKind::kGroup, "group"},
+                                            {NormKind::kLayer, "layer"},
+                                            {NormKind::kInstance, "instance"},
+                                            {NormKind::kNativeGroup, "native-group"},
+                                            {NormKind::kNativeLayer, "native-layer"},
+                                            {NormKind::kNativeInstance, "native-instance"}};
   return names;
 }
+
+bool is_batch_norm_kind(NormKind kind) { return kind == NormKind::kNative || kind == NormKind::kCustom; }
 
 const EnumNames<Placement>& enum_names(Placement) {
   static const EnumNames<Placement> names = {{Placement::kBefore, "before"}, {Placement::kAfter, "after"}};

@@ -15,8 +15,14 @@ namespace bnlab::models {
 
 enum class Arch { kMlp, kCnn };
 enum class Activation { kRelu, kSigmoid, kTanh };
-// none; native: torch::nn::BatchNorm1d/2d; custom: bnlab::bn::BatchNorm.
-enum class NormKind { kNone, kNative, kCustom };
+// none; native: torch::nn::BatchNorm1d/2d; custom: bnlab::bn::BatchNorm;
+// group, layer, instance: bnlab::gn::GroupNorm with gn.groups, one group, a
+// group per channel; native-group: torch::nn::GroupNorm; native-layer:
+// at::layer_norm with per-channel affine (gn::NativeLayerNorm);
+// native-instance: torch::nn::InstanceNorm2d (affine).
+enum class NormKind { kNone, kNative, kCustom, kGroup, kLayer, kInstance, kNativeGroup, kNativeLayer, kNativeInstance };
+// True for the BatchNorm kinds (none excluded), false for the group ones.
+bool is_batch_norm_kind(NormKind kind);
 // The normalisation layer before or after the block's activation.
 enum class Placement { kBefore, kAfter };
 // Dropout at the end of each block, or right before its BatchNorm layer.
@@ -47,6 +53,7 @@ struct NormOptions {
   std::shared_ptr<const parallel::Group> sync_group;  // custom only: sync BatchNorm over this job's ranks
   int64_t virtual_batch_size = 0;                     // custom only: Ghost BatchNorm's virtual batches (0: off)
   std::optional<bn::RenormOptions> renorm;            // custom only: Batch Renormalization (nullopt: off)
+  int64_t groups = 0;                                 // group kinds: gn.groups (0: auto; models/norm.h)
 };
 
 // One of the tutorials' networks (build_model says how each choice shows).

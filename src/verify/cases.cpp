@@ -20,6 +20,17 @@ std::string describe_renorm(const bn::RenormOptions& r) {
 
 std::string EquivalenceCase::describe() const {
   const char* input_text = input == InputKind::kNonFinite ? " nan+inf" : input == InputKind::kExtreme ? " extreme" : "";
+  const std::string family_text = family == NormFamily::kGroup      ? fmt::format("group={} ", groups)
+                                  : family == NormFamily::kLayer    ? "layer "
+                                  : family == NormFamily::kInstance ? "instance "
+                                                                    : "";
+  if (family != NormFamily::kBatch)
+    return fmt::format("{}{} ({}) {} affine={} steps={}{}{}{}", family_text,
+                       kernels == Kernels::kFused ? "fused" : "ref", fmt::join(shape, ","),
+                       dtype == torch::kFloat64 ? "f64" : "f32", affine ? 1 : 0, steps,
+                       non_contiguous ? " non-contig" : "",
+                       offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "",
+                       channels_last ? " channels-last" : "");
   return fmt::format(
       "{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}{}",
       kernels == Kernels::kFused ? "fused" : "ref", fmt::join(shape, ","), dtype == torch::kFloat64 ? "f64" : "f32",
@@ -260,6 +271,46 @@ std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype) {
       c.relu = variant % 3 == 1;
       c.channels_last = row.shape.size() == 4 && variant % 2 == 0;
       c.non_contiguous = !c.channels_last && variant % 7 == 5;
+      cases.push_back(c);
+      ++variant;
+    }
+  return cases;
+}
+
+}  // namespace bnlab::verify
+
+namespace bnlab::verify {
+
+std::vector<EquivalenceCase> group_family_cases(NormFamily family, std::optional<torch::Dtype> dtype) {
+  // (shape, groups): the MLP's Dense layers (128, 64, 100, 32, 16 features),
+  // the CNN's conv outputs with 1-3 conv layers (32 or 64 channels at 26x26,
+  // 11x11, 3x3) and its Dense layer, at batch 8 (the statistics are per
+  // sample: N only repeats them); groups as auto gives them (16, 8, 10, 4,
+  // 2 on Dense layers, 32 on conv layers) and explicit counts.
+  struct Row {
+    std::vector<int64_t> shape;
+    int64_t groups;
+  };
+  const std::vector<Row> dense = {{{8, 128}, 16}, {{8, 64}, 8}, {{8, 100}, 10}, {{8, 32}, 4}, {{8, 16}, 2}};
+  const std::vector<Row> conv = {
+      {{8, 32, 26, 26}, 32}, {{8, 64, 11, 11}, 32}, {{8, 64, 3, 3}, 8}, {{8, 32, 26, 26}, 4}, {{6, 12, 20}, 3}};
+  std::vector<Row> table = conv;
+  if (family != NormFamily::kInstance) table.insert(table.end(), dense.begin(), dense.end());
+  std::vector<EquivalenceCase> cases;
+  int variant = 0;
+  for (const auto& row : table)
+    for (torch::Dtype type : {torch::kFloat32, torch::kFloat64}) {
+      if (dtype && type != *dtype) continue;
+      EquivalenceCase c;
+      c.family = family;
+      c.groups = row.groups;
+      c.shape = row.shape;
+      c.dtype = type;
+      c.steps = 3;
+      c.affine = variant % 5 != 2;
+      c.channels_last = row.shape.size() == 4 && variant % 3 == 1;
+      c.non_contiguous = !c.channels_last && variant % 4 == 3;
+      c.offset = variant % 3 == 2 ? 2.0 : 0.0;
       cases.push_back(c);
       ++variant;
     }

@@ -26,7 +26,15 @@ enum class InputKind {
   kExtreme,    // magnitudes up to the float maximum (make_input_base says which)
 };
 
+// Which normalisation a case tests, and so its reference: BatchNorm (with
+// the switches below) against native BatchNorm; group, layer and instance,
+// bnlab's GroupNorm against torch::nn::GroupNorm, at::layer_norm
+// (gn::NativeLayerNorm) and torch::nn::InstanceNorm1d/2d.
+enum class NormFamily { kBatch, kGroup, kLayer, kInstance };
+
 struct EquivalenceCase {
+  NormFamily family = NormFamily::kBatch;
+  int64_t groups = 0;                   // kGroup: G
   std::vector<int64_t> shape = {8, 4};  // (N,C), (N,C,L) or (N,C,H,W); N or a spatial size may be 0
   torch::Dtype dtype = torch::kFloat32;
   std::optional<double> momentum = 0.1;  // nullopt: cumulative average
@@ -106,6 +114,9 @@ using CandidateFactory = std::function<Candidate(const EquivalenceCase&)>;
 // synchronised over `sync_group` when given.
 Candidate bnlab_batch_norm(const EquivalenceCase& test_case,
                            std::shared_ptr<const parallel::Group> sync_group = nullptr);
+// bnlab's normalisation of the case's family: BatchNorm, or GroupNorm with
+// the family's groups.
+Candidate bnlab_norm(const EquivalenceCase& test_case);
 
 // `ours` (bnlab's BatchNorm unless another candidate is given: the tests
 // hand it deliberately broken ones, to see the harness fail them) against
@@ -145,6 +156,14 @@ std::vector<EquivalenceCase> ghost_cases(std::optional<torch::Dtype> dtype = std
 // bounds rmax = 1, dmax = 0 against native BatchNorm. `dtype` when given,
 // else both.
 std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype = std::nullopt);
+
+// bnlab's GroupNorm (family kGroup), LayerNorm (kLayer) or InstanceNorm
+// (kInstance) against the native module: every shape the models use (the
+// MLP's and the CNN's Dense layers, the CNN's conv layers with 1-3 convs),
+// group counts that auto and explicit gn.groups give, no affine,
+// channels-last and non-contiguous input, 3 steps each; `dtype` when
+// given, else both.
+std::vector<EquivalenceCase> group_family_cases(NormFamily family, std::optional<torch::Dtype> dtype = std::nullopt);
 
 // The ill-conditioned case: mean 1e4, std 1e-2 in float32.
 EquivalenceCase large_offset_case(std::vector<int64_t> shape);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "gn/group_norm.h"
 #include "verify/renorm_reference.h"
 
 namespace bnlab::verify::detail {
@@ -122,7 +123,34 @@ Runner native_runner(Native bn, const EquivalenceCase& c, torch::Dtype dtype) {
 
 }  // namespace
 
+// The group family's native module.
+Runner make_native_group_family(const EquivalenceCase& c, torch::Dtype dtype, std::string& name) {
+  const int64_t C = c.shape[1];
+  const auto plain = [](auto module, torch::Dtype type) {
+    module->to(type);
+    return Runner({module.ptr(), [module](const Tensor& x) mutable { return module(x); }});
+  };
+  switch (c.family) {
+    case NormFamily::kGroup:
+      name = fmt::format("torch::nn::GroupNorm({}, {})", c.groups, C);
+      return plain(torch::nn::GroupNorm(torch::nn::GroupNormOptions(c.groups, C).affine(c.affine)), dtype);
+    case NormFamily::kLayer:
+      name = "at::layer_norm over (C, *), per-channel affine (torch::nn::LayerNorm for (N, C))";
+      return plain(gn::NativeLayerNorm(C, 1e-5, c.affine), dtype);
+    case NormFamily::kInstance:
+      TORCH_CHECK(c.shape.size() >= 3, "instance norm cases need (N, C, *) inputs, got ", c.describe());
+      name = c.shape.size() == 4 ? "torch::nn::InstanceNorm2d" : "torch::nn::InstanceNorm1d";
+      if (c.shape.size() == 4)
+        return plain(torch::nn::InstanceNorm2d(torch::nn::InstanceNormOptions(C).affine(c.affine)), dtype);
+      return plain(torch::nn::InstanceNorm1d(torch::nn::InstanceNormOptions(C).affine(c.affine)), dtype);
+    case NormFamily::kBatch:
+      break;
+  }
+  throw std::logic_error("make_native_group_family: a BatchNorm case");
+}
+
 Runner make_native(const EquivalenceCase& c, torch::Dtype dtype, std::string& name) {
+  if (c.family != NormFamily::kBatch) return make_native_group_family(c, dtype, name);
   if (c.renorm && !c.renorm_is_identity()) {
     name = fmt::format("renorm reference (tensor ops + autograd, r and d detached){}", c.relu ? " + torch::relu" : "");
     const c10::optional<double> momentum = c.momentum ? c10::optional<double>(*c.momentum) : c10::nullopt;

@@ -4,7 +4,8 @@ namespace bnlab::verify {
 
 const EnumNames<NormUnderTest>& enum_names(NormUnderTest) {
   static const EnumNames<NormUnderTest> names = {
-      {NormUnderTest::kBatch, "batch"}, {NormUnderTest::kGhost, "ghost"}, {NormUnderTest::kRenorm, "renorm"}};
+      {NormUnderTest::kBatch, "batch"}, {NormUnderTest::kGhost, "ghost"}, {NormUnderTest::kRenorm, "renorm"},
+      {NormUnderTest::kGroup, "group"}, {NormUnderTest::kLayer, "layer"}, {NormUnderTest::kInstance, "instance"}};
   return names;
 }
 
@@ -21,6 +22,14 @@ VerifyTable verify_table(NormUnderTest norm, int count, uint64_t seed, std::opti
               "the renorm reference (tensor ops + autograd, r and d detached); torch::nn::BatchNorm1d/2d for "
               "rmax = 1, dmax = 0",
               for_each_kernels(renorm_cases(dtype), kernels)};
+    case NormUnderTest::kGroup:
+      return {norm, "torch::nn::GroupNorm", for_each_kernels(group_family_cases(NormFamily::kGroup, dtype), kernels)};
+    case NormUnderTest::kLayer:
+      return {norm, "at::layer_norm with per-channel affine (torch::nn::LayerNorm for (N, C))",
+              for_each_kernels(group_family_cases(NormFamily::kLayer, dtype), kernels)};
+    case NormUnderTest::kInstance:
+      return {norm, "torch::nn::InstanceNorm1d/2d",
+              for_each_kernels(group_family_cases(NormFamily::kInstance, dtype), kernels)};
   }
   throw std::logic_error("verify_table: unknown norm");
 }

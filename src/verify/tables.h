@@ -10,8 +10,8 @@
 
 namespace bnlab::verify {
 
-enum class NormUnderTest { kBatch, kGhost, kRenorm };
-// "batch", "ghost", "renorm"
+enum class NormUnderTest { kBatch, kGhost, kRenorm, kGroup, kLayer, kInstance };
+// "batch", "ghost", "renorm", "group", "layer", "instance"
 const EnumNames<NormUnderTest>& enum_names(NormUnderTest);
 
 struct VerifyTable {
