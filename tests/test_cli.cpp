@@ -62,7 +62,7 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   CHECK_THAT(result.output, Contains("BatchNorm followed by ReLU") && Contains("(4096,512)") && Contains("GB/s"));
   const auto table = bnlab::runs::read_csv(csv);
   CHECK(table.rows.size() == 6 * 3);  // the six default shapes x native, reference, fused
-  for (const char* column : {"shape", "impl", "relu", "median_ms", "ratio_to_native", "gbps", "copy_gbps"})
+  for (const char* column : {"norm", "shape", "impl", "relu", "median_ms", "ratio_to_native", "gbps", "copy_gbps"})
     CHECK(table.has_column(column));
   CHECK(table.rows[0][table.column_index("shape")] == "32x128");
   for (double relu : table.numbers("relu")) CHECK(relu == 1);

@@ -94,6 +94,18 @@ TEST_CASE("Batch Renormalization trains end to end and is recorded", "[cli][run]
   CHECK(record["final"]["val_accuracy"].get<double>() > 0.5);  // learned (chance 0.1), as in the smoke test above
 }
 
+TEST_CASE("GroupNorm, LayerNorm and their native counterparts train end to end", "[cli][run][gn]") {
+  const std::string norm = GENERATE("group", "layer", "native-group", "native-layer");
+  bnlab::test::TempDir out;
+  auto result = run_bnlab({"run", "smoke", "--variant", "bn-custom", "--epochs", "1", "--set", "model.norm=" + norm,
+                           "--out", out.path().string()});
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  const auto record = read_json(out / "smoke" / "bn-custom" / "seed-0" / "run.json");
+  CHECK(record["config"]["model.norm"] == norm);
+  CHECK(record["final"]["val_accuracy"].get<double>() > 0.5);  // learned (chance 0.1)
+}
+
 TEST_CASE("run rejects bad requests with exit 2", "[cli][run]") {
   const auto [args, message] = GENERATE(table<std::vector<std::string>, std::string>({
       {std::vector<std::string>{"run"}, "missing experiment name"},
@@ -112,6 +124,12 @@ TEST_CASE("run rejects bad requests with exit 2", "[cli][run]") {
       {std::vector<std::string>{"run", "smoke", "--set", "bn.renorm_dmax=-1"}, "bn.renorm_dmax=-1: must be a finite"},
       {std::vector<std::string>{"run", "smoke", "--set", "model.norm=native", "--set", "bn.renorm=true"},
        "bn.renorm = true needs bnlab's BatchNorm"},
+      {std::vector<std::string>{"run", "smoke", "--set", "model.norm=instance"},
+       "model.norm = \"instance\" normalises conv layers only"},
+      {std::vector<std::string>{"run", "smoke", "--set", "model.norm=group", "--set", "gn.groups=3"},
+       "gn.groups = 3 does not divide a layer's 32 channels"},
+      {std::vector<std::string>{"run", "smoke", "--set", "model.norm=layer", "--set", "bn.mode=sync"},
+       "bn.mode = \"sync\" needs bnlab's BatchNorm"},
       {std::vector<std::string>{"show"}, "missing experiment name"},
   }));
   CAPTURE(args);

@@ -8,6 +8,8 @@
 #include <map>
 
 #include "bn/batch_norm.h"
+#include "gn/group_norm.h"
+#include "models/norm.h"
 
 namespace bnlab::bench {
 namespace {
@@ -19,6 +21,30 @@ struct Impl {
   std::shared_ptr<torch::nn::Module> module;
   Forward forward;
 };
+
+template <typename Module>
+Impl impl_of(std::string name, Module module) {
+  return {std::move(name), module.ptr(), [module](const torch::Tensor& x) mutable { return module(x); }};
+}
+
+// The group norms: native, then ours with each kernel set.
+std::vector<Impl> group_implementations(BenchNorm norm, int64_t channels, bool spatial) {
+  models::NormOptions auto_groups;
+  auto_groups.kind = models::NormKind::kGroup;
+  const int64_t groups = norm == BenchNorm::kLayer      ? 1
+                         : norm == BenchNorm::kInstance ? channels
+                                                        : models::groups_for_layer(auto_groups, channels, !spatial);
+  std::vector<Impl> impls;
+  if (norm == BenchNorm::kGroup) impls.push_back(impl_of("native", torch::nn::GroupNorm(groups, channels)));
+  if (norm == BenchNorm::kLayer) impls.push_back(impl_of("native", gn::NativeLayerNorm(channels)));
+  if (norm == BenchNorm::kInstance)
+    impls.push_back(
+        impl_of("native", torch::nn::InstanceNorm2d(torch::nn::InstanceNormOptions(channels).affine(true))));
+  for (auto kernels : {bn::Kernels::kReference, bn::Kernels::kFused})
+    impls.push_back(
+        impl_of(bn::to_string(kernels), gn::GroupNorm(gn::GroupNormOptions(groups, channels).kernels(kernels))));
+  return impls;
+}
 
 std::vector<Impl> implementations(int64_t channels, bool spatial, bool relu) {
   std::vector<Impl> impls;
@@ -111,6 +137,28 @@ std::map<std::string, std::vector<double>> interleaved_samples(std::vector<Impl>
 
 }  // namespace
 
+const EnumNames<BenchNorm>& enum_names(BenchNorm) {
+  static const EnumNames<BenchNorm> names = {{BenchNorm::kBatch, "batch"},
+                                             {BenchNorm::kGroup, "group"},
+                                             {BenchNorm::kLayer, "layer"},
+                                             {BenchNorm::kInstance, "instance"}};
+  return names;
+}
+
+std::string display_name(BenchNorm norm) {
+  switch (norm) {
+    case BenchNorm::kBatch:
+      return "BatchNorm";
+    case BenchNorm::kGroup:
+      return "GroupNorm";
+    case BenchNorm::kLayer:
+      return "LayerNorm";
+    case BenchNorm::kInstance:
+      return "InstanceNorm";
+  }
+  return "?";
+}
+
 std::vector<std::vector<int64_t>> default_bn_shapes() {
   return {{32, 128}, {256, 128}, {4096, 512}, {32, 32, 26, 26}, {64, 16, 28, 28}, {256, 32, 26, 26}};
 }
@@ -119,10 +167,12 @@ std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options) {
   const auto shapes = options.shapes.empty() ? default_bn_shapes() : options.shapes;
   std::vector<BnBenchRow> rows;
   for (const auto& shape : shapes) {
+    if (options.norm == BenchNorm::kInstance && shape.size() != 4) continue;  // one value per channel: nothing to time
     torch::manual_seed(0);
     auto x = torch::randn(shape).requires_grad_(true);
     auto dy = torch::randn(shape);
-    auto impls = implementations(shape[1], shape.size() == 4, options.relu);
+    auto impls = options.norm == BenchNorm::kBatch ? implementations(shape[1], shape.size() == 4, options.relu)
+                                                   : group_implementations(options.norm, shape[1], shape.size() == 4);
     const auto warm_ms = warm_up(impls, x, dy, options.seconds_per_case);
     const double slowest = std::max(*std::max_element(warm_ms.begin(), warm_ms.end()), 1e-3);
     const int rounds = std::clamp(static_cast<int>(1e3 * options.seconds_per_case / slowest), 7, 2000);

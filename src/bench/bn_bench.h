@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench/timing.h"
+#include "core/enum_names.h"
 
 namespace bnlab::bench {
 
@@ -19,10 +20,19 @@ struct BnBenchRow {
   double gbps = 0;   // 8 tensor passes (3 forward, 5 backward) / time
 };
 
+// Which normalisation `bench bn` times: BatchNorm, or bnlab's GroupNorm with
+// the group counts gn.groups = 0 (auto) gives, LayerNorm, InstanceNorm (4D
+// shapes only) against LibTorch's GroupNorm, layer_norm, InstanceNorm2d.
+enum class BenchNorm { kBatch, kGroup, kLayer, kInstance };
+const EnumNames<BenchNorm>& enum_names(BenchNorm);  // batch, group, layer, instance
+// "BatchNorm", "GroupNorm", "LayerNorm", "InstanceNorm"
+std::string display_name(BenchNorm norm);
+
 struct BnBenchOptions {
+  BenchNorm norm = BenchNorm::kBatch;
   std::vector<std::vector<int64_t>> shapes;  // empty: the default table
   double seconds_per_case = 0.4;             // timing budget per shape and implementation
-  bool relu = false;                         // time BatchNorm followed by a ReLU
+  bool relu = false;                         // time BatchNorm followed by a ReLU (batch only)
 };
 
 std::vector<std::vector<int64_t>> default_bn_shapes();

@@ -28,9 +28,9 @@ void check_output_file(const fs::path& out, bool overwrite) {
     throw std::invalid_argument(fmt::format("--out {}: no directory {}", out.string(), dir.string()));
 }
 
-void print_bn_header(std::ostream& out, bool relu, double copy_gbps) {
-  out << fmt::format("BatchNorm{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
-                     relu ? " followed by ReLU" : "", at::get_num_threads(), bn::fused_isa());
+void print_bn_header(std::ostream& out, BenchNorm norm, bool relu, double copy_gbps) {
+  out << fmt::format("{}{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
+                     display_name(norm), relu ? " followed by ReLU" : "", at::get_num_threads(), bn::fused_isa());
   out << fmt::format("copy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", copy_gbps);
   out << fmt::format("{:<18} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "impl", "median ms", "p25-p75 ms",
                      "x native", "GB/s", "% copy")
@@ -47,12 +47,12 @@ void print_bn_rows(std::ostream& out, const BnBenchResult& result) {
 void write_bn_csv(const fs::path& file, const BnBenchResult& result) {
   std::vector<std::vector<runs::CsvCell>> rows;
   for (const auto& r : result.rows)
-    rows.push_back({shape_field(r.shape), r.impl, result.relu ? 1.0 : 0.0, r.timing.median, r.timing.p25, r.timing.p75,
-                    double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps});
-  runs::write_csv_file(
-      file,
-      {"shape", "impl", "relu", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_native", "gbps", "copy_gbps"},
-      rows);
+    rows.push_back({to_name(result.norm), shape_field(r.shape), r.impl, result.relu ? 1.0 : 0.0, r.timing.median,
+                    r.timing.p25, r.timing.p75, double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps});
+  runs::write_csv_file(file,
+                       {"norm", "shape", "impl", "relu", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_native",
+                        "gbps", "copy_gbps"},
+                       rows);
 }
 
 void print_train_header(std::ostream& out) {

@@ -1,4 +1,4 @@
-// bnlab bench bn|train [--relu] [--out FILE.csv [--overwrite]] [--quick]
+// bnlab bench bn|train [--norm batch|group|layer|instance] [--relu] [--out FILE.csv [--overwrite]] [--quick]
 #include <fmt/format.h>
 
 #include <iostream>
@@ -14,6 +14,7 @@ namespace {
 struct BenchCommandOptions {
   std::string what;  // bn or train
   bool quick = false, relu = false, overwrite = false;
+  bench::BenchNorm norm = bench::BenchNorm::kBatch;
   std::optional<std::string> out;
 };
 
@@ -26,6 +27,14 @@ BenchCommandOptions read_options(const cxxopts::ParseResult& parsed) {
   o.quick = parsed.count("quick") > 0;
   o.relu = parsed.count("relu") > 0;
   if (o.relu && o.what != "bn") throw UsageError("--relu applies to bench bn only");
+  const auto norm = parsed["norm"].as<std::string>();
+  const auto chosen = from_name<bench::BenchNorm>(norm);
+  if (!chosen)
+    throw UsageError(
+        fmt::format("--norm: expected {}, got '{}'", fmt::join(all_names<bench::BenchNorm>(), ", "), norm));
+  o.norm = *chosen;
+  if (o.norm != bench::BenchNorm::kBatch && o.what != "bn") throw UsageError("--norm applies to bench bn only");
+  if (o.relu && o.norm != bench::BenchNorm::kBatch) throw UsageError("--relu applies to --norm batch only");
   o.overwrite = parsed.count("overwrite") > 0;
   if (parsed.count("out")) o.out = parsed["out"].as<std::string>();
   return o;
@@ -35,8 +44,9 @@ void bench_bn(const BenchCommandOptions& o) {
   bench::BnBenchOptions options;
   if (o.quick) options.seconds_per_case = 0.05;
   options.relu = o.relu;
-  bench::BnBenchResult result{{}, o.relu, bench::copy_bandwidth_gbps()};
-  bench::print_bn_header(std::cout, o.relu, result.copy_gbps);
+  options.norm = o.norm;
+  bench::BnBenchResult result{{}, o.relu, bench::copy_bandwidth_gbps(), o.norm};
+  bench::print_bn_header(std::cout, o.norm, o.relu, result.copy_gbps);
   result.rows = bench::bench_batch_norm(options);
   bench::print_bn_rows(std::cout, result);
   if (o.out) bench::write_bn_csv(*o.out, result);
@@ -59,13 +69,15 @@ int run_bench(const Args& args) {
                           "  bnlab bench bn      BatchNorm forward+backward: native vs reference vs fused kernels\n"
                           "  bnlab bench train   ms/step of keras-mlp and keras-cnn: none/native/custom BN, batch 32\n"
                           "                      and 128, threads 1 and 2\n");
-  parser.add_options()
-      ("out", "Also write the table as CSV", cxxopts::value<std::string>(), "FILE")
-      ("overwrite", "Replace an existing --out file")
-      ("quick", "Short timing budget (for tests; noisy)")
-      ("relu", "bn: time BatchNorm followed by ReLU (native: BatchNorm then torch::relu; ours: the ReLU fused "
-               "into the BatchNorm kernels)")
-      ("what", "bn or train", cxxopts::value<std::string>());
+  parser.add_options()("out", "Also write the table as CSV", cxxopts::value<std::string>(), "FILE")(
+      "overwrite", "Replace an existing --out file")("quick", "Short timing budget (for tests; noisy)")(
+      "norm",
+      "bn: batch, or group, layer, instance (bnlab's GroupNorm against LibTorch's; groups as gn.groups = 0 "
+      "gives them)",
+      cxxopts::value<std::string>()->default_value("batch"),
+      "NORM")("relu",
+              "bn: time BatchNorm followed by ReLU (native: BatchNorm then torch::relu; ours: the ReLU fused "
+              "into the BatchNorm kernels)")("what", "bn or train", cxxopts::value<std::string>());
   parser.parse_positional({"what"});
   parser.positional_help("bn|train");
   auto parsed = parse_command(parser, args);

@@ -65,26 +65,31 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward(const torch::Te
                                                                  bool need_affine) {
   const int64_t N = x3.size(0), C = x3.size(1), S = x3.size(2), G = mean.size(1);
   auto dx3 = need_dx ? torch::empty_like(x3) : torch::Tensor();
-  // (N, C) per-sample dgamma and dbeta, summed over N afterwards: each task
-  // writes its own rows, so threads never share an accumulator.
-  auto per_sample = torch::empty({2, N, C}, x3.options().dtype(torch::kFloat64));
-  double* dgamma_n = per_sample.data_ptr<double>();
-  double* dbeta_n = dgamma_n + N * C;
+  // dgamma and dbeta per task, summed over the tasks afterwards: threads
+  // never share an accumulator, and the sum's order is the tasks' (not
+  // their finishing order), so results do not depend on timing. Tasks start
+  // at multiples of a chunk size of at least the grain, so n0 / grain
+  // numbers them.
+  const int64_t task_grain = grain(2 * C * S), tasks = (N + task_grain - 1) / task_grain;
+  auto per_task = torch::zeros({tasks, 2, C}, x3.options().dtype(torch::kFloat64));
+  double* partial = per_task.data_ptr<double>();
   const double *m = mean.data_ptr<double>(), *r = invstd.data_ptr<double>();
   AT_DISPATCH_FLOATING_TYPES(x3.scalar_type(), "gn_fused_backward", [&] {
     const scalar_t *x = x3.data_ptr<scalar_t>(), *dy = dy3.data_ptr<scalar_t>();
     scalar_t* dx = need_dx ? dx3.data_ptr<scalar_t>() : nullptr;
     const scalar_t* w = data_or_null<scalar_t>(gamma);
     auto* sample_backward = BNLAB_ISA_COPY(fused, sample_backward<scalar_t>);
-    at::parallel_for(0, N, grain(2 * C * S), [&](int64_t n0, int64_t n1) {
+    at::parallel_for(0, N, task_grain, [&](int64_t n0, int64_t n1) {
       std::vector<scalar_t> work(2 * C);
+      std::vector<double> work_d(2 * C);
+      double* dgamma = partial + (n0 / task_grain) * 2 * C;  // (C), then dbeta (C)
       for (int64_t n = n0; n < n1; ++n)
         sample_backward(dy + n * C * S, x + n * C * S, dx ? dx + n * C * S : nullptr, G, C / G, S, m + n * G, r + n * G,
-                        w, dgamma_n + n * C, dbeta_n + n * C, work.data());
+                        w, dgamma, dgamma + C, work.data(), work_d.data());
     });
   });
   if (!need_affine) return {dx3, torch::Tensor(), torch::Tensor()};
-  const auto sums = per_sample.sum(1);  // (2, C): over samples, in float64
+  const auto sums = per_task.sum(0);  // (2, C): over tasks, in float64
   return {dx3, sums[0], sums[1]};
 }
 

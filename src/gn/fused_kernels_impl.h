@@ -98,26 +98,29 @@ void sample_normalize(const T* x_n, T* y_n, int64_t G, int64_t Cg, int64_t S, co
 // and per channel dgamma_c = (sum dy*x - mean * sum dy) * invstd, dbeta_c = sum dy.
 template <typename T>
 void sample_backward(const T* dy_n, const T* x_n, T* dx_n, int64_t G, int64_t Cg, int64_t S, const double* mean,
-                     const double* invstd, const T* gamma, double* dgamma, double* dbeta, T* work) {
+                     const double* invstd, const T* gamma, double* dgamma, double* dbeta, T* work, double* work_d) {
   const int64_t C = G * Cg;
-  double* sum_dy_x = dgamma;  // (C) per-channel sums first, turned into dgamma below
+  double* sum_dy_x = work_d;    // (C) this sample's sum dy*x per channel
+  double* sum_dy = work_d + C;  // (C) and sum dy
   if (S == 1) {
+#pragma omp simd
     for (int64_t c = 0; c < C; ++c) {
       sum_dy_x[c] = double(dy_n[c]) * double(x_n[c]);
-      dbeta[c] = double(dy_n[c]);
+      sum_dy[c] = double(dy_n[c]);
     }
   } else {
-    for (int64_t c = 0; c < C; ++c) channel_sums(dy_n + c * S, x_n + c * S, S, sum_dy_x[c], dbeta[c]);
+    for (int64_t c = 0; c < C; ++c) channel_sums(dy_n + c * S, x_n + c * S, S, sum_dy_x[c], sum_dy[c]);
   }
   T* coefficient = work;  // (C) invstd * gamma_c
   for (int64_t g = 0; g < G; ++g) {
     double sum_dxhat = 0, sum_dxhat_x = 0;  // sum dy*gamma and sum dy*gamma*x over the group
     for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
       const double w = gamma ? double(gamma[c]) : 1.0;
-      sum_dxhat += w * dbeta[c];
+      sum_dxhat += w * sum_dy[c];
       sum_dxhat_x += w * sum_dy_x[c];
       coefficient[c] = T(invstd[g] * w);
-      dgamma[c] = (sum_dy_x[c] - mean[g] * dbeta[c]) * invstd[g];
+      dgamma[c] += (sum_dy_x[c] - mean[g] * sum_dy[c]) * invstd[g];
+      dbeta[c] += sum_dy[c];
     }
     if (!dx_n) continue;
     const double K = double(Cg * S), r = invstd[g];
@@ -139,7 +142,7 @@ void sample_backward(const T* dy_n, const T* x_n, T* dx_n, int64_t G, int64_t Cg
   template void sample_normalize<T>(const T*, T*, int64_t, int64_t, int64_t, const double*, const double*, const T*, \
                                     const T*, T*);                                                                   \
   template void sample_backward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, const double*, const double*,  \
-                                   const T*, double*, double*, T*);
+                                   const T*, double*, double*, T*, double*);
 BNLAB_GN_INSTANTIATE(float)
 BNLAB_GN_INSTANTIATE(double)
 #undef BNLAB_GN_INSTANTIATE

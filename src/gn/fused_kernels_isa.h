@@ -5,7 +5,7 @@
 //
 // One sample at a time: x_n, y_n, dy_n, dx_n point at its C * S values,
 // (C, S) contiguous, G groups of Cg = C / G channels; per-group arrays hold
-// G entries, per-channel ones C. work holds 2 * C values of T.
+// G entries, per-channel ones C. work holds 2 * C values of T, work_d 2 * C doubles.
 #include <cstdint>
 
 #ifndef BNLAB_ISA
@@ -23,10 +23,10 @@ template <typename T>
 void sample_normalize(const T* x_n, T* y_n, int64_t G, int64_t Cg, int64_t S, const double* mean, const double* invstd,
                       const T* gamma, const T* beta, T* work);
 
-// dgamma_c and dbeta_c of this sample into dgamma, dbeta (C each, written,
-// not added), and dx when dx_n is not null.
+// This sample's dgamma_c and dbeta_c added to dgamma, dbeta (C each), and
+// dx when dx_n is not null.
 template <typename T>
 void sample_backward(const T* dy_n, const T* x_n, T* dx_n, int64_t G, int64_t Cg, int64_t S, const double* mean,
-                     const double* invstd, const T* gamma, double* dgamma, double* dbeta, T* work);
+                     const double* invstd, const T* gamma, double* dgamma, double* dbeta, T* work, double* work_d);
 
 }  // namespace bnlab::gn::fused::BNLAB_ISA
