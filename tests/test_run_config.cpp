@@ -38,7 +38,9 @@ TEST_CASE("values are type-checked and range-checked", "[config]") {
   const auto [key, value, message] = GENERATE(table<std::string, ConfigValue, std::string>({
       {"train.lr", ConfigValue(-1.0), "train.lr: must be > 0, got -1"},
       {"train.lr", ConfigValue(std::string("fast")), "train.lr: expected a number, got \"fast\""},
-      {"model.norm", ConfigValue(std::string("layer")), "must be one of none, native, custom, got \"layer\""},
+      {"model.norm", ConfigValue(std::string("batch")),
+       "must be one of none, native, custom, group, layer, instance, native-group, native-layer, native-instance, got "
+       "\"batch\""},
       {"train.epochs", ConfigValue(int64_t(0)), "must be >= 1, got 0"},
       {"bn.momentum", ConfigValue(1.5), "must be in [0, 1] or \"none\", got 1.5"},
       {"model.dropout", ConfigValue(1.0), "must be in [0, 1), got 1"},
@@ -66,7 +68,7 @@ TEST_CASE("command-line values parse by the key's type", "[config]") {
 
 TEST_CASE("each key checks its own values as they are read, before any config is made", "[config]") {
   REQUIRE_THROWS_WITH(from_text("train.lr", "-1"), Contains("must be > 0, got -1"));
-  REQUIRE_THROWS_WITH(from_text("model.norm", "layer"), Contains("must be one of none, native, custom"));
+  REQUIRE_THROWS_WITH(from_text("model.norm", "batch"), Contains("must be one of none, native, custom, group"));
   REQUIRE_THROWS_WITH(from_text("model.placement", "middle"), Contains("must be one of auto, before, after"));
   CHECK(from_text("model.norm", "custom") == ConfigValue(std::string("custom")));
 }

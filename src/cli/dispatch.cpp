@@ -49,10 +49,11 @@ const std::vector<Command>& commands() {
       {"diff", "compare result CSVs, runs or experiments cell by cell (exit 0 equal, 1 different)", run_diff},
       {"plot", "training curves (SVG/PNG through gnuplot), mean over seeds with a min-max band", run_plot},
       {"report", "per-variant table and curves of an experiment, into results/<name>/report.md", run_report},
+      {"fold", "fold a finished run's BatchNorm layers into its Linear/Conv layers, checked, into model-folded.pt",
+       run_fold},
       {"bench", "benchmarks: BatchNorm kernels (bn) and training steps (train)", run_bench},
       {"data", "fetch, verify and describe the MNIST and Fashion-MNIST data sets", run_data},
-      {"verify", "compare bnlab's BatchNorm with torch::nn::BatchNorm1d/2d on random cases",
-       run_verify},
+      {"verify", "compare bnlab's BatchNorm with torch::nn::BatchNorm1d/2d on random cases", run_verify},
       {"version", "versions, git commit, BLAS and thread settings", run_version},
   };
   return all;

@@ -9,6 +9,7 @@
 //     run.json      the run's record (record.h)
 //     checkpoint.pt model, optimiser and position, with --save-checkpoint
 //     model.pt      the trained model (stage-<name>.pt per named stage)
+//     model-folded.pt  the trained model with BatchNorm folded (bnlab fold)
 //     .lock         held while a process writes the folder (run_folder.h)
 #include <cstdint>
 #include <filesystem>
@@ -43,6 +44,7 @@ class RunFiles {
   std::filesystem::path run_json() const { return dir_ / "run.json"; }
   std::filesystem::path checkpoint() const { return dir_ / "checkpoint.pt"; }
   std::filesystem::path lock_file() const { return dir_ / ".lock"; }
+  std::filesystem::path folded_model() const { return dir_ / "model-folded.pt"; }
   // The model a stage hands on: model.pt for the unnamed stage of a
   // single-stage run, stage-<name>.pt for a named stage.
   std::filesystem::path stage_model(const std::string& stage) const {

@@ -16,6 +16,7 @@
 #include "models/model.h"
 #include "models/norm.h"
 #include "parallel/data_parallel.h"
+#include "runs/config_json.h"
 #include "runs/csv_writer.h"
 #include "runs/run_folder.h"
 #include "sweep/run_listener.h"
@@ -41,23 +42,6 @@ std::string host_name() {
   return name;
 }
 
-json to_json(const experiments::ConfigValue& value) {
-  return std::visit(
-      [](const auto& v) -> json {
-        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, experiments::NoneValue>)
-          return "none";
-        else
-          return v;
-      },
-      value);
-}
-
-json config_to_json(const experiments::RunConfig& config) {
-  json out = json::object();
-  for (const auto& key : experiments::config_keys()) out[key.name] = to_json(key.get(config));
-  return out;
-}
-
 json stages_to_json(const PlannedRun& run) {
   json stages = json::array();
   for (const auto& stage : run.stages)
@@ -65,7 +49,7 @@ json stages_to_json(const PlannedRun& run) {
                       {"action", to_name(stage.spec.action)},
                       {"trainable", to_name(stage.spec.trainable)},
                       {"bn_stats", stage.spec.freeze_bn_stats ? "frozen" : "update"},
-                      {"config", config_to_json(stage.config)}});
+                      {"config", runs::config_to_json(stage.config)}});
   return stages;
 }
 
@@ -85,7 +69,7 @@ runs::RunRecord start_record(const PlannedRun& run, const parallel::Group& group
   record.seed = run.seed;
   record.started_at = previous ? previous->started_at : utc_now();
   if (previous) record.resumed_at = utc_now();
-  record.config = config_to_json(run.config);
+  record.config = runs::config_to_json(run.config);
   record.stages = stages_to_json(run);
   record.bnlab_version = build_version();
   record.bnlab_commit = build_commit();
