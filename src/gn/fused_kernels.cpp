@@ -27,8 +27,7 @@ const T* data_or_null(const torch::Tensor& t) {
 
 std::pair<torch::Tensor, torch::Tensor> moments(const torch::Tensor& x3, int64_t G, double eps) {
   const int64_t N = x3.size(0), C = x3.size(1), S = x3.size(2), K = C / G * S;
-  auto mean = torch::empty({N, G}, x3.options().dtype(torch::kFloat64));
-  auto invstd = torch::empty_like(mean);
+  auto [mean, invstd] = empty_group_statistics(x3, G);  // (N, G) each
   double *m = mean.data_ptr<double>(), *r = invstd.data_ptr<double>();
   AT_DISPATCH_FLOATING_TYPES(x3.scalar_type(), "gn_fused_moments", [&] {
     const scalar_t* x = x3.data_ptr<scalar_t>();

@@ -33,6 +33,12 @@ struct GroupNormKernelSet {
 
 const GroupNormKernelSet& group_norm_kernel_set(Kernels which);
 
+// The (N, G) float64 mean and invstd a kernel set's moments fill, for x3 (N, C, S).
+inline std::pair<torch::Tensor, torch::Tensor> empty_group_statistics(const torch::Tensor& x3, int64_t groups) {
+  auto mean = torch::empty({x3.size(0), groups}, x3.options().dtype(torch::kFloat64));
+  return {mean, torch::empty_like(mean)};
+}
+
 namespace reference {
 const GroupNormKernelSet& kernel_set();
 }

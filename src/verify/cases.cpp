@@ -9,6 +9,12 @@
 namespace bnlab::verify {
 namespace {
 
+// The dtype asked for, or both.
+std::vector<torch::Dtype> dtypes_of(std::optional<torch::Dtype> dtype) {
+  if (dtype) return {*dtype};
+  return {torch::kFloat32, torch::kFloat64};
+}
+
 std::string describe_renorm(const bn::RenormOptions& r) {
   const bool scheduled = r.warmup_steps() || r.rmax_steps() || r.dmax_steps();
   return fmt::format(" renorm(r<={}{},d<={}{}{})", r.rmax(), r.rmin() ? fmt::format(",r>={}", *r.rmin()) : "", r.dmax(),
@@ -196,8 +202,7 @@ std::vector<EquivalenceCase> ghost_cases(std::optional<torch::Dtype> dtype) {
   std::vector<EquivalenceCase> cases;
   int variant = 0;
   for (const auto& [shape, virtual_batch] : table)
-    for (torch::Dtype type : {torch::kFloat32, torch::kFloat64}) {
-      if (dtype && type != *dtype) continue;
+    for (torch::Dtype type : dtypes_of(dtype)) {
       EquivalenceCase c;
       c.shape = shape;
       c.dtype = type;
@@ -229,10 +234,6 @@ std::vector<EquivalenceCase> verify_cases(int count, uint64_t seed, std::optiona
   return for_each_kernels(cases, kernels);
 }
 
-}  // namespace bnlab::verify
-
-namespace bnlab::verify {
-
 std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype) {
   using bn::RenormOptions;
   // The reference's starting state is random (running_var in [0.5, 1.5),
@@ -257,8 +258,7 @@ std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype) {
   std::vector<EquivalenceCase> cases;
   int variant = 0;
   for (const auto& row : table)
-    for (torch::Dtype type : {torch::kFloat32, torch::kFloat64}) {
-      if (dtype && type != *dtype) continue;
+    for (torch::Dtype type : dtypes_of(dtype)) {
       EquivalenceCase c;
       c.shape = row.shape;
       c.dtype = type;
@@ -276,10 +276,6 @@ std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype) {
     }
   return cases;
 }
-
-}  // namespace bnlab::verify
-
-namespace bnlab::verify {
 
 std::vector<EquivalenceCase> group_family_cases(NormFamily family, std::optional<torch::Dtype> dtype) {
   // (shape, groups): the MLP's Dense layers (128, 64, 100, 32, 16 features),
@@ -299,8 +295,7 @@ std::vector<EquivalenceCase> group_family_cases(NormFamily family, std::optional
   std::vector<EquivalenceCase> cases;
   int variant = 0;
   for (const auto& row : table)
-    for (torch::Dtype type : {torch::kFloat32, torch::kFloat64}) {
-      if (dtype && type != *dtype) continue;
+    for (torch::Dtype type : dtypes_of(dtype)) {
       EquivalenceCase c;
       c.family = family;
       c.groups = row.groups;
