@@ -29,11 +29,12 @@ Impl impl_of(std::string name, Module module) {
 
 // The group norms: native, then ours with each kernel set.
 std::vector<Impl> group_implementations(BenchNorm norm, int64_t channels, bool spatial) {
-  models::NormOptions auto_groups;
-  auto_groups.kind = models::NormKind::kGroup;
-  const int64_t groups = norm == BenchNorm::kLayer      ? 1
-                         : norm == BenchNorm::kInstance ? channels
-                                                        : models::groups_for_layer(auto_groups, channels, !spatial);
+  // The groups a model's layer of this shape gets (gn.groups = 0: auto).
+  models::NormOptions layer;
+  layer.kind = norm == BenchNorm::kLayer      ? models::NormKind::kLayer
+               : norm == BenchNorm::kInstance ? models::NormKind::kInstance
+                                              : models::NormKind::kGroup;
+  const int64_t groups = models::groups_for_layer(layer, channels, !spatial);
   std::vector<Impl> impls;
   if (norm == BenchNorm::kGroup) impls.push_back(impl_of("native", torch::nn::GroupNorm(groups, channels)));
   if (norm == BenchNorm::kLayer) impls.push_back(impl_of("native", gn::NativeLayerNorm(channels)));

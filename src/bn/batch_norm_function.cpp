@@ -42,18 +42,6 @@ const parallel::Group* group_of_token(int64_t token) {
   return reinterpret_cast<const parallel::Group*>(static_cast<intptr_t>(token));
 }
 
-// An empty batch (N = 0 or a zero spatial size), as native BatchNorm answers
-// it: an empty output of x's shape and memory format, still connected to
-// weight and bias for autograd (their gradients are zeros), and the running
-// statistics left alone.
-torch::Tensor empty_batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                               bool relu) {
-  auto y = x.clone();
-  if (weight.defined()) y = y * weight[0];
-  if (bias.defined()) y = y + bias[0];
-  return relu ? torch::relu(y) : y;
-}
-
 }  // namespace
 
 // ---- forward ------------------------------------------------------------------
@@ -198,7 +186,10 @@ torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, co
                          const RenormInput* renorm) {
   const parallel::Group* synced = sync_group && sync_group->size() > 1 ? sync_group : nullptr;
   check_batch_norm_arguments(x, weight, bias, running_mean, running_var, use_batch_stats, synced != nullptr);
-  if (x.numel() == 0 && !synced) return empty_batch_norm(x, weight, bias, relu);
+  if (x.numel() == 0 && !synced) {  // the running statistics are left alone, as native does
+    const auto y = empty_normalised(x, weight, bias);
+    return relu ? torch::relu(y) : y;
+  }
   return BatchNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x),
                                   absent_as_empty(running_mean, x), absent_as_empty(running_var, x), use_batch_stats,
                                   momentum, eps, kernels, relu, synced, renorm);

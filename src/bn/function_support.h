@@ -39,6 +39,16 @@ inline torch::Tensor from_ncs(const torch::Tensor& t3, at::IntArrayRef sizes, bo
   return t3.view(sizes);
 }
 
+// What a normalisation answers an empty batch (N = 0 or a zero spatial size)
+// with, as native BatchNorm and GroupNorm do: an empty output of x's shape and
+// memory format, still connected to weight and bias for autograd (their
+// gradients are zeros). weight and bias may be undefined.
+inline torch::Tensor empty_normalised(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  auto y = x.clone();
+  if (weight.defined()) y = y * weight[0];
+  return bias.defined() ? y + bias[0] : y;
+}
+
 // Per-channel bookkeeping in one plain loop over C (tensor ops here would
 // cost a dispatch and an allocation each, which dominates small layers):
 //   running stats: r = (1 - momentum) * r + momentum * batch_stat, running_var

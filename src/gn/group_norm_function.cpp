@@ -88,11 +88,7 @@ torch::Tensor group_norm(const torch::Tensor& x, int64_t groups, const torch::Te
     TORCH_CHECK(t.scalar_type() == x.scalar_type(), "GroupNorm: ", name, " has dtype ", t.scalar_type(),
                 " but the input has dtype ", x.scalar_type());
   }
-  if (x.numel() == 0) {  // an empty batch: an empty y, still connected to weight and bias
-    auto y = x.clone();
-    if (weight.defined()) y = y * weight[0];
-    return bias.defined() ? y + bias[0] : y;
-  }
+  if (x.numel() == 0) return bn::detail::empty_normalised(x, weight, bias);
   return GroupNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x), groups, eps, kernels);
 }
 
