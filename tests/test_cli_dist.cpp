@@ -219,6 +219,6 @@ TEST_CASE("a dry run starts runs meant for a job through bnlab launch", "[cli][d
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK_THAT(result.output,
-             Contains("bnlab launch --nproc 2 -- run sync-bn --variant world_size=2,batch_size=2,mode=local --seed 0") &&
-                 Contains("bnlab launch --nproc 4 -- run sync-bn --variant world_size=4,batch_size=32,mode=sync --seed 0"));
+             Contains("bnlab launch --nproc 2 -- run sync-bn --variant local,world_size=2,batch_size=2 --seed 0") &&
+                 Contains("bnlab launch --nproc 4 -- run sync-bn --variant group,world_size=4,batch_size=32 --seed 0"));
 }

@@ -3,6 +3,7 @@
 //                [--world-size N --rank R --master-addr H --master-port P]
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/command.h"
@@ -109,11 +110,14 @@ RunCommandOptions read_options(const cxxopts::ParseResult& parsed) {
 }
 
 void print_summary(const std::vector<sweep::SweepEntry>& done) {
-  std::cout << fmt::format("\n{:<28} {:>5}  {:<11} {:>6} {:>9} {:>9} {:>9}\n", "variant", "seed", "status",
+  // The variant column is as wide as the longest name (grid names run long).
+  size_t width = 28;
+  for (const auto& entry : done) width = std::max(width, entry.run.variant.size());
+  std::cout << fmt::format("\n{:<{}} {:>5}  {:<11} {:>6} {:>9} {:>9} {:>9}\n", "variant", width, "seed", "status",
                            "epochs", "val_acc", "best", "ms/step");
   for (const auto& [run, summary, skipped] : done) {
     const auto& last = summary.last_epoch;
-    std::cout << fmt::format("{:<28} {:>5}  {:<11} {:>6} {:>9} {:>9} {:>9}\n", run.variant, run.seed,
+    std::cout << fmt::format("{:<{}} {:>5}  {:<11} {:>6} {:>9} {:>9} {:>9}\n", run.variant, width, run.seed,
                              runs::to_string(summary.status), last ? std::to_string(last->epoch) : "-",
                              last ? fmt::format("{:.4f}", last->val_accuracy) : "-",
                              last ? fmt::format("{:.4f}", summary.best_val_accuracy) : "-",
