@@ -99,13 +99,14 @@ TEST_CASE("data verify on an empty data dir fails and says how to fetch", "[cli]
 }
 
 TEST_CASE("verify passes on a small table and prints one row per case", "[cli][bn]") {
-  // 3 random cases and the float64 edge cases, each with the reference and the fused kernels.
+  // 3 random cases and the float64 edge cases, each with the reference
+  // kernels and every fused copy this CPU runs.
   auto result = run_bnlab({"verify", "--cases", "3", "--seed", "5", "--dtype", "float64", "--norm", "batch"});
   CHECK(result.exit_code == 0);
   const auto edge = bnlab::verify::edge_cases();
   const auto float64_edge =
       std::count_if(edge.begin(), edge.end(), [](const auto& c) { return c.dtype == torch::kFloat64; });
-  const size_t cases = 2 * (3 + size_t(float64_edge));
+  const size_t cases = (1 + bnlab::supported_isas().size()) * (3 + size_t(float64_edge));
   CHECK_THAT(result.output,
              Contains(std::to_string(cases) + " cases, " + std::to_string(cases) + " passed, 0 failed") &&
                  Contains("nan+inf") && Contains("channels-last") && Contains("(0,3,5,5)"));
@@ -114,18 +115,43 @@ TEST_CASE("verify passes on a small table and prints one row per case", "[cli][b
 TEST_CASE("verify --norm ghost checks Ghost BatchNorm against native BatchNorm per virtual batch", "[cli][bn][ghost]") {
   auto result = run_bnlab({"verify", "--norm", "ghost", "--dtype", "float64"});
   CHECK(result.exit_code == 0);
-  const auto cases = std::to_string(2 * bnlab::verify::ghost_cases(torch::kFloat64).size());  // x 2 kernel sets
+  const auto cases = std::to_string((1 + bnlab::supported_isas().size()) *  // reference + each fused copy
+                                    bnlab::verify::ghost_cases(torch::kFloat64).size());
   CHECK_THAT(result.output, Contains(cases + " cases, " + cases + " passed, 0 failed") && Contains("ghost=16") &&
                                 Contains("each virtual batch") && !Contains("nan+inf"));
 }
 
-TEST_CASE("verify passes with the portable copies of the kernels too", "[cli][bn]") {
-  // BNLAB_ISA=portable runs the copies built for CPUs without AVX2 here;
-  // both dtypes and the large-offset cases (added for float32).
-  auto result = run_bnlab({"verify", "--cases", "6", "--seed", "9"}, {"BNLAB_ISA=portable"});
-  CHECK(result.exit_code == 0);
-  CHECK_THAT(result.output, Contains("fused kernels run with: portable") && Contains(" 0 failed"));
-  auto unknown = run_bnlab({"version"}, {"BNLAB_ISA=avx512"});
-  CHECK(unknown.exit_code == 0);
-  CHECK_THAT(unknown.output, Contains("BNLAB_ISA=avx512 ignored"));
+TEST_CASE("BNLAB_ISA forces one compiled copy of the kernels, and verify checks it", "[cli][bn]") {
+  SECTION("the copy BNLAB_ISA names is the one verify runs (both dtypes, the large-offset cases)") {
+    auto result = run_bnlab({"verify", "--cases", "6", "--seed", "9", "--norm", "batch"}, {"BNLAB_ISA=portable"});
+    CHECK(result.exit_code == 0);
+    CHECK_THAT(result.output, Contains("fused kernel copies: portable (") && Contains("fused/portable") &&
+                                  !Contains("fused/avx2") && Contains(" 0 failed"));
+    auto version = run_bnlab({"version"}, {"BNLAB_ISA=portable"});
+    CHECK_THAT(version.output, Contains("kernel copy: portable"));
+  }
+  SECTION("a name that is no copy stops every command with exit 2") {
+    auto unknown = run_bnlab({"version"}, {"BNLAB_ISA=sse4"});
+    CHECK(unknown.exit_code == 2);
+    CHECK_THAT(unknown.output, Contains("BNLAB_ISA=sse4: expected one of portable, avx2, avx512"));
+  }
+  SECTION("a copy this CPU cannot run is refused, not run into an illegal instruction") {
+    for (const auto isa : bnlab::all_values<bnlab::Isa>()) {
+      if (bnlab::cpu_supports(isa)) continue;
+      const auto name = bnlab::to_name(isa);
+      auto refused = run_bnlab({"verify", "--cases", "1"}, {"BNLAB_ISA=" + name});
+      CHECK(refused.exit_code == 2);
+      CHECK_THAT(refused.output, Contains("BNLAB_ISA=" + name + ": this CPU lacks its instructions"));
+      auto option = run_bnlab({"verify", "--isa", name});
+      CHECK(option.exit_code == 2);
+    }
+  }
+  SECTION("--isa names a copy; a bad name is a usage error") {
+    auto least = run_bnlab({"verify", "--isa", bnlab::to_name(bnlab::supported_isas().back()), "--cases", "2", "--norm",
+                            "batch", "--dtype", "float64"});
+    CHECK(least.exit_code == 0);
+    auto bad = run_bnlab({"verify", "--isa", "mmx"});
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.output, Contains("--isa: expected portable, avx2, avx512, all or auto, got 'mmx'"));
+  }
 }

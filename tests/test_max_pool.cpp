@@ -1,8 +1,9 @@
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <catch2/catch.hpp>
 #include <limits>
 
+#include "core/cpu.h"
 #include "models/max_pool.h"
 
 using namespace bnlab;
@@ -26,11 +27,13 @@ PoolResult pool_with_grad(Pool&& pool, const torch::Tensor& x, const torch::Tens
 // Exact equality, no tolerance: pooling only moves values, so any difference
 // is a different choice of window element.
 TEST_CASE("MaxPool2x2 equals torch::nn::MaxPool2d(2) in values and gradients", "[models][pool]") {
+  const auto isa = GENERATE(from_range(supported_isas()));  // every compiled copy this CPU runs
+  const ScopedIsa copy(isa);
   const auto dtype = GENERATE(torch::kFloat32, torch::kFloat64);
   const auto shape = GENERATE(std::vector<int64_t>{32, 4, 26, 26}, std::vector<int64_t>{2, 3, 7, 9},
                               std::vector<int64_t>{1, 1, 2, 2}, std::vector<int64_t>{3, 2, 5, 2});
   const auto data = GENERATE(as<std::string>{}, "gaussian", "relu-ties", "nan-and-inf");
-  CAPTURE(dtype, shape, data);
+  CAPTURE(to_name(isa), dtype, shape, data);
   torch::manual_seed(3);
   auto x = torch::randn(shape, dtype);
   if (data == "relu-ties") x = x.relu();  // many windows with several zeros: the first must win

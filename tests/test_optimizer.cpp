@@ -1,8 +1,9 @@
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <catch2/catch.hpp>
 #include <sstream>
 
+#include "core/cpu.h"
 #include "support/tensor_matchers.h"
 #include "train/fused_adam.h"
 #include "train/optimizer.h"
@@ -39,10 +40,12 @@ void set_gradients(const std::vector<torch::Tensor>& parameters, int step) {
 }  // namespace
 
 TEST_CASE("FusedAdam follows torch::optim::Adam step for step", "[optim]") {
+  const auto isa = GENERATE(from_range(supported_isas()));  // every compiled copy this CPU runs
   const auto dtype = GENERATE(torch::kFloat32, torch::kFloat64);
   const double weight_decay = GENERATE(0.0, 0.01);
   const bool amsgrad = GENERATE(false, true);
-  CAPTURE(dtype, weight_decay, amsgrad);
+  CAPTURE(to_name(isa), dtype, weight_decay, amsgrad);
+  const ScopedIsa copy(isa);
   const auto options = torch::optim::AdamOptions(3e-3).weight_decay(weight_decay).amsgrad(amsgrad);
   auto ours = make_parameters(dtype);
   auto theirs = copies(ours);

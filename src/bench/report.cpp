@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "bn/kernels.h"
+#include "core/cpu.h"
 #include "core/threads.h"
 #include "runs/csv_writer.h"
 
@@ -30,7 +31,7 @@ void check_output_file(const fs::path& out, bool overwrite) {
 
 void print_bn_header(std::ostream& out, BenchNorm norm, bool relu, double copy_gbps) {
   out << fmt::format("{}{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
-                     display_name(norm), relu ? " followed by ReLU" : "", at::get_num_threads(), bn::fused_isa());
+                     display_name(norm), relu ? " followed by ReLU" : "", at::get_num_threads(), to_name(active_isa()));
   out << fmt::format("copy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", copy_gbps);
   out << fmt::format("{:<18} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "impl", "median ms", "p25-p75 ms",
                      "x native", "GB/s", "% copy")

@@ -219,6 +219,4 @@ const KernelSet& kernel_set() {
   return set;
 }
 
-const char* isa() { return cpu_has_avx2_fma() ? "avx2" : "portable"; }
-
 }  // namespace bnlab::bn::fused

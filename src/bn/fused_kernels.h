@@ -13,9 +13,6 @@ namespace bnlab::bn::fused {
 // These entry points as a KernelSet (kernels.h), whole-layer entries included.
 const KernelSet& kernel_set();
 
-// The instruction set they run with here: "avx2" or "portable".
-const char* isa();
-
 std::pair<torch::Tensor, torch::Tensor> batch_moments(const torch::Tensor& x);
 torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
                                 const torch::Tensor& gamma, const torch::Tensor& beta);

@@ -26,21 +26,27 @@ inline double sqrt_of(double v) { return __builtin_sqrt(v); }
 inline void stream_bytes(void* dst, const void* src, int64_t bytes) {
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
-#if defined(__AVX2__) || defined(__SSE2__)
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+  constexpr int64_t kWidth = 64;
+#elif defined(__AVX2__)
   constexpr int64_t kWidth = 32;
-#else
+#elif defined(__SSE2__)
   constexpr int64_t kWidth = 16;
-#endif
-  for (; bytes > 0 && (reinterpret_cast<uintptr_t>(d) % kWidth) != 0; --bytes) *d++ = *s++;
-  for (; bytes >= kWidth; bytes -= kWidth, d += kWidth, s += kWidth) {
-#if defined(__AVX2__)
-    _mm256_stream_si256(reinterpret_cast<__m256i*>(d), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
 #else
-    _mm_stream_si128(reinterpret_cast<__m128i*>(d), _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+  constexpr int64_t kWidth = 0;
 #endif
+  if constexpr (kWidth > 0) {
+    for (; bytes > 0 && (reinterpret_cast<uintptr_t>(d) % kWidth) != 0; --bytes) *d++ = *s++;
+    for (; bytes >= kWidth; bytes -= kWidth, d += kWidth, s += kWidth) {
+#if defined(__AVX512F__)
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(d), _mm512_loadu_si512(s));
+#elif defined(__AVX2__)
+      _mm256_stream_si256(reinterpret_cast<__m256i*>(d), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
+#elif defined(__SSE2__)
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d), _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+#endif
+    }
   }
-#endif
   for (; bytes > 0; --bytes) *d++ = *s++;
 }
 

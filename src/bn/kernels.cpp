@@ -23,6 +23,4 @@ Kernels parse_kernels(const std::string& name) {
 
 const char* to_string(Kernels which) { return to_name(which).c_str(); }
 
-const char* fused_isa() { return fused::isa(); }
-
 }  // namespace bnlab::bn

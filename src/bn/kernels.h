@@ -63,7 +63,4 @@ const KernelSet& kernel_set(Kernels which);
 Kernels parse_kernels(const std::string& name);
 const char* to_string(Kernels which);
 
-// The instruction set the fused kernels run with here: "avx2" or "portable".
-const char* fused_isa();
-
 }  // namespace bnlab::bn

@@ -1,4 +1,5 @@
-// bnlab verify [--cases N] [--seed S] [--dtype float32|float64|both] [--kernels K] [--norm NORM|all]
+// bnlab verify [--cases N] [--seed S] [--dtype float32|float64|both] [--kernels K] [--isa ISA|all]
+//              [--norm NORM|all]
 // bnlab launch --nproc N -- verify --sync-bn
 #include <fmt/format.h>
 
@@ -7,6 +8,7 @@
 #include "cli/command.h"
 #include "cli/dist_options.h"
 #include "cli/errors.h"
+#include "core/cpu.h"
 #include "verify/equivalence.h"
 #include "verify/tables.h"
 
@@ -18,6 +20,7 @@ struct VerifyOptions {
   uint64_t seed = 0;
   std::optional<torch::Dtype> dtype;  // nullopt: both
   std::vector<bn::Kernels> kernels = {bn::Kernels::kReference, bn::Kernels::kFused};
+  std::vector<Isa> isas = supported_isas();  // the fused kernels' copies to run
   bool sync_bn = false;
   // Every norm, in enum_names order.
   std::vector<verify::NormUnderTest> norms = all_values<verify::NormUnderTest>();
@@ -86,16 +89,41 @@ int run_table(const std::vector<verify::EquivalenceCase>& table, uint64_t seed, 
   return failures ? kExitFailure : kExitOk;
 }
 
+std::string isa_list(const std::vector<Isa>& isas) {
+  std::vector<std::string> names;
+  for (Isa isa : isas) names.push_back(to_name(isa));
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// --isa: auto (BNLAB_ISA's copy when it is set, else all), all (every copy
+// this CPU runs) or one copy's name, which the CPU must run.
+std::vector<Isa> parse_isas(const std::string& text) {
+  if (text == "auto") {
+    if (const auto forced = isa_from_environment()) return {*forced};
+    return supported_isas();
+  }
+  if (text == "all") return supported_isas();
+  const auto isa = from_name<Isa>(text);
+  if (!isa)
+    throw UsageError(fmt::format("--isa: expected {}, all or auto, got '{}'", fmt::join(all_names<Isa>(), ", "), text));
+  if (!cpu_supports(*isa))
+    throw UsageError(fmt::format("--isa {}: this CPU lacks its instructions; it runs {}", text, supported_isa_list()));
+  return {*isa};
+}
+
 int verify_sync_bn(const VerifyOptions& options, const cxxopts::ParseResult& parsed) {
   const auto group = join_group(parsed);
   if (group->size() < 2)
     throw UsageError("--sync-bn compares across ranks: run it in a job, e.g. "
                      "`bnlab launch --nproc 2 -- verify --sync-bn`");
   if (group->is_root())
-    std::cout << fmt::format("sync BatchNorm on {} ranks vs bnlab BatchNorm in one process on the whole batch "
-                             "(fused kernels: {})\n", group->size(), bn::fused_isa());
-  return run_table(verify::for_each_kernels(verify::sync_cases(), options.kernels), options.seed, group->is_root(),
-                   "bnlab BatchNorm, one process, whole batch", [&](const verify::EquivalenceCase& c, uint64_t seed) {
+    std::cout << fmt::format(
+        "sync BatchNorm on {} ranks vs bnlab BatchNorm in one process on the whole batch "
+        "(fused kernel copies: {})\n",
+        group->size(), isa_list(options.isas));
+  return run_table(verify::for_each_kernels(verify::sync_cases(), options.kernels, options.isas), options.seed,
+                   group->is_root(), "bnlab BatchNorm, one process, whole batch",
+                   [&](const verify::EquivalenceCase& c, uint64_t seed) {
                      return verify::compare_sync_with_single(c, seed, group);
                    });
 }
@@ -117,6 +145,9 @@ int run_verify(const Args& args) {
       ("seed", "Seed of the case table and the data", cxxopts::value<uint64_t>()->default_value("0"), "S")
       ("dtype", "float32, float64 or both", cxxopts::value<std::string>()->default_value("both"), "T")
       ("kernels", "reference, fused or both", cxxopts::value<std::string>()->default_value("both"), "K")
+      ("isa", "The fused kernels' compiled copies to run: avx512, avx2, portable, all (every copy this CPU "
+              "runs) or auto (BNLAB_ISA's copy when it is set, else all)",
+              cxxopts::value<std::string>()->default_value("auto"), "ISA")
       ("norm", "batch (BatchNorm against native), ghost (virtual batches against native BatchNorm on each "
                "in turn), renorm (Batch Renormalization against its tensor-op reference), group, layer, instance "
                "(bnlab's GroupNorm against LibTorch's GroupNorm, layer_norm, InstanceNorm) or all",
@@ -146,6 +177,7 @@ int run_verify(const Args& args) {
       throw UsageError(fmt::format("--kernels: {}", error.what()));
     }
   }
+  options.isas = parse_isas((*parsed)["isa"].as<std::string>());
   const auto norm = (*parsed)["norm"].as<std::string>();
   if (norm != "all") {
     const auto chosen = from_name<verify::NormUnderTest>(norm);
@@ -155,11 +187,13 @@ int run_verify(const Args& args) {
     options.norms = {*chosen};
   }
   if (parsed->count("sync-bn")) return verify_sync_bn(options, *parsed);
-  std::cout << fmt::format("fused kernels run with: {}\n", bn::fused_isa());
+  std::cout << fmt::format("fused kernel copies: {} (this CPU runs {})\n", isa_list(options.isas),
+                           supported_isa_list());
   int exit_code = kExitOk;
   std::string verdicts;
   for (const auto which : options.norms) {
-    const auto table = verify::verify_table(which, options.cases, options.seed, options.dtype, options.kernels);
+    const auto table =
+        verify::verify_table(which, options.cases, options.seed, options.dtype, options.kernels, options.isas);
     std::cout << fmt::format("\n== {}: ours against {} ==\n", to_name(which), table.reference);
     const int code =
         run_table(table.cases, options.seed, true, table.reference,

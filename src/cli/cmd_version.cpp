@@ -10,6 +10,7 @@
 #include "cli/errors.h"
 #include "core/allocator.h"
 #include "core/build_info.h"
+#include "core/cpu.h"
 #include "core/threads.h"
 
 namespace bnlab::cli {
@@ -20,12 +21,12 @@ int run_version(const Args& args) {
   if (!parsed) return kExitOk;
 
   std::cout << fmt::format("bnlab {} (commit {})\n", build_version(), build_commit())
-            << fmt::format("LibTorch {}\n", TORCH_VERSION)
-            << fmt::format("BLAS: {}\n", blas_description())
+            << fmt::format("LibTorch {}\n", TORCH_VERSION) << fmt::format("BLAS: {}\n", blas_description())
             << fmt::format("threads: {} (set with --threads N or auto; auto here: {})\n", at::get_num_threads(),
                            parse_thread_count("auto"))
             << fmt::format("transparent huge pages: {}\n", huge_page_description())
-            << fmt::format("fused BatchNorm kernels: {}\n", bn::fused_isa());
+            << fmt::format("kernel copy: {} (this CPU runs {}; BNLAB_ISA forces one)\n", to_name(active_isa()),
+                           supported_isa_list());
   return kExitOk;
 }
 

@@ -7,6 +7,7 @@
 #include "cli/errors.h"
 #include "cli/global_options.h"
 #include "core/allocator.h"
+#include "core/cpu.h"
 #include "core/durable_file.h"
 #include "core/input_error.h"
 #include "core/threads.h"
@@ -92,6 +93,12 @@ int dispatch(int argc, char** argv) {
   if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
     print_usage(words.empty() ? std::cerr : std::cout);
     return words.empty() ? kExitUsage : kExitOk;
+  }
+  try {
+    isa_from_environment();  // a bad BNLAB_ISA stops every command before it starts
+  } catch (const InputError& error) {
+    std::cerr << fmt::format("bnlab: error: {}\n", error.what());
+    return kExitUsage;
   }
   for (const auto& command : commands()) {
     if (command.name != words[0]) continue;

@@ -1,13 +1,52 @@
 #pragma once
-// What the CPU running us can do, for code compiled twice (portable and
-// -mavx2 -mfma) that picks its copy at run time.
+// The instruction sets kernel families are compiled for, which of them this
+// CPU runs, and the copy in use (see the mechanism below).
+#include <string>
+#include <vector>
+
+#include "core/enum_names.h"
 
 namespace bnlab {
 
-// True when the CPU has AVX2 and FMA (checked once), unless the environment
-// sets BNLAB_ISA=portable: then the portable copies run everywhere, so that
-// they can be tested (and compared) on a machine with AVX2.
-bool cpu_has_avx2_fma();
+// The compiled copies, least capable first:
+//   portable: any x86-64 (SSE2) or other CPU;
+//   avx2:     AVX2 + FMA (Haswell, Zen 1 and later);
+//   avx512:   AVX-512 F/BW/VL/DQ with 512-bit vectors (Skylake-SP, Ice Lake,
+//             Sapphire Rapids, Zen 4/5).
+enum class Isa { kPortable, kAvx2, kAvx512 };
+const EnumNames<Isa>& enum_names(Isa);  // "portable", "avx2", "avx512"
+
+// True when this CPU can run the copy (checked once).
+bool cpu_supports(Isa isa);
+
+// Every copy this CPU can run, most capable first; and as text, "avx512, avx2, portable".
+std::vector<Isa> supported_isas();
+std::string supported_isa_list();
+
+// The copy kernels call: the one BNLAB_ISA names (so the less capable copies
+// can be tested, and compared, on a CPU that has more), else the most capable
+// this CPU supports. Throws InputError when BNLAB_ISA names no copy, or one
+// this CPU cannot run (commands check it at start-up, see isa_from_environment).
+Isa active_isa();
+
+// What BNLAB_ISA asks for: nullopt when unset or empty; InputError naming the
+// value when it is not a copy's name or this CPU lacks the instructions.
+std::optional<Isa> isa_from_environment();
+
+// Runs kernels with `isa` until destroyed (the test suite and `bnlab verify`
+// run every supported copy this way), then restores the previous choice.
+// Throws InputError when the CPU cannot run `isa`. Process-wide: use it on
+// the thread that launches the kernels, not while other threads compute.
+class ScopedIsa {
+ public:
+  explicit ScopedIsa(Isa isa);
+  ~ScopedIsa();
+  ScopedIsa(const ScopedIsa&) = delete;
+  ScopedIsa& operator=(const ScopedIsa&) = delete;
+
+ private:
+  Isa previous_;
+};
 
 }  // namespace bnlab
 
@@ -16,12 +55,15 @@ bool cpu_has_avx2_fma();
 //                   include guard (it is included once per copy);
 //   NAME_impl.h     the definitions; it includes NAME_isa.h, so the two
 //                   cannot drift apart;
-//   NAME_avx2.cpp, NAME_portable.cpp
-//                   #define BNLAB_ISA avx2 | portable, then include
+//   NAME_avx512.cpp, NAME_avx2.cpp, NAME_portable.cpp
+//                   #define BNLAB_ISA avx512 | avx2 | portable, then include
 //                   NAME_impl.h; CMake compiles each with its ISA's flags.
 // The caller declares every copy with
 //   #define BNLAB_ISA_DECLARATIONS "path/NAME_isa.h"
 //   #include "core/isa_copies.h"
-// and calls the copy for this CPU with BNLAB_ISA_COPY(NS, name):
+// and calls the copy in use with BNLAB_ISA_COPY(NS, name):
 // BNLAB_ISA_COPY(ns, f<float>)(args).
-#define BNLAB_ISA_COPY(NS, name) (::bnlab::cpu_has_avx2_fma() ? NS::avx2::name : NS::portable::name)
+#define BNLAB_ISA_COPY(NS, name)                                     \
+  (::bnlab::active_isa() == ::bnlab::Isa::kAvx512 ? NS::avx512::name \
+   : ::bnlab::active_isa() == ::bnlab::Isa::kAvx2 ? NS::avx2::name   \
+                                                  : NS::portable::name)

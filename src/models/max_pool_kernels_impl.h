@@ -11,8 +11,13 @@ namespace bnlab::models::max_pool_kernels::BNLAB_ISA {
 // spend half its time in its scalar remainder. Each row is done in chunks of
 // one vector of outputs, the last one through a zero-padded copy, so every
 // output goes through the vector code.
+#if defined(__AVX512F__)
+constexpr int64_t kVectorBytes = 64;
+#else
+constexpr int64_t kVectorBytes = 32;  // AVX2's; the portable copy keeps its chunking
+#endif
 template <typename T>
-constexpr int64_t kChunk = 32 / sizeof(T);  // outputs per AVX2 vector
+constexpr int64_t kChunk = kVectorBytes / sizeof(T);  // outputs per vector
 
 // count outputs of one row pair: out = max over each 2x2 window, winner = the
 // window position of the value taken (0 top-left, 1 top-right, 2 bottom-left,

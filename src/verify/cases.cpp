@@ -31,20 +31,24 @@ std::string EquivalenceCase::describe() const {
                                   : family == NormFamily::kInstance ? "instance "
                                                                     : "";
   if (family != NormFamily::kBatch)
-    return fmt::format("{}{} ({}) {} affine={} steps={}{}{}{}", family_text,
-                       kernels == Kernels::kFused ? "fused" : "ref", fmt::join(shape, ","),
+    return fmt::format("{}{} ({}) {} affine={} steps={}{}{}{}", family_text, kernels_text(), fmt::join(shape, ","),
                        dtype == torch::kFloat64 ? "f64" : "f32", affine ? 1 : 0, steps,
                        non_contiguous ? " non-contig" : "",
                        offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "",
                        channels_last ? " channels-last" : "");
-  return fmt::format(
-      "{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}{}",
-      kernels == Kernels::kFused ? "fused" : "ref", fmt::join(shape, ","), dtype == torch::kFloat64 ? "f64" : "f32",
-      momentum ? fmt::format("{}", *momentum) : "none", affine ? 1 : 0, track_running_stats ? 1 : 0,
-      training ? "train" : "eval", steps, relu ? " +relu" : "", non_contiguous ? " non-contig" : "",
-      offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "", input_text,
-      channels_last ? " channels-last" : "", virtual_batch_size ? fmt::format(" ghost={}", virtual_batch_size) : "",
-      renorm ? describe_renorm(*renorm) : "");
+  return fmt::format("{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}{}", kernels_text(),
+                     fmt::join(shape, ","), dtype == torch::kFloat64 ? "f64" : "f32",
+                     momentum ? fmt::format("{}", *momentum) : "none", affine ? 1 : 0, track_running_stats ? 1 : 0,
+                     training ? "train" : "eval", steps, relu ? " +relu" : "", non_contiguous ? " non-contig" : "",
+                     offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "", input_text,
+                     channels_last ? " channels-last" : "",
+                     virtual_batch_size ? fmt::format(" ghost={}", virtual_batch_size) : "",
+                     renorm ? describe_renorm(*renorm) : "");
+}
+
+std::string EquivalenceCase::kernels_text() const {
+  if (kernels != Kernels::kFused) return "ref";
+  return isa ? "fused/" + to_name(*isa) : "fused";
 }
 
 bool EquivalenceCase::renorm_is_identity() const {
@@ -86,13 +90,19 @@ std::vector<EquivalenceCase> sync_cases() {
 }
 
 std::vector<EquivalenceCase> for_each_kernels(const std::vector<EquivalenceCase>& cases,
-                                              const std::vector<Kernels>& kernels) {
+                                              const std::vector<Kernels>& kernels, const std::vector<Isa>& isas) {
   std::vector<EquivalenceCase> out;
-  for (Kernels k : kernels)
-    for (auto c : cases) {
-      c.kernels = k;
-      out.push_back(c);
-    }
+  for (Kernels k : kernels) {
+    // The reference kernels are plain C++ compiled once; the fused ones once per copy.
+    std::vector<std::optional<Isa>> copies = {std::nullopt};
+    if (k == Kernels::kFused) copies.assign(isas.begin(), isas.end());
+    for (const auto& isa : copies)
+      for (auto c : cases) {
+        c.kernels = k;
+        c.isa = isa;
+        out.push_back(c);
+      }
+  }
   return out;
 }
 
@@ -222,7 +232,7 @@ std::vector<EquivalenceCase> ghost_cases(std::optional<torch::Dtype> dtype) {
 }
 
 std::vector<EquivalenceCase> verify_cases(int count, uint64_t seed, std::optional<torch::Dtype> dtype,
-                                          const std::vector<Kernels>& kernels) {
+                                          const std::vector<Kernels>& kernels, const std::vector<Isa>& isas) {
   auto cases = random_cases(count, seed, dtype);
   // The numerically hard case always runs when float32 is in the table.
   if (!dtype || *dtype == torch::kFloat32) {
@@ -231,7 +241,7 @@ std::vector<EquivalenceCase> verify_cases(int count, uint64_t seed, std::optiona
   }
   for (const auto& c : edge_cases())
     if (!dtype || c.dtype == *dtype) cases.push_back(c);
-  return for_each_kernels(cases, kernels);
+  return for_each_kernels(cases, kernels, isas);
 }
 
 std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype) {

@@ -70,6 +70,8 @@ Candidate bnlab_norm(const EquivalenceCase& c) {
 
 CaseReport compare_with_native(const EquivalenceCase& c, uint64_t seed, const CandidateFactory& candidate) {
   TORCH_CHECK(c.shape.size() >= 2 && c.shape.size() <= 4, "equivalence case: bad shape");
+  std::optional<ScopedIsa> copy;  // the fused kernels' copy the case names, for the whole comparison
+  if (c.isa) copy.emplace(*c.isa);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
 
   CaseReport report{c, "", {}};

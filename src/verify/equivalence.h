@@ -13,6 +13,7 @@
 
 #include "bn/kernels.h"
 #include "bn/renorm.h"
+#include "core/cpu.h"
 #include "parallel/group.h"
 
 namespace bnlab::verify {
@@ -46,6 +47,7 @@ struct EquivalenceCase {
   double offset = 0.0;  // inputs are offset + spread * N(0, 1)
   double spread = 1.0;
   Kernels kernels = Kernels::kFused;
+  std::optional<Isa> isa;  // fused kernels: the compiled copy to run (nullopt: the one in use)
   bool relu = false;  // ours with BatchNormOptions::relu against native BN then torch::relu
   InputKind input = InputKind::kNormal;
   bool channels_last = false;  // 4D input in channels-last memory format
@@ -58,6 +60,7 @@ struct EquivalenceCase {
   std::optional<bn::RenormOptions> renorm;
 
   std::string describe() const;
+  std::string kernels_text() const;  // "ref", "fused" or "fused/avx512"
   // Renorm whose bounds pin r = 1 and d = 0 at every step.
   bool renorm_is_identity() const;
 };
@@ -129,14 +132,17 @@ std::vector<EquivalenceCase> standard_cases();
 // `count` random cases; dtype fixed when given, otherwise mixed.
 std::vector<EquivalenceCase> random_cases(int count, uint64_t seed, std::optional<torch::Dtype> dtype = std::nullopt);
 
-// Each case once per implementation.
+// Each case once per implementation: the reference kernels, and the fused
+// kernels once per compiled copy in `isas` (by default every copy this CPU runs).
 std::vector<EquivalenceCase> for_each_kernels(const std::vector<EquivalenceCase>& cases,
-                                              const std::vector<Kernels>& kernels);
+                                              const std::vector<Kernels>& kernels,
+                                              const std::vector<Isa>& isas = supported_isas());
 
 // `bnlab verify`'s table: `count` random cases, and the large-offset cases
-// whenever float32 is in it, each once per kernel set.
+// whenever float32 is in it, each once per kernel set (as for_each_kernels).
 std::vector<EquivalenceCase> verify_cases(int count, uint64_t seed, std::optional<torch::Dtype> dtype,
-                                          const std::vector<Kernels>& kernels);
+                                          const std::vector<Kernels>& kernels,
+                                          const std::vector<Isa>& isas = supported_isas());
 
 // Inputs native answers in its own way: NaN and Inf, magnitudes up to the
 // float maximum, empty batches, channels-last memory; both dtypes, train and

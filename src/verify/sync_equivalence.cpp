@@ -38,6 +38,8 @@ CaseReport compare_sync_with_single(const EquivalenceCase& c, uint64_t seed,
                                     const std::shared_ptr<const parallel::Group>& group_ptr) {
   const parallel::Group& group = *group_ptr;
   TORCH_CHECK(c.shape.size() >= 2 && c.shape.size() <= 4, "sync equivalence case: bad shape");
+  std::optional<ScopedIsa> copy;  // the fused kernels' copy the case names
+  if (c.isa) copy.emplace(*c.isa);
   TORCH_CHECK(c.shape[0] >= group.size(), "sync equivalence case: batch ", c.shape[0], " is smaller than the ",
               group.size(), " ranks");
   // Every rank draws the same whole batch from the same seed, runs the

@@ -22,8 +22,8 @@ struct VerifyTable {
 
 // The table of `norm`: for batch, `count` random cases from `seed` plus the
 // fixed hard and edge cases; the others' fixed tables. Restricted to `dtype`
-// when given, each case once per kernel set.
+// when given, each case once per kernel set and fused copy (for_each_kernels).
 VerifyTable verify_table(NormUnderTest norm, int count, uint64_t seed, std::optional<torch::Dtype> dtype,
-                         const std::vector<Kernels>& kernels);
+                         const std::vector<Kernels>& kernels, const std::vector<Isa>& isas);
 
 }  // namespace bnlab::verify
