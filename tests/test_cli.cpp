@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "core/cpu.h"
 #include "runs/csv_table.h"
 #include "support/cli_runner.h"
 #include "support/temp_dir.h"
@@ -62,8 +63,11 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   CHECK_THAT(result.output, Contains("BatchNorm followed by ReLU") && Contains("(4096,512)") && Contains("GB/s"));
   const auto table = bnlab::runs::read_csv(csv);
   CHECK(table.rows.size() == 6 * 3);  // the six default shapes x native, reference, fused
-  for (const char* column : {"norm", "shape", "impl", "relu", "median_ms", "ratio_to_native", "gbps", "copy_gbps"})
+  for (const char* column :
+       {"norm", "shape", "impl", "relu", "median_ms", "ratio_to_native", "gbps", "copy_gbps", "cpu", "isa"})
     CHECK(table.has_column(column));
+  CHECK_THAT(result.output, Contains("CPU: " + bnlab::cpu_description()));
+  CHECK(table.rows[0][table.column_index("isa")] == bnlab::to_name(bnlab::active_isa()));
   CHECK(table.rows[0][table.column_index("shape")] == "32x128");
   for (double relu : table.numbers("relu")) CHECK(relu == 1);
   for (double ratio : table.numbers("ratio_to_native")) CHECK(ratio > 0);

@@ -3,11 +3,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/cpu.h"
 #include "core/text.h"
 #include "experiments/catalog.h"
 #include "support/cli_runner.h"
 #include "support/read_files.h"
 #include "support/temp_dir.h"
+#include "sweep/sweep_progress.h"
 
 using bnlab::test::read_json;
 using bnlab::test::read_lines;
@@ -20,6 +22,7 @@ TEST_CASE("run smoke writes metrics.csv and run.json per run", "[cli][run]") {
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   CHECK_THAT(result.output, Contains("Epoch 2/2"));  // one line per epoch when not a terminal
+  CHECK_THAT(result.output, Contains("-- run 1 of 2\n") && Contains("-- run 2 of 2; about "));
 
   for (const char* variant : {"plain", "bn-custom"}) {
     const auto dir = out / "smoke" / variant / "seed-0";
@@ -40,6 +43,9 @@ TEST_CASE("run smoke writes metrics.csv and run.json per run", "[cli][run]") {
     // near chance.
     CHECK(record["final"]["val_accuracy"].get<double>() > 0.5);
     for (const char* field : {"started_at", "ended_at", "libtorch", "host", "bnlab"}) CHECK(record.contains(field));
+    // Where the figures came from: the CPU and the kernels' compiled copy.
+    CHECK(record["cpu"] == bnlab::cpu_description());
+    CHECK(record["kernel_copy"] == bnlab::to_name(bnlab::active_isa()));
   }
 
   SECTION("a completed run is not overwritten without --overwrite") {
@@ -56,6 +62,18 @@ TEST_CASE("run smoke writes metrics.csv and run.json per run", "[cli][run]") {
     CHECK_THAT(skipped.output, Contains("already finished") && Contains("skipped") && Contains("completed"));
     CHECK_FALSE(Catch::Matchers::Contains("Epoch 1/2").match(skipped.output));
   }
+}
+
+TEST_CASE("a sweep's progress line says which run of how many and the time left", "[run]") {
+  using bnlab::sweep::duration_text;
+  using bnlab::sweep::sweep_progress_line;
+  CHECK(sweep_progress_line(0, 12, {}) == "run 1 of 12");
+  // Two runs took 60 s and 120 s: 90 s each for the 10 left, this one included.
+  CHECK(sweep_progress_line(2, 12, {60, 120}) == "run 3 of 12; about 15 min left");
+  CHECK(sweep_progress_line(11, 12, {30}) == "run 12 of 12; about 30 s left");
+  CHECK(duration_text(89.4) == "89 s");
+  CHECK(duration_text(5400) == "1 h 30 min");
+  CHECK(duration_text(7500) == "2 h 05 min");
 }
 
 TEST_CASE("run --dry-run prints one command per run", "[cli][run]") {

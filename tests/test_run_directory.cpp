@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "core/cpu.h"
 #include "runs/csv_writer.h"
 #include "runs/record.h"
 #include "runs/run_folder.h"
@@ -91,6 +92,16 @@ TEST_CASE("CSV rows are complete on disk after each write", "[train][csv]") {
   CHECK(format_number(3) == "3");
   CHECK(format_number(std::nan("")) == "nan");
   CHECK(format_number(1.0 / 3) == "0.3333333333333333");
+}
+
+TEST_CASE("a text cell a comma-splitting reader would misread is refused", "[train][csv]") {
+  bnlab::test::TempDir root;
+  CsvWriter csv(root / "m.csv", {"stage", "loss"});
+  csv.write_row({"adapt"}, {0.5});
+  for (const char* text : {"a,b", "say \"x\"", "two\nlines"})
+    CHECK_THROWS_WITH(csv.write_row({text}, {0.5}), Contains("holds a comma, quote or line break"));
+  CHECK_THROWS(bnlab::runs::write_csv_file(root / "b.csv", {"cpu"}, {{std::string("AMD, EPYC")}}));
+  CHECK(bnlab::cpu_description().find(',') == std::string::npos);
 }
 
 TEST_CASE("run.json round-trips through its one writer and reader", "[train][record]") {

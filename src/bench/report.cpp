@@ -32,7 +32,7 @@ void check_output_file(const fs::path& out, bool overwrite) {
 void print_bn_header(std::ostream& out, BenchNorm norm, bool relu, double copy_gbps) {
   out << fmt::format("{}{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
                      display_name(norm), relu ? " followed by ReLU" : "", at::get_num_threads(), to_name(active_isa()));
-  out << fmt::format("copy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", copy_gbps);
+  out << fmt::format("CPU: {}\ncopy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", cpu_description(), copy_gbps);
   out << fmt::format("{:<18} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "impl", "median ms", "p25-p75 ms",
                      "x native", "GB/s", "% copy")
       << std::flush;
@@ -49,16 +49,19 @@ void write_bn_csv(const fs::path& file, const BnBenchResult& result) {
   std::vector<std::vector<runs::CsvCell>> rows;
   for (const auto& r : result.rows)
     rows.push_back({to_name(result.norm), shape_field(r.shape), r.impl, result.relu ? 1.0 : 0.0, r.timing.median,
-                    r.timing.p25, r.timing.p75, double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps});
+                    r.timing.p25, r.timing.p75, double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps,
+                    cpu_description(), to_name(active_isa())});
   runs::write_csv_file(file,
                        {"norm", "shape", "impl", "relu", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_native",
-                        "gbps", "copy_gbps"},
+                        "gbps", "copy_gbps", "cpu", "isa"},
                        rows);
 }
 
 void print_train_header(std::ostream& out) {
-  out << fmt::format("Training step (clear gradients, forward, loss, backward, Adam step), ms/step; BLAS: {}\n\n",
-                     blas_description());
+  out << fmt::format(
+      "Training step (clear gradients, forward, loss, backward, Adam step), ms/step; BLAS: {}\n"
+      "CPU: {}; kernel copy: {}\n\n",
+      blas_description(), cpu_description(), to_name(active_isa()));
   out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9}\n", "model", "batch", "norm", "threads",
                      "median ms", "p25-p75 ms", "x none")
       << std::flush;
@@ -75,10 +78,12 @@ void write_train_csv(const fs::path& file, const std::vector<TrainBenchRow>& row
   std::vector<std::vector<runs::CsvCell>> cells;
   for (const auto& r : rows)
     cells.push_back({r.experiment, double(r.batch_size), r.norm, double(r.threads), r.timing.median, r.timing.p25,
-                     r.timing.p75, double(r.timing.samples), r.ratio_to_none});
-  runs::write_csv_file(
-      file, {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_none"},
-      cells);
+                     r.timing.p75, double(r.timing.samples), r.ratio_to_none, cpu_description(),
+                     to_name(active_isa())});
+  runs::write_csv_file(file,
+                       {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples",
+                        "ratio_to_none", "cpu", "isa"},
+                       cells);
 }
 
 }  // namespace bnlab::bench

@@ -25,6 +25,7 @@ int run_version(const Args& args) {
             << fmt::format("threads: {} (set with --threads N or auto; auto here: {})\n", at::get_num_threads(),
                            parse_thread_count("auto"))
             << fmt::format("transparent huge pages: {}\n", huge_page_description())
+            << fmt::format("CPU: {}\n", cpu_description())
             << fmt::format("kernel copy: {} (this CPU runs {}; BNLAB_ISA forces one)\n", to_name(active_isa()),
                            supported_isa_list());
   return kExitOk;

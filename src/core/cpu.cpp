@@ -1,9 +1,12 @@
 #include "core/cpu.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 
 #include "core/input_error.h"
 
@@ -31,7 +34,44 @@ bool hardware_supports(Isa isa) {
 // The copy in use; -1 until first asked for (then from BNLAB_ISA or the CPU).
 std::atomic<int> g_active{-1};
 
+// The value of the first /proc/cpuinfo line that starts with `key`, or "".
+std::string cpuinfo_field(const std::string& key) {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) != 0) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos || line.find_first_not_of(" \t", key.size()) != colon) continue;
+    const auto start = line.find_first_not_of(' ', colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
+}
+
+std::string cache_text(const char* name, long bytes) {
+  if (bytes <= 0) return "";
+  if (bytes % (1 << 20) == 0) return fmt::format("; {} {} MiB", name, bytes >> 20);
+  return fmt::format("; {} {} KiB", name, bytes >> 10);
+}
+
 }  // namespace
+
+std::string cpu_description() {
+  static const std::string description = [] {
+    std::string model = cpuinfo_field("model name");
+    if (model.empty()) model = "unknown CPU";
+    std::replace(model.begin(), model.end(), ',', ' ');  // the description goes into CSV cells
+    const std::string family = cpuinfo_field("cpu family"), number = cpuinfo_field("model");
+    std::string caches;
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
+    caches = cache_text("L1d", sysconf(_SC_LEVEL1_DCACHE_SIZE)) + cache_text("L2", sysconf(_SC_LEVEL2_CACHE_SIZE)) +
+             cache_text("L3", sysconf(_SC_LEVEL3_CACHE_SIZE));
+#endif
+    std::string details = family.empty() ? "" : fmt::format("family {} model {}", family, number);
+    if (!caches.empty()) details += details.empty() ? caches.substr(2) : "; " + caches.substr(2);
+    return details.empty() ? model : fmt::format("{} ({})", model, details);
+  }();
+  return description;
+}
 
 const EnumNames<Isa>& enum_names(Isa) {
   static const EnumNames<Isa> names = {{Isa::kPortable, "portable"}, {Isa::kAvx2, "avx2"}, {Isa::kAvx512, "avx512"}};

@@ -29,6 +29,12 @@ std::string supported_isa_list();
 // this CPU cannot run (commands check it at start-up, see isa_from_environment).
 Isa active_isa();
 
+// This CPU as figures should name it: the model name, vendor family and
+// model numbers from /proc/cpuinfo and the cache sizes the OS reports (a VM
+// may report a whole socket's L3), e.g. "AMD EPYC (family 26 model 2; L1d
+// 48 KiB; L2 1 MiB; L3 508 MiB)"; free of commas (it goes into CSV cells).
+std::string cpu_description();
+
 // What BNLAB_ISA asks for: nullopt when unset or empty; InputError naming the
 // value when it is not a copy's name or this CPU lacks the instructions.
 std::optional<Isa> isa_from_environment();

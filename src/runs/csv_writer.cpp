@@ -23,11 +23,19 @@ std::string header_line(const std::vector<std::string>& columns) {
   return fmt::format("{}\n", fmt::join(columns, ","));
 }
 
+// Text cells are written as they are (the files are read back by splitting
+// at commas): one that a reader would split or misread is refused.
+const std::string& plain_text(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") != std::string::npos)
+    throw std::invalid_argument(fmt::format("CSV cell '{}' holds a comma, quote or line break", text));
+  return text;
+}
+
 std::string row_line(const std::vector<CsvCell>& cells) {
   std::vector<std::string> texts;
   for (const auto& cell : cells)
     texts.push_back(std::holds_alternative<double>(cell) ? format_number(std::get<double>(cell))
-                                                         : std::get<std::string>(cell));
+                                                         : plain_text(std::get<std::string>(cell)));
   return fmt::format("{}\n", fmt::join(texts, ","));
 }
 

@@ -62,6 +62,8 @@ json to_json(const RunRecord& r) {
               {"bnlab", {{"version", r.bnlab_version}, {"commit", r.bnlab_commit}}},
               {"libtorch", r.libtorch},
               {"blas", r.blas},
+              {"cpu", r.cpu},
+              {"kernel_copy", r.kernel_copy},
               {"threads", r.threads},
               {"host", r.host},
               {"pid", r.pid},
@@ -95,6 +97,8 @@ RunRecord record_from_json(const json& in, const std::filesystem::path& file) {
     r.bnlab_commit = build.value("commit", "");
     r.libtorch = in.value("libtorch", "");
     r.blas = in.value("blas", "");
+    r.cpu = in.value("cpu", "");
+    r.kernel_copy = in.value("kernel_copy", "");
     r.host = in.value("host", "");
     r.threads = in.value("threads", 1);
     r.pid = in.value("pid", int64_t(0));

@@ -32,6 +32,7 @@ struct RunRecord {
   nlohmann::json stages;                        // every stage: name, action, trainable, bn_stats, config
   // Where it ran.
   std::string bnlab_version, bnlab_commit, libtorch, blas, host;
+  std::string cpu, kernel_copy;  // core/cpu.h's cpu_description(), and the kernels' compiled copy in use
   int threads = 1;
   int64_t pid = 0;
   nlohmann::json data_parallel;  // world size, batch sizes, master; rank_ms_per_step at the end

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/build_info.h"
+#include "core/cpu.h"
 #include "core/threads.h"
 #include "experiments/config_keys.h"
 #include "experiments/model_options.h"
@@ -75,6 +76,8 @@ runs::RunRecord start_record(const PlannedRun& run, const parallel::Group& group
   record.bnlab_commit = build_commit();
   record.libtorch = TORCH_VERSION;
   record.blas = blas_description();
+  record.cpu = cpu_description();
+  record.kernel_copy = to_name(active_isa());
   record.threads = at::get_num_threads();
   record.host = host_name();
   record.pid = getpid();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <stdexcept>
 
@@ -9,6 +11,7 @@
 #include "runs/layout.h"
 #include "runs/record.h"
 #include "runs/run_folder.h"
+#include "sweep/sweep_progress.h"
 #include "train/interrupt.h"
 
 namespace bnlab::sweep {
@@ -127,6 +130,9 @@ std::vector<SweepEntry> run_sweep(std::vector<PlannedRun> plan, const SweepOptio
   run_options.group = group;
   DatasetCache datasets;
   std::vector<SweepEntry> done;
+  const size_t to_run =
+      size_t(std::count_if(actions.begin(), actions.end(), [](int64_t a) { return a != kSkipFinished; }));
+  std::vector<double> run_seconds;  // of the runs finished so far, for the time left
   for (size_t i = 0; i < runs.size(); ++i) {
     const auto& run = runs[i];
     if (actions[i] == kSkipFinished) {
@@ -137,7 +143,10 @@ std::vector<SweepEntry> run_sweep(std::vector<PlannedRun> plan, const SweepOptio
       continue;
     }
     run_options.resume = actions[i] == kResume;
+    if (root && to_run > 1) log << "-- " << sweep_progress_line(run_seconds.size(), to_run, run_seconds) << "\n";
+    const auto started = std::chrono::steady_clock::now();
     done.push_back({run, execute_run(run, run_options, datasets, log), false});
+    run_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     const auto status = done.back().summary.status;
     if (status == runs::RunStatus::kInterrupted) break;
     if (status == runs::RunStatus::kFailed && group->size() > 1) {
