@@ -182,9 +182,12 @@ action = "recalibrate"
   CHECK(stages[2].config.data.dataset == "fashion-mnist");  // inherited from b
   CHECK(stages[2].config.train.lr == 0.5);                  // --set reaches every stage
   const auto [text, message] = GENERATE(table<std::string, std::string>({
-      {"[[variants.v.stages]]\nname = \"a\"\naction = \"dance\"\n", "action: must be one of train, recalibrate, evaluate"},
+      {"[[variants.v.stages]]\nname = \"a\"\naction = \"dance\"\n",
+       "action: must be one of train, recalibrate, evaluate"},
       {"[[variants.v.stages]]\nname = \"a\"\n[[variants.v.stages]]\nname = \"a\"\n", "stage name 'a' used twice"},
       {"[[variants.v.stages]]\ndataset = \"mnist\"\n", "every stage needs a name"},
+      // Stage names label metrics.csv rows: a comma would split the row.
+      {"[[variants.v.stages]]\nname = \"a,b\"\n", "every stage needs a name (letters, digits, - _ .)"},
       {"[[variants.v.stages]]\nname = \"a\"\nmodel.nrom = \"x\"\n", "unknown key 'model.nrom'"},
   }));
   REQUIRE_THROWS_WITH(load_experiment_file(write_toml(dir, "description = \"s\"\n" + text)), Contains(message));

@@ -121,6 +121,12 @@ bool valid_variant_name(const std::string& name) {
   });
 }
 
+// Stage names label metrics.csv rows (a comma-separated file), so they take
+// fewer characters than variant names: no ',' '=' '+'.
+bool valid_stage_name(const std::string& name) {
+  return valid_variant_name(name) && name.find_first_of(",=+") == std::string::npos;
+}
+
 // The stage's bn_stats setting: whether BN layers keep their running statistics.
 enum class BnStatsMode { kUpdate, kFrozen };
 const EnumNames<BnStatsMode>& enum_names(BnStatsMode) {
@@ -146,7 +152,7 @@ E read_choice(const toml::table& table, const std::string& key, E fallback, cons
 StageSpec read_stage(const toml::table& table, const std::string& where, const FileErrors& errors) {
   StageSpec stage;
   const toml::node* name = table.get("name");
-  if (!name || !name->is_string() || !valid_variant_name(name->as_string()->get()))
+  if (!name || !name->is_string() || !valid_stage_name(name->as_string()->get()))
     errors.fail(name ? name : &table, where, "every stage needs a name (letters, digits, - _ .)");
   stage.name = name->as_string()->get();
   stage.action = read_choice(table, "action", StageAction::kTrain, where, errors);
