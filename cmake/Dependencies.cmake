@@ -21,6 +21,12 @@ bnlab_require_package(tomlplusplus libtomlplusplus-dev)
 bnlab_require_package(OpenSSL libssl-dev)
 bnlab_require_package(ZLIB zlib1g-dev)
 bnlab_require_package(nlohmann_json nlohmann-json3-dev)
+# TensorBoard's event records (src/runs/proto) are built with libprotobuf
+# from .proto files that protoc compiles at build time.
+bnlab_require_package(Protobuf "protobuf-compiler libprotobuf-dev")
+if(NOT Protobuf_PROTOC_EXECUTABLE)
+  message(FATAL_ERROR "bnlab: protoc not found.\n  ${BNLAB_SETUP_HINT} protobuf-compiler")
+endif()
 if(BUILD_TESTING OR NOT DEFINED BUILD_TESTING)
   bnlab_require_package(Catch2 catch2)
 endif()

@@ -27,10 +27,15 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # --- packages -------------------------------------------------------------------
 # libopenblas0-pthread matters for speed: without it LibTorch falls back to the
 # reference BLAS and a GEMM runs ~30x slower.
+# protoc and libprotobuf build the TensorBoard event records; python3-torch (the
+# same PyTorch 1.13) and headless Chromium are test oracles: the suite loads an
+# exported .pth in Python and renders report.html in a real browser.
 packages=(cmake make g++ tar ca-certificates
           libtorch-dev libgloo-dev libopenblas0-pthread libcxxopts-dev libfmt-dev catch2
           libtomlplusplus-dev nlohmann-json3-dev gnuplot-nox zlib1g-dev libssl-dev
-          dataset-fashion-mnist util-linux)
+          dataset-fashion-mnist util-linux
+          protobuf-compiler libprotobuf-dev
+          python3-torch chromium-headless-shell)
 ((sanitize)) && packages+=(clang-14 libclang-rt-14-dev)
 missing=()
 for package in "${packages[@]}"; do
@@ -52,6 +57,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   log "packages: all present"
+fi
+
+# --- npm packages the build embeds -------------------------------------------------
+# uPlot, report.html's charts: fetched, never copied into git; the build checks
+# its SHA-256 (cmake/Uplot.cmake).
+npm_dir="$root/third_party/npm"
+uplot="uplot@1.6.32"
+if [ ! -f "$npm_dir/uplot-1.6.32.tgz" ]; then
+  log "fetching $uplot (npm pack)"
+  mkdir -p "$npm_dir"
+  (cd "$npm_dir" && npm pack --silent "$uplot" >/dev/null)
 fi
 
 # --- build ------------------------------------------------------------------------

@@ -65,7 +65,7 @@ TEST_CASE("run smoke writes metrics.csv and run.json per run", "[cli][run]") {
 }
 
 TEST_CASE("a sweep's progress line says which run of how many and the time left", "[run]") {
-  using bnlab::sweep::duration_text;
+  using bnlab::duration_text;
   using bnlab::sweep::sweep_progress_line;
   CHECK(sweep_progress_line(0, 12, {}) == "run 1 of 12");
   // Two runs took 60 s and 120 s: 90 s each for the 10 left, this one included.

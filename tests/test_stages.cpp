@@ -214,6 +214,17 @@ TEST_CASE("an interrupted run resumes to the same metrics as an uninterrupted on
   INFO(report.str());
   CHECK(diff.equal());  // every metric to the last digit; timing columns aside
 
+  // TensorBoard: the resumed attempt writes a second event file, which opens
+  // with a SessionLog START (so TensorBoard drops the first attempt's steps
+  // after the checkpoint). Its bytes: field 7 (session_log), length 2, field 1
+  // (status) = 1 (START); test_tensorboard.cpp decodes such records with protoc.
+  std::vector<std::string> events;
+  for (const auto& entry : std::filesystem::directory_iterator(planned.dir))
+    if (runs::RunFiles::is_tensorboard_events(entry.path())) events.push_back(test::read_text(entry.path()));
+  REQUIRE(events.size() == 2);
+  const std::string start("\x3a\x02\x08\x01", 4);
+  CHECK((events[0].find(start) != std::string::npos) != (events[1].find(start) != std::string::npos));
+
   SECTION("resuming a finished run is refused") {
     REQUIRE_THROWS_WITH(run(planned, log, true, true), Contains("nothing to resume"));
   }

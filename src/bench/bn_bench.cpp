@@ -1,5 +1,6 @@
 #include "bench/bn_bench.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -167,8 +168,10 @@ std::vector<std::vector<int64_t>> default_bn_shapes() {
 std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options) {
   const auto shapes = options.shapes.empty() ? default_bn_shapes() : options.shapes;
   std::vector<BnBenchRow> rows;
-  for (const auto& shape : shapes) {
+  for (size_t index = 0; index < shapes.size(); ++index) {
+    const auto& shape = shapes[index];
     if (options.norm == BenchNorm::kInstance && shape.size() != 4) continue;  // one value per channel: nothing to time
+    if (options.on_case) options.on_case(index, shapes.size(), fmt::format("({})", fmt::join(shape, ",")));
     torch::manual_seed(0);
     auto x = torch::randn(shape).requires_grad_(true);
     auto dy = torch::randn(shape);

@@ -4,6 +4,7 @@
 // relu, of BatchNorm followed by a ReLU (native: torch::relu after it; ours:
 // BatchNormOptions::relu).
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct BnBenchOptions {
   std::vector<std::vector<int64_t>> shapes;  // empty: the default table
   double seconds_per_case = 0.4;             // timing budget per shape and implementation
   bool relu = false;                         // time BatchNorm followed by a ReLU (batch only)
+  // Told before each shape is timed: its index, the shapes' count, the shape.
+  std::function<void(size_t, size_t, const std::string&)> on_case;
 };
 
 std::vector<std::vector<int64_t>> default_bn_shapes();

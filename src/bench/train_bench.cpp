@@ -1,6 +1,7 @@
 #include "bench/train_bench.h"
 
 #include <ATen/Parallel.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -95,9 +96,13 @@ std::vector<TrainBenchRow> bench_training(const TrainBenchOptions& options) {
   const int threads_before = at::get_num_threads();
   const auto dataset = data::make_synthetic_dataset(8192, 16, 0);
   std::vector<TrainBenchRow> rows;
+  const size_t cases = options.experiments.size() * options.batch_sizes.size() * options.threads.size();
+  size_t index = 0;
   for (const auto& experiment : options.experiments)
     for (int64_t batch : options.batch_sizes)
       for (int threads : options.threads) {
+        if (options.on_case)
+          options.on_case(index++, cases, fmt::format("{} batch {}, {} thread(s)", experiment, batch, threads));
         apply_thread_count(threads);
         std::vector<Trainee> trainees;
         trainees.reserve(options.norms.size());

@@ -2,6 +2,7 @@
 // `bnlab bench train`: ms per training step of the tutorial models, with no
 // BN, native BN and bnlab's BN, at several batch sizes and thread counts.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct TrainBenchOptions {
   std::vector<std::string> norms = {"none", "native", "custom", "custom-reference"};
   std::vector<int> threads = {1, 2};
   double seconds_per_case = 1.5;  // timed steps per row (after warm-up; the rows of a case take turns)
+  // Told before each case (experiment, batch, threads) is timed: its index, the count, what it is.
+  std::function<void(size_t, size_t, const std::string&)> on_case;
 };
 
 // Steps on a generated MNIST-shaped data set (no download), with the same

@@ -7,6 +7,7 @@
 #include "bench/report.h"
 #include "cli/command.h"
 #include "cli/errors.h"
+#include "core/progress_line.h"
 
 namespace bnlab::cli {
 namespace {
@@ -47,7 +48,14 @@ void bench_bn(const BenchCommandOptions& o) {
   options.norm = o.norm;
   bench::BnBenchResult result{{}, o.relu, bench::copy_bandwidth_gbps(), o.norm};
   bench::print_bn_header(std::cout, o.norm, o.relu, result.copy_gbps);
-  result.rows = bench::bench_batch_norm(options);
+  {
+    ProgressLine progress(std::cout, ProgressLine::stderr_is_terminal(), 0);
+    options.on_case = [&](size_t index, size_t total, const std::string& shape) {
+      progress.set_total(total);
+      progress.begin(index, "bench bn " + shape);
+    };
+    result.rows = bench::bench_batch_norm(options);
+  }
   bench::print_bn_rows(std::cout, result);
   if (o.out) bench::write_bn_csv(*o.out, result);
 }
@@ -56,7 +64,15 @@ void bench_train(const BenchCommandOptions& o) {
   bench::TrainBenchOptions options;
   if (o.quick) options.seconds_per_case = 0.1;
   bench::print_train_header(std::cout);
-  const auto rows = bench::bench_training(options);
+  std::vector<bench::TrainBenchRow> rows;
+  {
+    ProgressLine progress(std::cout, ProgressLine::stderr_is_terminal(), 0);
+    options.on_case = [&](size_t index, size_t total, const std::string& what) {
+      progress.set_total(total);
+      progress.begin(index, "bench train " + what);
+    };
+    rows = bench::bench_training(options);
+  }
   bench::print_train_rows(std::cout, rows);
   if (o.out) bench::write_train_csv(*o.out, rows);
 }

@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/errors.h"
+#include "core/progress_line.h"
 #include "data/catalog.h"
 #include "data/data_dir.h"
 #include "data/dataset.h"
@@ -33,8 +34,12 @@ void print_data_dir(const data::DataDir& dir) {
 
 int fetch(const DataOptions& options) {
   print_data_dir(options.data_dir);
-  for (const auto* spec : selected(options.datasets))
-    data::fetch_dataset(*spec, options.data_dir.path, std::cout);
+  const auto specs = selected(options.datasets);
+  ProgressLine progress(std::cout, ProgressLine::stderr_is_terminal(), specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    progress.begin(i, "data fetch " + specs[i]->name);
+    data::fetch_dataset(*specs[i], options.data_dir.path, progress.log());
+  }
   return kExitOk;
 }
 

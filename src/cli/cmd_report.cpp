@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/errors.h"
+#include "results/html_report.h"
 #include "results/report.h"
 #include "runs/layout.h"
 
@@ -14,7 +15,9 @@ int run_report(const Args& args) {
   cxxopts::Options parser("bnlab report",
                           "Summarise an experiment's runs: per variant, final and best val_accuracy (mean ± std\n"
                           "over seeds), final loss, epochs to a threshold, ms/step and statuses; with training\n"
-                          "curves. Writes results/<NAME>/report.md (+ curves.svg/png) and prints the table.");
+                          "curves. Writes results/<NAME>/report.md (+ curves.svg/png), report.html (one offline page:\n"
+                          "interactive curves, sortable table, config differences, run statuses, BatchNorm internals)\n"
+                          "and prints the table.");
   parser.add_options()
       ("results", "Results root (default: results/ or $BNLAB_RESULTS_DIR)", cxxopts::value<std::string>(), "DIR")
       ("threshold", "val_accuracy threshold for 'epochs to'", cxxopts::value<double>()->default_value("0.97"), "X")
@@ -37,8 +40,9 @@ int run_report(const Args& args) {
   options.plots = parsed->count("no-plots") == 0;
   const auto report = results::build_report(dir, options);
   const auto markdown_path = results::write_markdown(dir, report);
+  const auto html_path = results::write_html(dir, report);
   results::print_table(std::cout, report);
-  std::cout << fmt::format("\nwrote {}", markdown_path.string());
+  std::cout << fmt::format("\nwrote {}, {}", markdown_path.string(), html_path.string());
   for (const auto& plot : report.plot_files) std::cout << fmt::format(", {}", (dir / plot).string());
   std::cout << "\n";
   if (!report.plots_skipped.empty()) std::cout << fmt::format("curves skipped: {}\n", report.plots_skipped);

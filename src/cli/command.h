@@ -35,6 +35,7 @@ int run_data(const Args& args);
 int run_diff(const Args& args);
 int run_plot(const Args& args);
 int run_report(const Args& args);
+int run_export(const Args& args);
 int run_fold(const Args& args);
 int run_launch(const Args& args);
 int run_list(const Args& args);

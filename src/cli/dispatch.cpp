@@ -52,6 +52,7 @@ const std::vector<Command>& commands() {
       {"report", "per-variant table and curves of an experiment, into results/<name>/report.md", run_report},
       {"fold", "fold a finished run's BatchNorm layers into its Linear/Conv layers, checked, into model-folded.pt",
        run_fold},
+      {"export", "write a finished run's model as a state_dict PyTorch-Python loads (FILE.pth)", run_export},
       {"bench", "benchmarks: BatchNorm kernels (bn) and training steps (train)", run_bench},
       {"data", "fetch, verify and describe the MNIST and Fashion-MNIST data sets", run_data},
       {"verify", "compare bnlab's BatchNorm with torch::nn::BatchNorm1d/2d on random cases", run_verify},

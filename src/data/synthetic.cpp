@@ -5,7 +5,7 @@
 namespace bnlab::data {
 namespace {
 
-constexpr int64_t kClasses = 10;
+constexpr int64_t kClasses = kSyntheticClasses;
 constexpr double kNoiseStd = 0.35;
 
 Split sample_split(const torch::Tensor& patterns, int64_t size, at::Generator& generator) {

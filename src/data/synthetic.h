@@ -5,6 +5,8 @@
 
 namespace bnlab::data {
 
+constexpr int64_t kSyntheticClasses = 10;
+
 // A small MNIST-shaped data set generated from a seed, for tests and smoke
 // runs that must not need a download: each of the 10 classes is a fixed
 // random smooth 28x28 pattern, and every sample is its class pattern plus

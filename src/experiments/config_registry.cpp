@@ -100,6 +100,9 @@ std::vector<ConfigKey> build_registry() {
             "also evaluate every K steps into steps.csv (0: per epoch only)", at_least(0)),
       field("log.bn_stats_every", &R::log, &LogConfig::bn_stats_every,
             "log BatchNorm internals to bn_stats.csv every K steps (0: off)", at_least(0)),
+      field("log.tensorboard", &R::log, &LogConfig::tensorboard,
+            "also write TensorBoard event files (events.out.tfevents.*) beside metrics.csv: the epoch metrics, "
+            "steps.csv's evaluations and bn_stats' histograms, at the global step"),
       field("dist.world_size", &R::dist, &DistConfig::world_size,
             "run only in a data-parallel job of this many processes (0: any); train.batch_size is per rank",
             at_least(0)),

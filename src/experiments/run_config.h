@@ -89,6 +89,7 @@ struct TrainConfig {
 
 struct LogConfig {
   int64_t bn_stats_every = 0;  // BatchNorm internals to bn_stats.csv every K steps; 0: off
+  bool tensorboard = true;     // also write TensorBoard event files (runs/tensorboard.h)
 };
 
 struct DistConfig {

@@ -58,7 +58,7 @@ std::string panel_script(const PlotPanel& panel, size_t index, const fs::path& d
     const auto& series = panel.series[s];
     if (series.curve.x.empty() || !has_finite_point(series.curve)) continue;
     const std::string file = quoted(write_series(dir, index, s, series.curve).string());
-    const std::string color = quoted(kColors[s % kColors.size()]);
+    const std::string color = quoted(series_color(s));
     if (series.curve.min != series.curve.max)
       bands.push_back(fmt::format("{} using 1:3:4 with filledcurves fc rgb {} fs transparent solid 0.18 noborder notitle",
                                   file, color));
@@ -74,6 +74,8 @@ std::string panel_script(const PlotPanel& panel, size_t index, const fs::path& d
 }
 
 }  // namespace
+
+const std::string& series_color(size_t index) { return kColors[index % kColors.size()]; }
 
 std::string metric_label(const std::string& metric) {
   std::string label = metric.rfind("val_", 0) == 0 ? "validation " + metric.substr(4) : metric;

@@ -61,6 +61,9 @@ PlotRuns runs_to_plot(const std::vector<std::string>& paths);
 // or bn_stats for BatchNorm internals) in the one folder given, else in ".".
 std::vector<std::filesystem::path> default_plot_outputs(const std::vector<std::string>& paths, bool bn_stats);
 
+// The colour of the i-th series of a panel (matplotlib's tab10, cycled), "#rrggbb".
+const std::string& series_color(size_t index);
+
 // "val_accuracy" -> "validation accuracy".
 std::string metric_label(const std::string& metric);
 

@@ -78,6 +78,7 @@ Report build_report(const std::filesystem::path& experiment_dir, const ReportOpt
   report.description = description_of(report.experiment);
   report.variants = summarize_variants(runs, options.threshold);
   report.threshold = options.threshold;
+  report.runs = runs;
   if (options.plots) {
     const auto figure = training_curves(runs, options.metrics, "epoch",
                                         fmt::format("{}: mean over seeds, band min-max", report.experiment));
@@ -91,14 +92,20 @@ Report build_report(const std::filesystem::path& experiment_dir, const ReportOpt
   return report;
 }
 
+std::vector<std::vector<std::string>> summary_table(const Report& report) {
+  std::vector<std::vector<std::string>> rows = {header(report.threshold)};
+  for (const auto& v : report.variants) rows.push_back(row(v));
+  return rows;
+}
+
 std::string render_markdown(const Report& report) {
   std::string md = fmt::format("# {}\n\n", report.experiment);
   if (!report.description.empty()) md += report.description + "\n\n";
-  const auto head = header(report.threshold);
-  md += "| " + fmt::format("{}", fmt::join(head, " | ")) + " |\n|";
-  for (size_t i = 0; i < head.size(); ++i) md += i == 0 ? "---|" : "---:|";
+  const auto table = summary_table(report);
+  md += "| " + fmt::format("{}", fmt::join(table.front(), " | ")) + " |\n|";
+  for (size_t i = 0; i < table.front().size(); ++i) md += i == 0 ? "---|" : "---:|";
   md += "\n";
-  for (const auto& v : report.variants) md += "| " + fmt::format("{}", fmt::join(row(v), " | ")) + " |\n";
+  for (size_t r = 1; r < table.size(); ++r) md += "| " + fmt::format("{}", fmt::join(table[r], " | ")) + " |\n";
   md += fmt::format(
       "\nMeans ± sample standard deviations over seeds. Accuracies are on the test split; \"epochs to {:g}\" is the "
       "first epoch whose val_accuracy reaches {:g}; ms/step is the median over all epochs of all runs.\n",
@@ -126,8 +133,7 @@ std::filesystem::path write_markdown(const std::filesystem::path& experiment_dir
 }
 
 void print_table(std::ostream& out, const Report& report) {
-  std::vector<std::vector<std::string>> rows = {header(report.threshold)};
-  for (const auto& v : report.variants) rows.push_back(row(v));
+  const auto rows = summary_table(report);
   std::vector<size_t> widths(rows[0].size(), 0);
   for (const auto& r : rows)
     for (size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], display_width(r[i]));

@@ -1,6 +1,7 @@
 #pragma once
 // `bnlab report`: an experiment's results as a table per variant (over
-// seeds) and training curves, in results/<name>/report.md.
+// seeds) and training curves, in results/<name>/report.md (and report.html:
+// html_report.h).
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -23,6 +24,7 @@ struct Report {
   double threshold = 0;
   std::vector<std::string> plot_files;  // relative to the experiment's results folder
   std::string plots_skipped;            // why there are no curves, when asked for but not drawn
+  std::vector<runs::RunRef> runs;       // every run, variants in the experiment's order
 };
 
 // Reads every run under `experiment_dir`, renders the plots into it and
@@ -32,6 +34,9 @@ Report build_report(const std::filesystem::path& experiment_dir, const ReportOpt
 // The experiment's results folder under `results_root`; throws naming the
 // folder and the command that fills it when there is none.
 std::filesystem::path experiment_results_dir(const std::filesystem::path& results_root, const std::string& name);
+
+// The summary table: its header, then a row per variant (as text).
+std::vector<std::vector<std::string>> summary_table(const Report& report);
 
 std::string render_markdown(const Report& report);
 // Writes report.md into the experiment's folder; returns its path. Throws

@@ -6,6 +6,7 @@
 //     metrics.csv   one row per epoch (metrics.h)
 //     steps.csv     one row per K steps, with train.eval_every = K
 //     bn_stats.csv  BatchNorm internals, with log.bn_stats_every = K
+//     events.out.tfevents.*  TensorBoard's view of the same (tensorboard.h), unless log.tensorboard = false
 //     run.json      the run's record (record.h)
 //     checkpoint.pt model, optimiser and position, with --save-checkpoint
 //     model.pt      the trained model (stage-<name>.pt per named stage)
@@ -34,6 +35,8 @@ std::optional<int64_t> seed_of_folder(const std::string& name);
 
 // The files of one run folder.
 class RunFiles {
+  static constexpr const char* kEventFilePrefix = "events.out.tfevents.";
+
  public:
   explicit RunFiles(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
@@ -45,6 +48,16 @@ class RunFiles {
   std::filesystem::path checkpoint() const { return dir_ / "checkpoint.pt"; }
   std::filesystem::path lock_file() const { return dir_ / ".lock"; }
   std::filesystem::path folded_model() const { return dir_ / "model-folded.pt"; }
+  // One TensorBoard event file per attempt at the run (a resumed run adds
+  // one); `sequence` tells apart the attempts of one process in one second.
+  std::filesystem::path tensorboard_events(int64_t unix_seconds, const std::string& host, int64_t pid,
+                                           int sequence) const {
+    return dir_ / (std::string(kEventFilePrefix) + std::to_string(unix_seconds) + "." + host + "." +
+                   std::to_string(pid) + "." + std::to_string(sequence));
+  }
+  static bool is_tensorboard_events(const std::filesystem::path& file) {
+    return file.filename().string().rfind(kEventFilePrefix, 0) == 0;
+  }
   // The model a stage hands on: model.pt for the unnamed stage of a
   // single-stage run, stage-<name>.pt for a named stage.
   std::filesystem::path stage_model(const std::string& stage) const {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "data/catalog.h"
 #include "data/synthetic.h"
 
 namespace bnlab::sweep {
@@ -12,6 +13,10 @@ std::string dataset_key(const experiments::DataConfig& c) {
 }
 
 }  // namespace
+
+int64_t num_classes(const experiments::DataConfig& config) {
+  return config.dataset == "synthetic" ? data::kSyntheticClasses : data::find_dataset(config.dataset).num_classes;
+}
 
 const data::Dataset& DatasetCache::get(const experiments::DataConfig& config, const std::filesystem::path& data_dir) {
   const std::string key = dataset_key(config);

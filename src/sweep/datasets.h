@@ -9,6 +9,9 @@
 
 namespace bnlab::sweep {
 
+// The classes of the data set a config names, without loading it.
+int64_t num_classes(const experiments::DataConfig& config);
+
 class DatasetCache {
  public:
   // The data set a config names, standardised and subset as it says.

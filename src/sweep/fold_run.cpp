@@ -6,38 +6,16 @@
 #include <chrono>
 
 #include "core/input_error.h"
-#include "experiments/model_options.h"
-#include "experiments/resolve.h"
 #include "models/fold.h"
-#include "models/model.h"
-#include "runs/config_json.h"
 #include "runs/layout.h"
-#include "runs/record.h"
 #include "sweep/datasets.h"
+#include "sweep/finished_run.h"
 #include "train/checkpoint.h"
 
 namespace bnlab::sweep {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The config of the run's last stage (its model.pt or stage-<name>.pt) and that file.
-std::pair<experiments::RunConfig, fs::path> last_stage(const fs::path& run_dir) {
-  const auto record = runs::read_run_record(run_dir);
-  if (!record) throw InputError(fmt::format("{}: no run.json: not a run folder", run_dir.string()));
-  if (record->status != runs::RunStatus::kCompleted)
-    throw InputError(fmt::format("{}: the run is {}, not completed: nothing to fold", run_dir.string(),
-                                 runs::to_string(record->status)));
-  if (!record->stages.is_array() || record->stages.empty())
-    throw InputError(fmt::format("{}: run.json lists no stages", run_dir.string()));
-  const auto& stage = record->stages.back();
-  const auto name = stage.value("name", std::string());
-  auto config = experiments::resolved(runs::config_from_json(stage.at("config")));
-  const auto model_file = runs::RunFiles(run_dir).stage_model(name);
-  if (!fs::exists(model_file))
-    throw InputError(fmt::format("{}: missing (the run's trained model)", model_file.string()));
-  return {config, model_file};
-}
 
 // (N, classes) logits of the whole split in batches, and the median ms per batch.
 std::pair<torch::Tensor, double> logits_and_ms(torch::nn::Sequential& model, const data::Split& split, int64_t batch) {
@@ -65,12 +43,10 @@ FoldRunReport fold_run(const FoldRunOptions& options) {
   const runs::RunFiles files(options.run_dir);
   if (fs::exists(files.folded_model()) && !options.overwrite)
     throw InputError(fmt::format("{}: exists; pass --overwrite to replace it", files.folded_model().string()));
-  const auto [config, model_file] = last_stage(options.run_dir);
+  const FinishedRun run = finished_run(options.run_dir, "fold");
   DatasetCache datasets;
-  const data::Dataset& dataset = datasets.get(config.data, options.data_dir);
-  auto model_options = experiments::model_options(config, dataset.num_classes, nullptr);
-  auto model = models::build_model(model_options);
-  train::load_model(model_file, *model);
+  const data::Dataset& dataset = datasets.get(run.config.data, options.data_dir);
+  auto [model_options, model] = load_trained_model(run);
 
   FoldRunReport report;
   models::FoldResult folded;

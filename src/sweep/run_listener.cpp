@@ -1,10 +1,27 @@
 #include "sweep/run_listener.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "runs/metrics.h"
 
 namespace bnlab::sweep {
+namespace {
+
+// A row's values as TensorBoard scalars "<prefix><column>", less the columns
+// that are the x axis.
+template <typename Row>
+std::vector<std::pair<std::string, double>> tagged(const std::string& prefix,
+                                                   const std::vector<runs::Column<Row>>& columns, const Row& row,
+                                                   const std::vector<std::string>& axes) {
+  std::vector<std::pair<std::string, double>> values;
+  for (const auto& column : columns)
+    if (std::find(axes.begin(), axes.end(), column.name) == axes.end())
+      values.emplace_back(prefix + column.name, column.get(row));
+  return values;
+}
+
+}  // namespace
 
 RunListener::RunListener(const runs::RunFiles* files, bool staged, bool append, train::ConsoleProgress& progress)
     : files_(files), staged_(staged), append_(append), progress_(progress) {
@@ -23,6 +40,7 @@ void RunListener::begin_stage(int64_t index, const experiments::ResolvedStage& s
   if (!files_) return;
   if (stage.config.train.eval_every > 0 && !steps_)
     steps_ = std::make_unique<runs::CsvWriter>(files_->steps_csv(), runs::column_names(runs::step_columns()), append_);
+  if (stage.config.log.tensorboard && !events_) events_ = runs::open_event_file(*files_);
   bn_stats_every_ = stage.config.log.bn_stats_every;
   if (bn_stats_every_ > 0 && !bn_stats_)
     bn_stats_ = std::make_unique<train::BnStatsLogger>(files_->bn_stats_csv(), bn_stats_every_, append_);
@@ -30,6 +48,8 @@ void RunListener::begin_stage(int64_t index, const experiments::ResolvedStage& s
 
 void RunListener::resume_from(const train::CheckpointPosition& position) {
   rows_written_ = position.metrics_rows;
+  // What the interrupted attempt logged after the checkpoint is replayed.
+  if (events_) events_->session_start(position.global_step + 1);
   best_val_accuracy_ = position.best_val_accuracy;
 }
 
@@ -52,6 +72,7 @@ void RunListener::on_epoch_end(const train::EpochMetrics& m) {
 
 void RunListener::on_step_evaluation(const train::StepEvaluation& e) {
   if (steps_) steps_->write_row(runs::row_values(runs::step_columns(), e));
+  if (events_) events_->scalars(e.step, tagged("step/", runs::step_columns(), e, {"step", "epoch"}));
 }
 
 bool RunListener::wants_probe(int64_t global_step) {
@@ -59,12 +80,13 @@ bool RunListener::wants_probe(int64_t global_step) {
 }
 
 void RunListener::on_probe(int64_t global_step, int64_t epoch, const data::Batch& batch) {
-  bn_stats_->log(model_, global_step, epoch, batch);
+  bn_stats_->log(model_, global_step, epoch, batch, events_.get());
 }
 
 void RunListener::sync_step_files() {
   if (steps_) steps_->sync();
   if (bn_stats_) bn_stats_->sync();
+  if (events_) events_->sync();
 }
 
 void RunListener::write_metrics(const train::EpochMetrics& m) {
@@ -73,6 +95,7 @@ void RunListener::write_metrics(const train::EpochMetrics& m) {
     metrics_->write_row(staged_ ? std::vector<std::string>{stage_name_} : std::vector<std::string>{}, values);
     metrics_->sync();
   }
+  if (events_) events_->scalars(m.global_step, tagged("epoch/", runs::epoch_columns(), m, {"epoch"}));
   ++rows_written_;
   last_ = m;
   if (m.val_accuracy > best_val_accuracy_) best_val_accuracy_ = m.val_accuracy;

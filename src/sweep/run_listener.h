@@ -1,7 +1,7 @@
 #pragma once
 // What a run does with its training's numbers: metrics.csv rows (with the
-// stage name first in staged runs), steps.csv, bn_stats.csv, checkpoints
-// after epochs, and the console.
+// stage name first in staged runs), steps.csv, bn_stats.csv, TensorBoard's
+// event file, checkpoints after epochs, and the console.
 #include <torch/torch.h>
 
 #include <memory>
@@ -11,6 +11,7 @@
 #include "experiments/experiment.h"
 #include "runs/csv_writer.h"
 #include "runs/layout.h"
+#include "runs/tensorboard.h"
 #include "train/bn_stats.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
@@ -53,6 +54,7 @@ class RunListener : public train::TrainListener {
   std::optional<runs::CsvWriter> metrics_;
   std::unique_ptr<runs::CsvWriter> steps_;
   std::unique_ptr<train::BnStatsLogger> bn_stats_;
+  std::unique_ptr<runs::EventWriter> events_;  // with log.tensorboard
   int64_t bn_stats_every_ = 0;
   int64_t stage_index_ = 0;
   std::string stage_name_;

@@ -5,14 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "core/progress_line.h"  // duration_text
+
 namespace bnlab::sweep {
 
 // "run 3 of 12" and, once runs have finished, "; about 14 min left": the mean
 // duration of the finished runs times the runs left, this one included.
 // Rough by nature: one experiment's runs can differ 30x (batch 2 vs 512).
 std::string sweep_progress_line(size_t index, size_t total, const std::vector<double>& finished_seconds);
-
-// "45 s", "14 min", "2 h 05 min".
-std::string duration_text(double seconds);
 
 }  // namespace bnlab::sweep

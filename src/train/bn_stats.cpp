@@ -86,6 +86,18 @@ double percentile_of_sorted(const torch::Tensor& sorted, double q) {
   return (1 - weight) * sorted[below].item<double>() + weight * sorted[above].item<double>();
 }
 
+// The i-th per-channel quantity's name: bn_stats.csv's "<name>_avg" column,
+// less "_avg" (the columns start with step, epoch, block, then avg/std pairs).
+std::string quantity_name(size_t i) {
+  const std::string& column = runs::bn_stats_columns().at(3 + 2 * i);
+  return column.substr(0, column.size() - std::string("_avg").size());
+}
+
+std::vector<double> values_of(const torch::Tensor& tensor) {
+  auto flat = tensor.detach().to(torch::kFloat64).contiguous().reshape({-1});
+  return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
+}
+
 // Saves BN buffers and the generator, restores them when destroyed.
 class StateGuard {
  public:
@@ -108,7 +120,9 @@ class StateGuard {
 BnStatsLogger::BnStatsLogger(const std::filesystem::path& csv, int64_t every, bool append)
     : csv_(csv, runs::bn_stats_columns(), append), every_(every) {}
 
-void BnStatsLogger::log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch) {
+void BnStatsLogger::log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch,
+                        runs::EventWriter* events) {
+  std::vector<std::pair<std::string, std::vector<double>>> histograms;
   torch::NoGradGuard no_grad;
   Capture capture;
   std::map<std::string, torch::Tensor> eval_outputs;
@@ -133,16 +147,21 @@ void BnStatsLogger::log(torch::nn::Sequential& model, int64_t global_step, int64
     if (found != layers.end()) {
       const auto& layer = found->second;
       auto [batch_mean, batch_var] = channel_mean_var(capture.inputs[norm]);
-      for (const auto& per_channel : {batch_mean, batch_var, layer.running_mean, layer.running_var, layer.weight, layer.bias}) {
-        auto [avg, spread] = avg_spread(per_channel);
+      const std::vector<torch::Tensor> per_channel = {batch_mean,        batch_var,    layer.running_mean,
+                                                      layer.running_var, layer.weight, layer.bias};
+      for (size_t i = 0; i < per_channel.size(); ++i) {
+        auto [avg, spread] = avg_spread(per_channel[i]);
         row.push_back(avg);
         row.push_back(spread);
+        if (per_channel[i].defined())
+          histograms.emplace_back(fmt::format("bn/block{}/{}", block, quantity_name(i)), values_of(per_channel[i]));
       }
     } else {
       row.insert(row.end(), 12, kMissing);
     }
     // Unit 0 (channel 0 for convolutions) of the activation's input, over the batch.
     auto unit = std::get<0>(capture.inputs[act].select(1, 0).reshape({-1}).to(torch::kFloat64).sort());
+    histograms.emplace_back(fmt::format("bn/block{}/unit0_input", block), values_of(unit));
     row.push_back(percentile_of_sorted(unit, 0.15));
     row.push_back(percentile_of_sorted(unit, 0.50));
     row.push_back(percentile_of_sorted(unit, 0.85));
@@ -151,6 +170,7 @@ void BnStatsLogger::log(torch::nn::Sequential& model, int64_t global_step, int64
                       : kMissing);
     csv_.write_row(row);
   }
+  if (events) events->histograms(global_step, histograms);
 }
 
 }  // namespace bnlab::train

@@ -19,6 +19,7 @@
 #include "data/dataset.h"
 #include "runs/csv_writer.h"
 #include "runs/metrics.h"
+#include "runs/tensorboard.h"
 
 namespace bnlab::train {
 
@@ -26,7 +27,10 @@ class BnStatsLogger {
  public:
   BnStatsLogger(const std::filesystem::path& csv, int64_t every, bool append = false);
   bool due(int64_t global_step) const { return global_step % every_ == 0; }
-  void log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch);
+  // `events`, when given, also gets the per-channel values as histograms
+  // ("bn/block<K>/batch_mean", ..., and the fixed unit's inputs).
+  void log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch,
+           runs::EventWriter* events = nullptr);
   void sync() { csv_.sync(); }
 
  private:
