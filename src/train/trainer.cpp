@@ -36,7 +36,7 @@ const parallel::Group& group_of(const TrainSetup& setup) {
   return setup.group ? *setup.group : *solo;
 }
 
-// Every kDivergenceCheckInterval steps the ranks agree on the metrics so far
+// Every kDivergenceCheckInterval steps (and after an epoch's last) the ranks agree on the metrics so far
 // and on stopping (a non-finite loss anywhere, Ctrl-C anywhere), so that all
 // of them leave the loop after the same step. One process reads its own.
 struct Agreement {
@@ -194,7 +194,9 @@ TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& data
       train_step(model, optimizer, batch, running, {batches.rows(step), world > 1 ? &gradients : nullptr});
       ++global_step;
 
-      if ((step + 1) % kDivergenceCheckInterval == 0) {
+      // Also after an epoch's last step: epochs shorter than the interval
+      // would otherwise never agree to stop on Ctrl-C or SIGTERM.
+      if ((step + 1) % kDivergenceCheckInterval == 0 || step + 1 == steps) {
         const Agreement agreed = agree(running, group);
         if (agreed.interrupted) {
           outcome.status = TrainStatus::kInterrupted;
