@@ -175,7 +175,13 @@ int run_run(const Args& args) {
     for (const auto& run : runs) std::cout << dry_run_command(o, run) << "\n";
     return kExitOk;
   }
-  const auto group = join_group(*parsed);
+  const auto job = group_options(*parsed);
+  try {
+    sweep::check_job_support(runs, o.sweep, job.world_size);  // before joining: every rank refuses alike
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
+  }
+  const auto group = parallel::Group::join(job);
   std::vector<sweep::SweepEntry> done;
   try {
     done = sweep::run_sweep(std::move(runs), o.sweep, group, std::cout);

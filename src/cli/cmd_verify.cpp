@@ -112,7 +112,7 @@ std::vector<Isa> parse_isas(const std::string& text) {
 }
 
 int verify_sync_bn(const VerifyOptions& options, const cxxopts::ParseResult& parsed) {
-  const auto group = join_group(parsed);
+  const auto group = parallel::Group::join(group_options(parsed));
   if (group->size() < 2)
     throw UsageError("--sync-bn compares across ranks: run it in a job, e.g. "
                      "`bnlab launch --nproc 2 -- verify --sync-bn`");

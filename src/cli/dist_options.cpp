@@ -15,7 +15,7 @@ void add_dist_options(cxxopts::Options& options) {
        cxxopts::value<double>(), "S");
 }
 
-std::shared_ptr<parallel::Group> join_group(const cxxopts::ParseResult& parsed) {
+parallel::GroupOptions group_options(const cxxopts::ParseResult& parsed) {
   parallel::GroupFlags flags;
   if (parsed.count("world-size")) flags.world_size = parsed["world-size"].as<int>();
   if (parsed.count("rank")) flags.rank = parsed["rank"].as<int>();
@@ -28,8 +28,7 @@ std::shared_ptr<parallel::Group> join_group(const cxxopts::ParseResult& parsed) 
   } catch (const std::invalid_argument& error) {
     throw UsageError(error.what());
   }
-  auto group = parallel::Group::join(options);
-  return group;
+  return options;
 }
 
 }  // namespace bnlab::cli

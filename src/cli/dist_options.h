@@ -12,9 +12,9 @@ namespace bnlab::cli {
 
 void add_dist_options(cxxopts::Options& options);
 
-// Joins the job the options and environment describe (a one-process group
-// when they describe none). Bad values are
-// UsageErrors; a failed rendezvous is a parallel::DistError.
-std::shared_ptr<parallel::Group> join_group(const cxxopts::ParseResult& parsed);
+// The job the options and environment describe (world size 1 when they
+// describe none); bad values are UsageErrors. parallel::Group::join joins it
+// (a failed rendezvous is a parallel::DistError).
+parallel::GroupOptions group_options(const cxxopts::ParseResult& parsed);
 
 }  // namespace bnlab::cli

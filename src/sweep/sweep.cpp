@@ -74,19 +74,6 @@ std::vector<int64_t> decide_runs(const std::vector<PlannedRun>& runs, const Swee
   return actions;
 }
 
-// What a data-parallel job cannot do yet, refused before anything trains.
-void check_data_parallel_support(const std::vector<PlannedRun>& runs, const SweepOptions& options) {
-  if (options.resume || options.save_checkpoint)
-    throw std::invalid_argument("--save-checkpoint and --resume are not supported in data-parallel jobs");
-  for (const auto& run : runs)
-    for (const auto& stage : run.stages)
-      if (stage.config.log.bn_stats_every > 0)
-        throw std::invalid_argument(fmt::format(
-            "{} / {}: log.bn_stats_every is not supported in data-parallel jobs (the probe would run collectives on "
-            "one rank only); set it to 0",
-            run.experiment, run.variant));
-}
-
 }  // namespace
 
 std::vector<PlannedRun> runs_for_world_size(std::vector<PlannedRun> runs, int world_size, size_t* left_out) {
@@ -108,6 +95,20 @@ std::vector<PlannedRun> runs_for_world_size(std::vector<PlannedRun> runs, int wo
   return kept;
 }
 
+void check_job_support(const std::vector<PlannedRun>& plan, const SweepOptions& options, int world_size) {
+  const auto runs = runs_for_world_size(plan, world_size);
+  if (world_size == 1) return;
+  if (options.resume || options.save_checkpoint)
+    throw std::invalid_argument("--save-checkpoint and --resume are not supported in data-parallel jobs");
+  for (const auto& run : runs)
+    for (const auto& stage : run.stages)
+      if (stage.config.log.bn_stats_every > 0)
+        throw std::invalid_argument(fmt::format(
+            "{} / {}: log.bn_stats_every is not supported in data-parallel jobs (the probe would run collectives on "
+            "one rank only); set it to 0",
+            run.experiment, run.variant));
+}
+
 std::vector<SweepEntry> run_sweep(std::vector<PlannedRun> plan, const SweepOptions& options,
                                   const std::shared_ptr<const parallel::Group>& group, std::ostream& log) {
   if (options.overwrite && (options.skip_finished || options.resume))
@@ -115,7 +116,7 @@ std::vector<SweepEntry> run_sweep(std::vector<PlannedRun> plan, const SweepOptio
   const bool root = group->is_root();
   size_t left_out = 0;
   const auto runs = runs_for_world_size(std::move(plan), group->size(), &left_out);
-  if (group->size() > 1) check_data_parallel_support(runs, options);
+  check_job_support(runs, options, group->size());
   if (root && left_out)
     log << fmt::format("{} run(s) meant for another world size skipped (this job: {} process{})\n", left_out,
                        group->size(), group->size() == 1 ? "" : "es");

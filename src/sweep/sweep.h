@@ -32,6 +32,12 @@ struct SweepEntry {
 // means any). Throws std::invalid_argument when none is.
 std::vector<PlannedRun> runs_for_world_size(std::vector<PlannedRun> runs, int world_size, size_t* left_out = nullptr);
 
+// What a job of `world_size` processes cannot run, refused before any rank
+// joins it (so that every rank stops alike, exit 2): no run meant for that
+// world size, and in a data-parallel job checkpoints, --resume and
+// log.bn_stats_every. Throws std::invalid_argument naming the problem.
+void check_job_support(const std::vector<PlannedRun>& plan, const SweepOptions& options, int world_size);
+
 // Runs the plan's runs meant for `group`'s world size in order, and stops
 // after an interrupted run (or, in a job, a failed one: the other ranks are
 // mid-collective). Before training anything, refuses (std::runtime_error,
