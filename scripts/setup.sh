@@ -29,13 +29,15 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # reference BLAS and a GEMM runs ~30x slower.
 # protoc and libprotobuf build the TensorBoard event records; python3-torch (the
 # same PyTorch 1.13) and headless Chromium are test oracles: the suite loads an
-# exported .pth in Python and renders report.html in a real browser.
+# exported .pth in Python and renders report.html in a real browser; python3-torch's
+# torchrun launches bnlab's ranks, and iproute2 (ip, ss) makes the two-host
+# network namespaces and lists a job's sockets.
 packages=(cmake make g++ tar ca-certificates
           libtorch-dev libgloo-dev libopenblas0-pthread libcxxopts-dev libfmt-dev catch2
           libtomlplusplus-dev nlohmann-json3-dev gnuplot-nox zlib1g-dev libssl-dev
           dataset-fashion-mnist util-linux
           protobuf-compiler libprotobuf-dev
-          python3-torch chromium-headless-shell)
+          python3-torch chromium-headless-shell iproute2)
 ((sanitize)) && packages+=(clang-14 libclang-rt-14-dev)
 missing=()
 for package in "${packages[@]}"; do

@@ -56,6 +56,21 @@ TEST_CASE("group options come from flags, else torchrun's environment variables"
     CHECK(o.master_addr == "10.0.0.7");
     CHECK(o.master_port == 29611);
     CHECK(o.timeout == std::chrono::milliseconds(7500));
+    CHECK(o.store_file.empty());
+    CHECK_FALSE(o.agent_store_attempt);
+    CHECK(rendezvous_text(o) == "store 10.0.0.7:29611");
+  }
+  SECTION("torchrun's agent store: every rank a client, keys of this attempt") {
+    env.set("TORCHELASTIC_USE_AGENT_STORE", "True");
+    env.set("TORCHELASTIC_RESTART_COUNT", "2");
+    const auto o = resolve_group_options({});
+    REQUIRE(o.agent_store_attempt);
+    CHECK(*o.agent_store_attempt == 2);
+    CHECK(rendezvous_text(o) == "torchrun's store 10.0.0.7:29611, attempt 2");
+  }
+  SECTION("bnlab launch's store file") {
+    env.set("BNLAB_STORE_FILE", "/tmp/bnlab-launch-x/store");
+    CHECK(rendezvous_text(resolve_group_options({})) == "store file /tmp/bnlab-launch-x/store");
   }
   SECTION("flags win") {
     GroupFlags flags;

@@ -45,18 +45,19 @@ LaunchCommandOptions read_options(const cxxopts::ParseResult& parsed, Args comma
 int run_launch(const Args& args) {
   cxxopts::Options parser("bnlab launch",
                           "Start a data-parallel job of N local processes (ranks), each running\n"
-                          "`bnlab <command>` with WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT set, e.g.\n"
+                          "`bnlab <command>` with WORLD_SIZE, RANK and its rendezvous set, e.g.\n"
                           "  bnlab launch --nproc 2 -- run keras-mlp --variant bn-custom\n"
                           "Output is forwarded with a [rank r] prefix; the exit code is non-zero when any\n"
                           "rank fails. For several hosts run `bnlab run ... --world-size N --rank R\n"
                           "--master-addr HOST --master-port P` on each (README, docs/distributed.md).");
-  parser.add_options()
-      ("nproc", "Number of processes (ranks)", cxxopts::value<int>()->default_value("2"), "N")
-      ("master-port", "Rendezvous port on 127.0.0.1 (default: a free one)", cxxopts::value<int>(), "PORT")
-      ("dist-timeout", "Seconds the ranks wait to join and for each collective (default 60)",
-       cxxopts::value<double>(), "S")
-      ("grace", "Seconds the other ranks get to stop after one fails, before SIGTERM",
-       cxxopts::value<double>()->default_value("10"), "S");
+  parser.add_options()("nproc", "Number of processes (ranks)", cxxopts::value<int>()->default_value("2"), "N")(
+      "master-port",
+      "Rank 0 serves a TCP rendezvous store on this port, on every interface (default: no store "
+      "socket: the ranks meet through a file in a private folder)",
+      cxxopts::value<int>(), "PORT")(
+      "dist-timeout", "Seconds the ranks wait to join and for each collective (default 60)", cxxopts::value<double>(),
+      "S")("grace", "Seconds the other ranks get to stop after one fails, before SIGTERM",
+           cxxopts::value<double>()->default_value("10"), "S");
   auto [own, command] = split_at_separator(args);
   auto parsed = parse_command(parser, own);
   if (!parsed) return kExitOk;

@@ -4,6 +4,8 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -30,7 +32,7 @@ int int_setting(const std::optional<int>& flag, const char* flag_name, const cha
 }
 
 std::string describe(const GroupOptions& o) {
-  return fmt::format("rank {} of {} (store {}:{})", o.rank, o.world_size, o.master_addr, o.master_port);
+  return fmt::format("rank {} of {} ({})", o.rank, o.world_size, rendezvous_text(o));
 }
 
 std::string message_of(const std::exception& error) {
@@ -57,7 +59,31 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const GroupOptions& o) {
                   : c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+c10::intrusive_ptr<c10d::Store> make_store(const GroupOptions& o) {
+  if (!o.store_file.empty()) {
+    auto store = c10::make_intrusive<c10d::FileStore>(o.store_file, o.world_size);
+    store->setTimeout(o.timeout);
+    return store;
+  }
+  c10d::TCPStoreOptions store_options;
+  store_options.port = uint16_t(o.master_port);
+  store_options.isServer = o.rank == 0 && !o.agent_store_attempt;
+  store_options.numWorkers = size_t(o.world_size);
+  store_options.waitWorkers = !o.agent_store_attempt;  // our rank 0 returns once every rank has connected
+  store_options.timeout = o.timeout;
+  auto store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, store_options);
+  if (!o.agent_store_attempt) return store;
+  return c10::make_intrusive<c10d::PrefixStore>(fmt::format("/worker/attempt_{}", *o.agent_store_attempt), store);
+}
+
 }  // namespace
+
+std::string rendezvous_text(const GroupOptions& o) {
+  if (!o.store_file.empty()) return "store file " + o.store_file;
+  if (o.agent_store_attempt)
+    return fmt::format("torchrun's store {}:{}, attempt {}", o.master_addr, o.master_port, *o.agent_store_attempt);
+  return fmt::format("store {}:{}", o.master_addr, o.master_port);
+}
 
 GroupOptions resolve_group_options(const GroupFlags& flags) {
   GroupOptions o;
@@ -74,6 +100,9 @@ GroupOptions resolve_group_options(const GroupFlags& flags) {
     throw std::invalid_argument(
         fmt::format("--master-port (or MASTER_PORT) must be in 1..65535, got {}", o.master_port));
   if (o.master_addr.empty()) throw std::invalid_argument("--master-addr (or MASTER_ADDR) is empty");
+  o.store_file = environment("BNLAB_STORE_FILE").value_or("");
+  if (environment("TORCHELASTIC_USE_AGENT_STORE") == std::optional<std::string>("True"))
+    o.agent_store_attempt = int_setting(std::nullopt, "(torchrun's)", "TORCHELASTIC_RESTART_COUNT", 0);
   std::optional<double> timeout = flags.timeout_seconds;
   if (!timeout)
     if (const auto text = environment("BNLAB_DIST_TIMEOUT")) timeout = parse_double(*text, "BNLAB_DIST_TIMEOUT");
@@ -106,13 +135,7 @@ std::shared_ptr<Group> Group::join(const GroupOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);
   auto engine = std::make_unique<Engine>();
   try {
-    c10d::TCPStoreOptions store_options;
-    store_options.port = uint16_t(o.master_port);
-    store_options.isServer = o.rank == 0;
-    store_options.numWorkers = size_t(o.world_size);
-    store_options.waitWorkers = true;  // rank 0 returns once every rank has connected
-    store_options.timeout = o.timeout;
-    engine->store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, store_options);
+    engine->store = make_store(o);
   } catch (const std::exception& error) {
     const std::string what = message_of(error);
     if (o.rank == 0 && what.find("bind") != std::string::npos)

@@ -25,7 +25,21 @@ struct GroupOptions {
   // How long to wait for the other ranks to join, and for any collective to
   // complete, before failing with an error naming the step that timed out.
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  // The rendezvous store. By default rank 0 serves a c10d::TCPStore on
+  // master_port, which LibTorch 1.13 binds on every interface (it has no bind
+  // address). Instead:
+  //  - store_file (BNLAB_STORE_FILE, set by `bnlab launch`): a c10d::FileStore
+  //    in a private folder, for jobs on one host: no socket at all;
+  //  - agent_store_attempt (torchrun: TORCHELASTIC_USE_AGENT_STORE=True): the
+  //    store torchrun's agent serves on MASTER_ADDR:MASTER_PORT, every rank a
+  //    client, keys under "/worker/attempt_<TORCHELASTIC_RESTART_COUNT>" as
+  //    PyTorch's env:// rendezvous does.
+  std::string store_file;
+  std::optional<int> agent_store_attempt;
 };
+
+// "store 127.0.0.1:29500", "store file /tmp/...", "torchrun's store host:port (attempt 0)".
+std::string rendezvous_text(const GroupOptions& options);
 
 // Fills what `flags` leaves unset from the environment (the timeout from
 // BNLAB_DIST_TIMEOUT, which `bnlab launch --dist-timeout` sets), then validates

@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "core/durable_file.h"
+
 namespace bnlab::parallel {
 namespace {
 
@@ -49,20 +51,37 @@ struct Rank {
 
 volatile std::sig_atomic_t interrupted = 0;
 void note_interrupt(int) { interrupted = 1; }  // the ranks get Ctrl-C too (same process group)
+// SIGTERM (a scheduler, `kill`) reaches the launcher alone: it is passed on
+// to the ranks, which stop as on Ctrl-C, so that none is left running.
+volatile std::sig_atomic_t terminated = 0;
+void note_termination(int) { terminated = 1; }
 
-void set_child_environment(const LaunchOptions& o, int rank, int port) {
+// The rendezvous a rank is told of: a file store (`store_file`) or rank 0's TCP store on `port`.
+struct Rendezvous {
+  std::string store_file;
+  int port = 0;
+};
+
+void set_child_environment(const LaunchOptions& o, int rank, const Rendezvous& rendezvous) {
   setenv("WORLD_SIZE", std::to_string(o.processes).c_str(), 1);
   setenv("RANK", std::to_string(rank).c_str(), 1);
   setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
   setenv("LOCAL_WORLD_SIZE", std::to_string(o.processes).c_str(), 1);
   setenv("MASTER_ADDR", o.master_addr.c_str(), 1);
-  setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  if (rendezvous.store_file.empty()) {
+    setenv("MASTER_PORT", std::to_string(rendezvous.port).c_str(), 1);
+    unsetenv("BNLAB_STORE_FILE");
+  } else {
+    unsetenv("MASTER_PORT");
+    setenv("BNLAB_STORE_FILE", rendezvous.store_file.c_str(), 1);
+  }
+  unsetenv("TORCHELASTIC_USE_AGENT_STORE");  // this job's store is its own, even inside a torchrun job
   if (o.timeout_seconds) setenv("BNLAB_DIST_TIMEOUT", fmt::format("{}", *o.timeout_seconds).c_str(), 1);
   // c10d's socket warnings (IPv6 fallbacks) are noise next to our own errors.
   setenv("GLOG_minloglevel", "2", 0);
 }
 
-Rank start_rank(const LaunchOptions& o, int rank, int port) {
+Rank start_rank(const LaunchOptions& o, int rank, const Rendezvous& rendezvous) {
   int out_pipe[2], err_pipe[2];
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) throw std::runtime_error("launch: cannot create pipes");
   const pid_t pid = fork();
@@ -72,7 +91,7 @@ Rank start_rank(const LaunchOptions& o, int rank, int port) {
     dup2(err_pipe[1], STDERR_FILENO);
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
     signal(SIGINT, SIG_DFL);
-    set_child_environment(o, rank, port);
+    set_child_environment(o, rank, rendezvous);
     std::vector<char*> argv = {const_cast<char*>(o.program.c_str())};
     for (const auto& a : o.arguments) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -172,20 +191,37 @@ void check_launch_options(const LaunchOptions& o) {
 
 int launch_local_job(const LaunchOptions& o, std::ostream& out, std::ostream& err, std::ostream& log) {
   check_launch_options(o);
-  const int port = o.master_port ? *o.master_port : free_loopback_port();
-  if (o.master_port && !port_available(port))
-    throw std::runtime_error(
-        fmt::format("launch: port {} on 127.0.0.1 is already in use; pick another "
-                    "--master-port or leave it out for a free one",
-                    port));
-  log << fmt::format("launch: {} ranks, rendezvous at {}:{}\n", o.processes, o.master_addr, port) << std::flush;
+  // By default the ranks meet through a file in a private (0700) folder, so
+  // that no socket but Gloo's, on 127.0.0.1, listens (a TCPStore would listen
+  // on every interface). --master-port asks for rank 0's TCPStore instead.
+  std::optional<ScratchFolder> store_folder;
+  Rendezvous rendezvous;
+  if (o.master_port) {
+    rendezvous.port = *o.master_port;
+    if (!port_available(rendezvous.port))
+      throw std::runtime_error(
+          fmt::format("launch: port {} on 127.0.0.1 is already in use; pick another "
+                      "--master-port or leave it out (the ranks then meet through a file)",
+                      rendezvous.port));
+    log << fmt::format("launch: {} ranks, rendezvous at {}:{}\n", o.processes, o.master_addr, rendezvous.port);
+  } else {
+    store_folder.emplace(std::filesystem::temp_directory_path(), "bnlab-launch-");
+    rendezvous.store_file = (store_folder->path() / "store").string();
+    log << fmt::format("launch: {} ranks, rendezvous through {}\n", o.processes, rendezvous.store_file);
+  }
+  log << std::flush;
 
   struct sigaction action {
   }, previous_int{};
   action.sa_handler = note_interrupt;
   sigaction(SIGINT, &action, &previous_int);
+  struct sigaction on_term {
+  }, previous_term{};
+  on_term.sa_handler = note_termination;
+  sigaction(SIGTERM, &on_term, &previous_term);
+  bool passed_on = false;
   std::vector<Rank> ranks;
-  for (int r = 0; r < o.processes; ++r) ranks.push_back(start_rank(o, r, port));
+  for (int r = 0; r < o.processes; ++r) ranks.push_back(start_rank(o, r, rendezvous));
 
   std::optional<int> first_failure;  // rank index
   constexpr auto kNever = Clock::time_point::max();
@@ -201,6 +237,11 @@ int launch_local_job(const LaunchOptions& o, std::ostream& out, std::ostream& er
             << std::flush;
         terminate_at = Clock::now() + std::chrono::milliseconds(int64_t(o.grace_seconds * 1000));
       }
+    if (terminated && !passed_on) {
+      for (const auto& r : ranks)
+        if (!r.exit_code) kill(r.pid, SIGTERM);
+      passed_on = true;
+    }
     const auto now = Clock::now();
     if (now >= terminate_at) {
       for (const auto& r : ranks)
@@ -215,13 +256,14 @@ int launch_local_job(const LaunchOptions& o, std::ostream& out, std::ostream& er
     }
   }
   sigaction(SIGINT, &previous_int, nullptr);
+  sigaction(SIGTERM, &previous_term, nullptr);
 
   std::vector<std::string> failed;
   for (const auto& r : ranks)
     if (*r.exit_code != 0) failed.push_back(fmt::format("rank {} (exit {})", r.index, *r.exit_code));
   if (failed.empty()) return 0;
   log << fmt::format("launch: failed: {}\n", fmt::join(failed, ", ")) << std::flush;
-  if (interrupted) return 130;
+  if (interrupted || terminated) return 130;
   return ranks[size_t(*first_failure)].exit_code.value();
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // `bnlab launch`: a data-parallel job of N local processes, as torchrun
 // --standalone does: each child runs this program with WORLD_SIZE, RANK,
-// LOCAL_RANK, MASTER_ADDR and MASTER_PORT set, its output forwarded line by
-// line with a "[rank r] " prefix.
+// LOCAL_RANK, MASTER_ADDR and BNLAB_STORE_FILE (or MASTER_PORT) set, its
+// output forwarded line by line with a "[rank r] " prefix.
 #include <optional>
 #include <ostream>
 #include <string>
@@ -13,7 +13,7 @@ namespace bnlab::parallel {
 struct LaunchOptions {
   int processes = 2;
   std::string master_addr = "127.0.0.1";
-  std::optional<int> master_port;         // unset: a free loopback port
+  std::optional<int> master_port;         // rank 0 serves a TCPStore here; unset: the ranks meet through a file
   std::optional<double> timeout_seconds;  // passed on as BNLAB_DIST_TIMEOUT
   std::string program;                    // the executable each rank runs (bnlab itself)
   std::vector<std::string> arguments;     // its arguments, e.g. {"run", "sync-bn"}

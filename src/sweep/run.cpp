@@ -58,7 +58,7 @@ json data_parallel_record(const parallel::Group& group, const experiments::RunCo
   return {{"world_size", group.size()},
           {"batch_size_per_rank", config.train.batch_size},
           {"global_batch_size", config.train.batch_size * group.size()},
-          {"master", fmt::format("{}:{}", group.options().master_addr, group.options().master_port)}};
+          {"rendezvous", parallel::rendezvous_text(group.options())}};
 }
 
 // The record of a run that starts now, or resumes `previous`.

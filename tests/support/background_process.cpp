@@ -11,7 +11,8 @@
 
 namespace bnlab::test {
 
-BackgroundBnlab::BackgroundBnlab(const std::vector<std::string>& args, const std::filesystem::path& output)
+BackgroundBnlab::BackgroundBnlab(const std::vector<std::string>& args, const std::filesystem::path& output,
+                                 const std::vector<std::string>& prefix)
     : output_(output) {
   pid_ = fork();
   if (pid_ == 0) {
@@ -19,10 +20,12 @@ BackgroundBnlab::BackgroundBnlab(const std::vector<std::string>& args, const std
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
     close(fd);
-    std::vector<char*> argv = {const_cast<char*>(BNLAB_EXE)};
+    std::vector<char*> argv;
+    for (const auto& p : prefix) argv.push_back(const_cast<char*>(p.c_str()));
+    argv.push_back(const_cast<char*>(BNLAB_EXE));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(BNLAB_EXE, argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
 }

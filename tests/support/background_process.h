@@ -11,7 +11,11 @@ namespace bnlab::test {
 // a file: for tests that act on a process while it runs (kill a rank).
 class BackgroundBnlab {
  public:
-  BackgroundBnlab(const std::vector<std::string>& args, const std::filesystem::path& output);
+  // `prefix`, when given, is the command that runs bnlab (e.g. {"ip", "netns",
+  // "exec", "ns", "env", "VAR=value"}): it must exec bnlab in place, so that
+  // pid() is bnlab's.
+  BackgroundBnlab(const std::vector<std::string>& args, const std::filesystem::path& output,
+                  const std::vector<std::string>& prefix = {});
   ~BackgroundBnlab();  // kills it if still running
   BackgroundBnlab(const BackgroundBnlab&) = delete;
   BackgroundBnlab& operator=(const BackgroundBnlab&) = delete;
@@ -22,6 +26,7 @@ class BackgroundBnlab {
   bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout);
   std::string output() const;
   void kill(int signal);
+  int pid() const { return pid_; }
 
  private:
   int pid_ = -1;
