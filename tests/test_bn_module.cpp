@@ -86,7 +86,7 @@ TEST_CASE("momentum none keeps the cumulative average of batch statistics", "[bn
   CHECK(bn->num_batches_tracked.item<int64_t>() == 5);
 }
 
-TEST_CASE("eval mode uses running statistics; without them, batch statistics", "[bn][module]") {
+TEST_CASE("eval mode uses running statistics - without them, batch statistics", "[bn][module]") {
   auto x = torch::randn({6, 3, 4}) * 3 + 2;
   SECTION("tracking: eval output is the affine map of the running stats") {
     BatchNorm bn(3);

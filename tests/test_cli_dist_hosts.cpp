@@ -97,7 +97,7 @@ bool on_loopback(const std::string& address) {
 
 }  // namespace
 
-TEST_CASE("a local job listens on loopback only; a TCP store would listen everywhere", "[cli][dist]") {
+TEST_CASE("a local job listens on loopback only - a TCP store would listen everywhere", "[cli][dist]") {
   bnlab::test::TempDir out;
   const std::vector<std::string> run = {"run", "smoke", "--variant",         "bn-custom", "--epochs",
                                         "400", "--out", out.path().string(), "--set",     "bn.mode=sync"};

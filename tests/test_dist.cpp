@@ -177,8 +177,7 @@ TEST_CASE("gradients are summed over ranks in buckets", "[dist]") {
   CHECK(status == std::vector<int>{0, 0});
 }
 
-TEST_CASE("broadcast makes replicas equal; a drifted replica stops every rank with the tensor's name",
-          "[dist]") {
+TEST_CASE("broadcast makes replicas equal - a drifted replica stops every rank with the tensor's name", "[dist]") {
   const auto status = run_in_ranks(2, [](const Group& group) {
     torch::manual_seed(group.rank());  // different initialisations per rank
     torch::nn::Linear layer(3, 2);

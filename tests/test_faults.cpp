@@ -56,7 +56,7 @@ void require_same_metrics(const fs::path& a, const fs::path& b) {
 
 }  // namespace
 
-TEST_CASE("a full disk fails the run with the OS reason; nothing is lost and --resume finishes it",
+TEST_CASE("a full disk fails the run with the OS reason - nothing is lost and --resume finishes it",
           "[faults][cli][disk]") {
   bnlab::test::TempDir reference;
   REQUIRE(run_bnlab(smoke_run(reference.path())).exit_code == 0);

@@ -26,7 +26,7 @@ TEST_CASE("a run folder is locked while a run writes to it", "[train][rundir]") 
   REQUIRE_THROWS_WITH(RunDirectory(root / "run", RunDirectory::Mode::kNew), Contains("another bnlab run (pid"));
 }
 
-TEST_CASE("finished runs need --overwrite; unfinished ones are replaced", "[train][rundir]") {
+TEST_CASE("finished runs need --overwrite - unfinished ones are replaced", "[train][rundir]") {
   bnlab::test::TempDir root;
   const auto path = root / "run";
   const std::string status = GENERATE("completed", "diverged", "interrupted", "failed", "running");
@@ -68,7 +68,7 @@ TEST_CASE("an unfinished run with a checkpoint is resumed or, with --overwrite, 
   CHECK_FALSE(std::filesystem::exists(RunFiles(path).checkpoint()));
 }
 
-TEST_CASE("a corrupt run.json is an error naming the file; --overwrite replaces it", "[train][rundir]") {
+TEST_CASE("a corrupt run.json is an error naming the file - --overwrite replaces it", "[train][rundir]") {
   bnlab::test::TempDir root;
   std::filesystem::create_directories(root / "run");
   const std::string text = GENERATE("{ not json", R"({"status": "exploded"})");
