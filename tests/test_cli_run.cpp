@@ -2,8 +2,10 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/cpu.h"
+#include "core/progress_line.h"
 #include "core/text.h"
 #include "experiments/catalog.h"
 #include "support/cli_runner.h"
@@ -74,6 +76,19 @@ TEST_CASE("a sweep's progress line says which run of how many and the time left"
   CHECK(duration_text(89.4) == "89 s");
   CHECK(duration_text(5400) == "1 h 30 min");
   CHECK(duration_text(7500) == "2 h 05 min");
+}
+
+TEST_CASE("a progress line draws nothing off a terminal, and its log is the stream given", "[run]") {
+  std::ostringstream out;
+  {
+    bnlab::ProgressLine progress(out, /*live=*/false, 3);
+    progress.begin(0, "data fetch mnist");
+    progress.log() << "  verified a file\n";
+    progress.begin(1, "data fetch fashion-mnist");
+  }
+  CHECK(out.str() == "  verified a file\n");  // no escape codes, no progress text
+  CHECK(bnlab::time_left_text({}, 3).empty());
+  CHECK(bnlab::time_left_text({10, 20}, 3) == "; about 45 s left");
 }
 
 TEST_CASE("run --dry-run prints one command per run", "[cli][run]") {

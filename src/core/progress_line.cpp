@@ -75,12 +75,6 @@ void ProgressLine::begin(size_t index, const std::string& what) {
   if (live_) draw_locked();
 }
 
-void ProgressLine::end() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (started_ >= 0) finished_.push_back(now_seconds() - started_);
-  started_ = -1;
-}
-
 bool ProgressLine::stderr_is_terminal() { return isatty(fileno(stderr)) != 0; }
 
 void ProgressLine::draw_locked() {

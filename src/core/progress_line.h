@@ -27,8 +27,6 @@ class ProgressLine {
   // Item `index` (0-based) starts (and the one running, if any, ends); the
   // time left is estimated from the durations of the items finished before it.
   void begin(size_t index, const std::string& what);
-  // The current item is done (its duration counts for the estimate).
-  void end();
   // When the count is known only once the work starts (0 at construction).
   void set_total(size_t total) {
     std::lock_guard<std::mutex> lock(mutex_);
