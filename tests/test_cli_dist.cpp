@@ -189,16 +189,6 @@ TEST_CASE("distributed usage errors", "[cli][dist]") {
   CHECK_THAT(result.output, Contains(c.message));
 }
 
-TEST_CASE("checkpoints are refused in data-parallel jobs", "[cli][dist]") {
-  bnlab::test::TempDir out;
-  const auto result = run_bnlab({"launch", "--nproc", "2", "--", "run", "smoke", "--out", out.path().string(),
-                                 "--save-checkpoint"});
-  INFO(result.output);
-  // Refused before any rank joins, so every rank stops alike (exit 2).
-  CHECK(result.exit_code == 2);
-  CHECK_THAT(result.output, Contains("not supported in data-parallel jobs"));
-}
-
 TEST_CASE("a dry run starts runs meant for a job through bnlab launch", "[cli][dist]") {
   const auto result = run_bnlab({"run", "sync-bn", "--dry-run", "--seed", "0"});
   INFO(result.output);

@@ -6,6 +6,7 @@
 
 #include "parallel/data_parallel.h"
 #include "parallel/group.h"
+#include "parallel/root_task.h"
 #include "support/ranks.h"
 
 using bnlab::parallel::Group;
@@ -221,4 +222,39 @@ TEST_CASE("a collective whose peer is gone fails within the timeout instead of h
   CHECK(status == std::vector<int>{0, 0});
   // The timeout is 3 s; the peer's exit is usually noticed at once.
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));
+}
+
+TEST_CASE("rank 0's task hands its result, or its failure of the same kind, to every rank", "[dist]") {
+  using bnlab::parallel::run_on_root;
+  SECTION("a result of any size, bytes intact") {
+    const auto status = run_in_ranks(3, [](const Group& group) {
+      std::string bytes(300000, '\0');  // a checkpoint-sized payload with every byte value in it
+      for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = char(i * 7919 % 256);
+      int calls = 0;
+      const std::string got = run_on_root(group, [&] { return ++calls, bytes; });
+      const bool empty_ok = run_on_root(group, [] { return std::string(); }).empty();
+      return got == bytes && calls == (group.is_root() ? 1 : 0) && empty_ok;
+    });
+    CHECK(status == std::vector<int>{0, 0, 0});
+  }
+  SECTION("a failure: bad input stays bad input on every rank, with rank 0's message") {
+    const auto status = run_in_ranks(3, [](const Group& group) {
+      auto kind_of = [&](const std::function<std::string()>& task) -> std::string {
+        try {
+          run_on_root(group, task);
+        } catch (const std::invalid_argument& error) {
+          return std::string("bad input: ") + error.what();
+        } catch (const std::runtime_error& error) {
+          return std::string("failure: ") + error.what();
+        }
+        return "returned";
+      };
+      const std::string prefix = group.is_root() ? "" : "rank 0: ";
+      return kind_of([]() -> std::string { throw std::invalid_argument("wrong size"); }) ==
+                 "bad input: " + prefix + "wrong size" &&
+             kind_of([]() -> std::string { throw std::runtime_error("disk full"); }) ==
+                 "failure: " + prefix + "disk full";
+    });
+    CHECK(status == std::vector<int>{0, 0, 0});
+  }
 }

@@ -1,6 +1,8 @@
-// bnlab launch --nproc N [--master-port P] [--dist-timeout S] -- <command> [args...]
+// bnlab launch --nproc N [--master-port P] [--dist-timeout S] [--grace S] [--max-restarts N]
+//              -- <command> [args...]
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/command.h"
@@ -21,6 +23,25 @@ std::pair<Args, Args> split_at_separator(const Args& args) {
   return {args, {}};
 }
 
+bool has(const Args& args, const std::string& flag) { return std::find(args.begin(), args.end(), flag) != args.end(); }
+
+// A restartable job is a `run` that checkpoints every epoch; its restarts
+// resume (skipping the runs already finished, continuing the one cut short).
+void set_restarts(LaunchCommandOptions& o, int max_restarts) {
+  o.launch.max_restarts = max_restarts;
+  if (max_restarts <= 0) return;  // a negative count is refused with the other options
+  Args& first = o.launch.arguments;
+  if (first[0] != "run")
+    throw UsageError(fmt::format("--max-restarts restarts `run` jobs from their checkpoints; `{}` has none", first[0]));
+  if (has(first, "--overwrite"))
+    throw UsageError(
+        "--max-restarts cannot be used with --overwrite: a restart resumes the runs, which --overwrite "
+        "would replace; remove the old results first");
+  if (!has(first, "--save-checkpoint") && !has(first, "--resume")) first.push_back("--save-checkpoint");
+  o.launch.restart_arguments = first;
+  if (!has(first, "--resume")) o.launch.restart_arguments.push_back("--resume");
+}
+
 LaunchCommandOptions read_options(const cxxopts::ParseResult& parsed, Args command) {
   LaunchCommandOptions o;
   if (command.empty())
@@ -32,6 +53,7 @@ LaunchCommandOptions read_options(const cxxopts::ParseResult& parsed, Args comma
   o.launch.grace_seconds = parsed["grace"].as<double>();
   o.launch.program = "/proc/self/exe";  // the very binary that was launched
   o.launch.arguments = std::move(command);
+  set_restarts(o, parsed["max-restarts"].as<int>());
   try {
     parallel::check_launch_options(o.launch);
   } catch (const std::invalid_argument& error) {
@@ -57,7 +79,11 @@ int run_launch(const Args& args) {
       cxxopts::value<int>(), "PORT")(
       "dist-timeout", "Seconds the ranks wait to join and for each collective (default 60)", cxxopts::value<double>(),
       "S")("grace", "Seconds the other ranks get to stop after one fails, before SIGTERM",
-           cxxopts::value<double>()->default_value("10"), "S");
+           cxxopts::value<double>()->default_value("10"),
+           "S")("max-restarts",
+                "When a rank fails, stop the others and restart the job from its last checkpoint, up to N times "
+                "(`run` only: adds --save-checkpoint, and --resume to restarts)",
+                cxxopts::value<int>()->default_value("0"), "N");
   auto [own, command] = split_at_separator(args);
   auto parsed = parse_command(parser, own);
   if (!parsed) return kExitOk;

@@ -12,6 +12,7 @@
 #include "core/text.h"
 #include "data/data_dir.h"
 #include "experiments/catalog.h"
+#include "parallel/launcher.h"
 #include "runs/layout.h"
 #include "sweep/sweep.h"
 #include "train/progress.h"
@@ -105,6 +106,7 @@ RunCommandOptions read_options(const cxxopts::ParseResult& parsed) {
     throw UsageError("--overwrite contradicts --skip-finished and --resume");
   o.sweep.data_dir = data::resolve_data_dir(o.data_dir).path;
   o.sweep.live_progress = train::ConsoleProgress::stdout_is_terminal();
+  o.sweep.resume_cause = parallel::restart_cause_from_environment();
   o.threads = parsed["threads"].as<std::string>();
   return o;
 }
@@ -177,7 +179,7 @@ int run_run(const Args& args) {
   }
   const auto job = group_options(*parsed);
   try {
-    sweep::check_job_support(runs, o.sweep, job.world_size);  // before joining: every rank refuses alike
+    sweep::runs_for_world_size(runs, job.world_size);  // before joining: every rank refuses alike
   } catch (const std::invalid_argument& error) {
     throw UsageError(error.what());
   }

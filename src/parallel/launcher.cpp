@@ -13,6 +13,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string_view>
 
@@ -46,7 +47,8 @@ struct Rank {
   pid_t pid = -1;
   int out_fd = -1, err_fd = -1;
   std::string out_pending, err_pending;  // a line not yet complete
-  std::optional<int> exit_code;
+  std::optional<int> exit_code;          // 128 + the signal when killed
+  int signal = 0;                        // the signal that killed it, if one did
 };
 
 volatile std::sig_atomic_t interrupted = 0;
@@ -62,7 +64,8 @@ struct Rendezvous {
   int port = 0;
 };
 
-void set_child_environment(const LaunchOptions& o, int rank, const Rendezvous& rendezvous) {
+void set_child_environment(const LaunchOptions& o, int rank, const Rendezvous& rendezvous,
+                           const std::string& restart_cause) {
   setenv("WORLD_SIZE", std::to_string(o.processes).c_str(), 1);
   setenv("RANK", std::to_string(rank).c_str(), 1);
   setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
@@ -76,12 +79,18 @@ void set_child_environment(const LaunchOptions& o, int rank, const Rendezvous& r
     setenv("BNLAB_STORE_FILE", rendezvous.store_file.c_str(), 1);
   }
   unsetenv("TORCHELASTIC_USE_AGENT_STORE");  // this job's store is its own, even inside a torchrun job
+  unsetenv("TORCHELASTIC_RESTART_COUNT");
+  if (restart_cause.empty())
+    unsetenv(kRestartCauseVariable);
+  else
+    setenv(kRestartCauseVariable, restart_cause.c_str(), 1);
   if (o.timeout_seconds) setenv("BNLAB_DIST_TIMEOUT", fmt::format("{}", *o.timeout_seconds).c_str(), 1);
   // c10d's socket warnings (IPv6 fallbacks) are noise next to our own errors.
   setenv("GLOG_minloglevel", "2", 0);
 }
 
-Rank start_rank(const LaunchOptions& o, int rank, const Rendezvous& rendezvous) {
+Rank start_rank(const LaunchOptions& o, const std::vector<std::string>& arguments, int rank,
+                const Rendezvous& rendezvous, const std::string& restart_cause) {
   int out_pipe[2], err_pipe[2];
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) throw std::runtime_error("launch: cannot create pipes");
   const pid_t pid = fork();
@@ -91,9 +100,9 @@ Rank start_rank(const LaunchOptions& o, int rank, const Rendezvous& rendezvous) 
     dup2(err_pipe[1], STDERR_FILENO);
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
     signal(SIGINT, SIG_DFL);
-    set_child_environment(o, rank, rendezvous);
+    set_child_environment(o, rank, rendezvous, restart_cause);
     std::vector<char*> argv = {const_cast<char*>(o.program.c_str())};
-    for (const auto& a : o.arguments) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     execv(o.program.c_str(), argv.data());
     _exit(127);
@@ -159,7 +168,8 @@ void reap(std::vector<Rank>& ranks) {
     if (r.exit_code) continue;
     int status = 0;
     if (waitpid(r.pid, &status, WNOHANG) == r.pid)
-      r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+      r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   }
 }
 
@@ -187,6 +197,92 @@ void check_launch_options(const LaunchOptions& o) {
     throw std::invalid_argument(fmt::format("--dist-timeout must be positive seconds, got {}", *o.timeout_seconds));
   if (!(o.grace_seconds >= 0))
     throw std::invalid_argument(fmt::format("--grace must be >= 0, got {}", o.grace_seconds));
+  if (o.max_restarts < 0)
+    throw std::invalid_argument(fmt::format("--max-restarts must be >= 0, got {}", o.max_restarts));
+  if (o.max_restarts > 0 && o.restart_arguments.empty())
+    throw std::invalid_argument("--max-restarts: no command to restart the job with");
+}
+
+namespace {
+
+// How a rank ended, in words ("exited with code 1", "was killed by signal 9 (Killed)").
+std::string ending_of(const Rank& r) {
+  if (r.signal) return fmt::format("was killed by signal {} ({})", r.signal, strsignal(r.signal));
+  return fmt::format("exited with code {}", r.exit_code.value_or(-1));
+}
+
+// The rank that failed first among those reaped: one killed by a signal
+// before one that exited (a rank that loses a peer exits with an error soon
+// after, and both may be reaped in one pass), else the lowest rank.
+std::optional<int> first_failure(const std::vector<Rank>& ranks) {
+  std::optional<int> found;
+  for (const auto& r : ranks)
+    if (r.exit_code && *r.exit_code != 0 && (!found || (r.signal && !ranks[size_t(*found)].signal))) found = r.index;
+  return found;
+}
+
+// One attempt at the job: its ranks started, their output forwarded, until
+// all have exited; after the first failure the others get the grace period
+// to stop on their own, then SIGTERM, then SIGKILL.
+struct Attempt {
+  std::vector<Rank> ranks;
+  std::optional<int> first_failure;  // rank index
+};
+
+Attempt run_attempt(const LaunchOptions& o, const std::vector<std::string>& arguments, const Rendezvous& rendezvous,
+                    const std::string& restart_cause, std::ostream& out, std::ostream& err, std::ostream& log) {
+  Attempt attempt;
+  auto& ranks = attempt.ranks;
+  for (int r = 0; r < o.processes; ++r) ranks.push_back(start_rank(o, arguments, r, rendezvous, restart_cause));
+  bool passed_on = false;
+  constexpr auto kNever = Clock::time_point::max();
+  Clock::time_point terminate_at = kNever, kill_at = kNever;
+  while (!all_done(ranks)) {
+    pump_output(ranks, out, err);
+    reap(ranks);
+    if (!attempt.first_failure && (attempt.first_failure = first_failure(ranks))) {
+      const Rank& failed = ranks[size_t(*attempt.first_failure)];
+      log << fmt::format("launch: rank {} {}; the other ranks get {} s to stop\n", failed.index, ending_of(failed),
+                         o.grace_seconds)
+          << std::flush;
+      terminate_at = Clock::now() + std::chrono::milliseconds(int64_t(o.grace_seconds * 1000));
+    }
+    if (terminated && !passed_on) {
+      for (const auto& r : ranks)
+        if (!r.exit_code) kill(r.pid, SIGTERM);
+      passed_on = true;
+    }
+    const auto now = Clock::now();
+    if (now >= terminate_at) {
+      for (const auto& r : ranks)
+        if (!r.exit_code) kill(r.pid, SIGTERM);
+      terminate_at = kNever;
+      kill_at = now + std::chrono::seconds(5);
+    }
+    if (now >= kill_at) {
+      for (const auto& r : ranks)
+        if (!r.exit_code) kill(r.pid, SIGKILL);
+      kill_at = kNever;
+    }
+  }
+  return attempt;
+}
+
+// A failure a restart can get past: not bad input (exit 2: it would fail
+// again) and not a stop the user asked for.
+bool worth_restarting(const Rank& failed) {
+  return !interrupted && !terminated && failed.exit_code != 2 && failed.exit_code != 130;
+}
+
+}  // namespace
+
+std::string restart_cause_from_environment() {
+  if (const char* cause = std::getenv(kRestartCauseVariable); cause && *cause) return cause;
+  // torchrun --max-restarts restarts its workers with the same arguments (so
+  // pass --resume from the start) and counts the attempts here.
+  if (const char* count = std::getenv("TORCHELASTIC_RESTART_COUNT"); count && std::atoi(count) > 0)
+    return fmt::format("torchrun restart {}", std::atoi(count));
+  return {};
 }
 
 int launch_local_job(const LaunchOptions& o, std::ostream& out, std::ostream& err, std::ostream& log) {
@@ -206,8 +302,8 @@ int launch_local_job(const LaunchOptions& o, std::ostream& out, std::ostream& er
     log << fmt::format("launch: {} ranks, rendezvous at {}:{}\n", o.processes, o.master_addr, rendezvous.port);
   } else {
     store_folder.emplace(std::filesystem::temp_directory_path(), "bnlab-launch-");
-    rendezvous.store_file = (store_folder->path() / "store").string();
-    log << fmt::format("launch: {} ranks, rendezvous through {}\n", o.processes, rendezvous.store_file);
+    log << fmt::format("launch: {} ranks, rendezvous through a file store in {}\n", o.processes,
+                       store_folder->path().string());
   }
   log << std::flush;
 
@@ -219,52 +315,31 @@ int launch_local_job(const LaunchOptions& o, std::ostream& out, std::ostream& er
   }, previous_term{};
   on_term.sa_handler = note_termination;
   sigaction(SIGTERM, &on_term, &previous_term);
-  bool passed_on = false;
-  std::vector<Rank> ranks;
-  for (int r = 0; r < o.processes; ++r) ranks.push_back(start_rank(o, r, rendezvous));
 
-  std::optional<int> first_failure;  // rank index
-  constexpr auto kNever = Clock::time_point::max();
-  Clock::time_point terminate_at = kNever, kill_at = kNever;
-  while (!all_done(ranks)) {
-    pump_output(ranks, out, err);
-    reap(ranks);
-    for (const auto& r : ranks)
-      if (!first_failure && r.exit_code && *r.exit_code != 0) {
-        first_failure = r.index;
-        log << fmt::format("launch: rank {} exited with code {}; the other ranks get {} s to stop\n", r.index,
-                           *r.exit_code, o.grace_seconds)
-            << std::flush;
-        terminate_at = Clock::now() + std::chrono::milliseconds(int64_t(o.grace_seconds * 1000));
-      }
-    if (terminated && !passed_on) {
-      for (const auto& r : ranks)
-        if (!r.exit_code) kill(r.pid, SIGTERM);
-      passed_on = true;
-    }
-    const auto now = Clock::now();
-    if (now >= terminate_at) {
-      for (const auto& r : ranks)
-        if (!r.exit_code) kill(r.pid, SIGTERM);
-      terminate_at = kNever;
-      kill_at = now + std::chrono::seconds(5);
-    }
-    if (now >= kill_at) {
-      for (const auto& r : ranks)
-        if (!r.exit_code) kill(r.pid, SIGKILL);
-      kill_at = kNever;
-    }
+  Attempt attempt;
+  std::string restart_cause;
+  for (int restart = 0;; ++restart) {
+    // Each attempt meets in a store of its own: the last one's keys would mislead it.
+    if (store_folder) rendezvous.store_file = (store_folder->path() / fmt::format("store-{}", restart)).string();
+    attempt =
+        run_attempt(o, restart == 0 ? o.arguments : o.restart_arguments, rendezvous, restart_cause, out, err, log);
+    if (!attempt.first_failure) break;
+    const Rank& failed = attempt.ranks[size_t(*attempt.first_failure)];
+    if (restart == o.max_restarts || !worth_restarting(failed)) break;
+    restart_cause = fmt::format("bnlab launch restart {} of {}: rank {} {}", restart + 1, o.max_restarts, failed.index,
+                                ending_of(failed));
+    log << fmt::format("launch: {}; restarting every rank from the last checkpoint\n", restart_cause) << std::flush;
   }
   sigaction(SIGINT, &previous_int, nullptr);
   sigaction(SIGTERM, &previous_term, nullptr);
 
   std::vector<std::string> failed;
-  for (const auto& r : ranks)
+  for (const auto& r : attempt.ranks)
     if (*r.exit_code != 0) failed.push_back(fmt::format("rank {} (exit {})", r.index, *r.exit_code));
   if (failed.empty()) return 0;
   log << fmt::format("launch: failed: {}\n", fmt::join(failed, ", ")) << std::flush;
   if (interrupted || terminated) return 130;
-  return ranks[size_t(*first_failure)].exit_code.value();
+  return attempt.ranks[size_t(*attempt.first_failure)].exit_code.value();
 }
 
 }  // namespace bnlab::parallel

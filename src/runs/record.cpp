@@ -69,6 +69,7 @@ json to_json(const RunRecord& r) {
               {"pid", r.pid},
               {"data_parallel", r.data_parallel}};
   if (r.resumed_at) out["resumed_at"] = *r.resumed_at;
+  if (!r.resumes.empty()) out["resumes"] = r.resumes;
   if (r.stopped_in_stage) out["stopped_in_stage"] = *r.stopped_in_stage;
   if (!r.model.is_null()) out["model"] = r.model;
   if (r.final_metrics) out["final"] = final_metrics_json(*r.final_metrics);
@@ -104,6 +105,7 @@ RunRecord record_from_json(const json& in, const std::filesystem::path& file) {
     r.pid = in.value("pid", int64_t(0));
     r.data_parallel = in.value("data_parallel", json());
     r.model = in.value("model", json());
+    r.resumes = in.value("resumes", json::array());
     if (in.contains("final") && in["final"].is_object()) r.final_metrics = final_metrics_from_json(in["final"]);
     r.best_val_accuracy = optional_field<double>(in, "best_val_accuracy");
   } catch (const std::exception& error) {

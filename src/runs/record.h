@@ -37,6 +37,10 @@ struct RunRecord {
   int64_t pid = 0;
   nlohmann::json data_parallel;  // world size, batch sizes, master; rank_ms_per_step at the end
   nlohmann::json model;          // parameters and layers, once built (null before)
+  // Every resume, oldest first: at (UTC), the checkpoint's stage, epoch and
+  // global_step it continued from, and its cause ("--resume", or the
+  // launcher's restart and why).
+  nlohmann::json resumes = nlohmann::json::array();
   // How it ended.
   std::optional<EpochMetrics> final_metrics;
   std::optional<double> best_val_accuracy;

@@ -17,6 +17,7 @@
 #include "models/model.h"
 #include "models/norm.h"
 #include "parallel/data_parallel.h"
+#include "parallel/root_task.h"
 #include "runs/config_json.h"
 #include "runs/csv_writer.h"
 #include "runs/run_folder.h"
@@ -82,14 +83,24 @@ runs::RunRecord start_record(const PlannedRun& run, const parallel::Group& group
   record.host = host_name();
   record.pid = getpid();
   record.data_parallel = data_parallel_record(group, run.config);
+  if (previous) record.resumes = previous->resumes;
   return record;
 }
 
-void check_resumable(const runs::RunRecord& previous, const runs::RunRecord& record, const runs::RunFiles& files) {
+// run.json's account of one resume (runs::RunRecord::resumes).
+json resume_entry(const train::CheckpointPosition& from, const RunOptions& options) {
+  return {{"at", utc_now()},
+          {"stage", from.stage},
+          {"epoch", from.epoch},
+          {"global_step", from.global_step},
+          {"cause", options.resume_cause.empty() ? "--resume" : options.resume_cause}};
+}
+
+void check_resumable(const runs::RunRecord& previous, const PlannedRun& run, const runs::RunFiles& files) {
   if (!std::filesystem::exists(files.checkpoint()))
     throw std::runtime_error(fmt::format("{}: no {} to resume from (start runs with --save-checkpoint)",
                                          files.path().string(), files.checkpoint().filename().string()));
-  if (previous.stages != record.stages)
+  if (previous.stages != stages_to_json(run))
     throw std::runtime_error(
         fmt::format("{}: the config differs from the interrupted run's (run.json); resume with "
                     "the same experiment, variant, seed and --set values",
@@ -149,7 +160,9 @@ torch::nn::Sequential stage_model(const PlannedRun& run, size_t index, torch::nn
   if (!previous) {
     const auto& before = run.stages[index - 1];
     previous = build(before.config);
-    train::load_model(files->stage_model(before.spec.name), *previous);
+    // Only rank 0 has the folder; the others get its weights when the stage's
+    // model is broadcast (run_stages).
+    if (files) train::load_model(files->stage_model(before.spec.name), *previous);
   }
   const auto fresh = models::transfer_weights(*previous, *model);
   if (!fresh.empty())
@@ -190,8 +203,10 @@ RunStatus status_of(train::TrainStatus status) {
 // the first that does not complete; fills the record's outcome.
 RunStatus run_stages(const PlannedRun& run, const RunOptions& options, DatasetCache& datasets,
                      const runs::RunFiles* files, const std::shared_ptr<const parallel::Group>& group,
-                     std::optional<train::CheckpointPosition> resume_at, runs::RunRecord& record, RunListener& listener,
+                     std::optional<train::CheckpointFile> resume_from, runs::RunRecord& record, RunListener& listener,
                      std::ostream& log) {
+  std::optional<train::CheckpointPosition> resume_at;
+  if (resume_from) resume_at = train::read_checkpoint_position(*resume_from);
   train::TrainOutcome outcome;
   int64_t global_step = 0;
   torch::nn::Sequential previous_model{nullptr};
@@ -209,7 +224,8 @@ RunStatus run_stages(const PlannedRun& run, const RunOptions& options, DatasetCa
     listener.begin_stage(int64_t(index), stage, model, optimizer.get(), options.save_checkpoint);
     int64_t first_epoch = 1;
     if (resume_at) {
-      const auto position = train::load_checkpoint(files->checkpoint(), *model, *optimizer);
+      const auto position = train::load_checkpoint(*resume_from, *model, *optimizer, group->rank(), group->size());
+      parallel::check_replicas_agree(*model, *group, "after loading " + resume_from->name);
       listener.resume_from(position);
       first_epoch = position.epoch + 1;
       global_step = position.global_step;
@@ -258,33 +274,44 @@ RunSummary execute_run(const PlannedRun& run, const RunOptions& options, Dataset
   NullBuffer discard;
   std::ostream quiet(&discard);
   std::ostream& log = root ? console : quiet;
+
+  // Rank 0 takes the folder and, resuming, checks the run and reads its
+  // checkpoint, whose bytes every rank receives; when rank 0 cannot (folder
+  // locked, config changed, checkpoint damaged), every rank stops alike.
   std::optional<runs::RunDirectory> dir;
-  if (root) {
+  std::optional<runs::RunRecord> previous;
+  std::vector<std::pair<runs::CsvRows, size_t>> rewind;
+  const std::string checkpoint_bytes = parallel::run_on_root(*group, [&] {
     using Mode = runs::RunDirectory::Mode;
     dir.emplace(run.dir, options.resume ? Mode::kResume : options.overwrite ? Mode::kOverwrite : Mode::kNew);
     if (!dir->replaced_note().empty()) log << dir->replaced_note() << "\n";
-  }
+    if (!options.resume) return std::string();
+    previous = runs::read_run_record(run.dir);
+    if (previous) check_resumable(*previous, run, *dir);
+    auto file = train::read_checkpoint_file(dir->checkpoint());
+    const auto position = train::read_checkpoint_position(file);
+    train::check_world_size(position, file, group->size());
+    rewind = plan_rewind(*dir, position);
+    return std::move(file.bytes);
+  });
+  std::optional<train::CheckpointFile> resume_from;
+  if (options.resume)
+    resume_from = train::CheckpointFile{runs::RunFiles(run.dir).checkpoint().string(), checkpoint_bytes};
   log << fmt::format("== {} / {} / seed {} -> {}{}{}\n", run.experiment, run.variant, run.seed, run.dir.string(),
                      options.resume ? " (resuming)" : "",
                      group->size() > 1 ? fmt::format(" ({} ranks)", group->size()) : "");
 
-  const auto previous = options.resume ? runs::read_run_record(run.dir) : std::nullopt;
   runs::RunRecord record = start_record(run, *group, previous);
-  std::optional<train::CheckpointPosition> resume_at;
-  std::vector<std::pair<runs::CsvRows, size_t>> rewind;
-  if (options.resume) {
-    if (previous) check_resumable(*previous, record, *dir);
-    resume_at = train::read_checkpoint_position(dir->checkpoint());
-    rewind = plan_rewind(*dir, *resume_at);
-  }
+  if (resume_from) record.resumes.push_back(resume_entry(train::read_checkpoint_position(*resume_from), options));
   if (dir) runs::write_run_record(dir->path(), record);
 
   RunSummary summary;
   try {
     for (const auto& [rows, keep] : rewind) runs::keep_leading_rows(rows, keep);  // before any writer opens them
     train::ConsoleProgress progress(log, options.live_progress && root, run.config.train.epochs);
-    RunListener listener(dir ? &*dir : nullptr, has_named_stages(run), options.resume, progress);
-    summary.status = run_stages(run, options, datasets, dir ? &*dir : nullptr, group, resume_at, record, listener, log);
+    RunListener listener(dir ? &*dir : nullptr, *group, has_named_stages(run), options.resume, progress);
+    summary.status =
+        run_stages(run, options, datasets, dir ? &*dir : nullptr, group, resume_from, record, listener, log);
     summary.last_epoch = listener.last();
     summary.best_val_accuracy = listener.best_val_accuracy();
     record.final_metrics = listener.last();

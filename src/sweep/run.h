@@ -19,6 +19,9 @@ struct RunOptions {
   bool overwrite = false;
   bool resume = false;           // continue an interrupted run from its checkpoint
   bool save_checkpoint = false;  // a checkpoint (model, optimiser, position) after every epoch
+  // Why the run is resumed, for run.json: empty for a plain --resume, else the
+  // launcher's restart ("bnlab launch restart 1 of 3: rank 1 ...").
+  std::string resume_cause;
   std::filesystem::path data_dir;
   bool live_progress = false;
   // A data-parallel job (null: one process). Every rank calls execute_run for

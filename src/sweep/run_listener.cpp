@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "parallel/root_task.h"
 #include "runs/metrics.h"
+#include "train/rng_state.h"
 
 namespace bnlab::sweep {
 namespace {
@@ -23,8 +25,9 @@ std::vector<std::pair<std::string, double>> tagged(const std::string& prefix,
 
 }  // namespace
 
-RunListener::RunListener(const runs::RunFiles* files, bool staged, bool append, train::ConsoleProgress& progress)
-    : files_(files), staged_(staged), append_(append), progress_(progress) {
+RunListener::RunListener(const runs::RunFiles* files, const parallel::Group& group, bool staged, bool append,
+                         train::ConsoleProgress& progress)
+    : files_(files), group_(group), staged_(staged), append_(append), progress_(progress) {
   if (files_) metrics_.emplace(files_->metrics_csv(), runs::metrics_csv_columns(staged), append);
 }
 
@@ -37,13 +40,17 @@ void RunListener::begin_stage(int64_t index, const experiments::ResolvedStage& s
   model_ = model;
   optimizer_ = optimizer;
   save_checkpoints_ = save_checkpoints;
+  // Every rank probes (sync BN's forward is a collective); rank 0 writes.
+  bn_stats_every_ = stage.config.log.bn_stats_every;
+  bn_sync_ = stage.config.bn.mode == experiments::BnMode::kSync;
+  if (bn_stats_every_ > 0 && !bn_stats_) {
+    const auto csv = files_ ? std::optional(files_->bn_stats_csv()) : std::nullopt;
+    bn_stats_ = std::make_unique<train::BnStatsLogger>(csv ? &*csv : nullptr, bn_stats_every_, append_);
+  }
   if (!files_) return;
   if (stage.config.train.eval_every > 0 && !steps_)
     steps_ = std::make_unique<runs::CsvWriter>(files_->steps_csv(), runs::column_names(runs::step_columns()), append_);
   if (stage.config.log.tensorboard && !events_) events_ = runs::open_event_file(*files_);
-  bn_stats_every_ = stage.config.log.bn_stats_every;
-  if (bn_stats_every_ > 0 && !bn_stats_)
-    bn_stats_ = std::make_unique<train::BnStatsLogger>(files_->bn_stats_csv(), bn_stats_every_, append_);
 }
 
 void RunListener::resume_from(const train::CheckpointPosition& position) {
@@ -65,9 +72,20 @@ void RunListener::on_epoch_end(const train::EpochMetrics& m) {
   write_metrics(m);
   sync_step_files();  // the epoch's rows are durable before the checkpoint that counts them
   progress_.epoch_end(m);
-  if (files_ && save_checkpoints_ && optimizer_ && std::isfinite(m.loss))
-    train::save_checkpoint(files_->checkpoint(), *model_, *optimizer_,
-                           {stage_index_, m.epoch, m.global_step, rows_written_, best_val_accuracy_});
+  if (save_checkpoints_ && optimizer_ && std::isfinite(m.loss)) save_checkpoint(m);
+}
+
+// The replicas are equal here (the trainer checked), so rank 0 writes the
+// model and optimiser of all; the generator states differ by rank and are
+// gathered. A write that fails on rank 0 stops every rank alike.
+void RunListener::save_checkpoint(const train::EpochMetrics& m) {
+  const torch::Tensor rng_states = group_.all_gather(train::cpu_rng_state());  // (world_size, S)
+  const train::CheckpointPosition position{stage_index_,       m.epoch,      m.global_step, rows_written_,
+                                           best_val_accuracy_, group_.size()};
+  parallel::run_on_root(group_, [&] {
+    train::save_checkpoint(files_->checkpoint(), *model_, *optimizer_, position, rng_states);
+    return std::string();
+  });
 }
 
 void RunListener::on_step_evaluation(const train::StepEvaluation& e) {
@@ -80,7 +98,7 @@ bool RunListener::wants_probe(int64_t global_step) {
 }
 
 void RunListener::on_probe(int64_t global_step, int64_t epoch, const data::Batch& batch) {
-  bn_stats_->log(model_, global_step, epoch, batch, events_.get());
+  bn_stats_->log(model_, global_step, epoch, batch, events_.get(), bn_sync_ ? &group_ : nullptr);
 }
 
 void RunListener::sync_step_files() {

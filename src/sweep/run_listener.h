@@ -22,9 +22,11 @@ namespace bnlab::sweep {
 class RunListener : public train::TrainListener {
  public:
   // `files` is null on data-parallel ranks other than 0, which keep the
-  // bookkeeping (last epoch, best accuracy) but write no file. append: the
+  // bookkeeping (last epoch, best accuracy) and take part in the collectives
+  // of checkpoints and BN-internals probes, but write no file. append: the
   // files continue a resumed run's.
-  RunListener(const runs::RunFiles* files, bool staged, bool append, train::ConsoleProgress& progress);
+  RunListener(const runs::RunFiles* files, const parallel::Group& group, bool staged, bool append,
+              train::ConsoleProgress& progress);
 
   // Per stage: what the stage is, and what to checkpoint.
   void begin_stage(int64_t index, const experiments::ResolvedStage& stage, torch::nn::Sequential model,
@@ -48,7 +50,9 @@ class RunListener : public train::TrainListener {
 
  private:
   void sync_step_files();
+  void save_checkpoint(const train::EpochMetrics& metrics);
   const runs::RunFiles* files_;
+  const parallel::Group& group_;
   bool staged_, append_;
   train::ConsoleProgress& progress_;
   std::optional<runs::CsvWriter> metrics_;
@@ -56,6 +60,7 @@ class RunListener : public train::TrainListener {
   std::unique_ptr<train::BnStatsLogger> bn_stats_;
   std::unique_ptr<runs::EventWriter> events_;  // with log.tensorboard
   int64_t bn_stats_every_ = 0;
+  bool bn_sync_ = false;  // this stage's BN normalises over every rank's shard
   int64_t stage_index_ = 0;
   std::string stage_name_;
   torch::nn::Sequential model_{nullptr};

@@ -95,20 +95,6 @@ std::vector<PlannedRun> runs_for_world_size(std::vector<PlannedRun> runs, int wo
   return kept;
 }
 
-void check_job_support(const std::vector<PlannedRun>& plan, const SweepOptions& options, int world_size) {
-  const auto runs = runs_for_world_size(plan, world_size);
-  if (world_size == 1) return;
-  if (options.resume || options.save_checkpoint)
-    throw std::invalid_argument("--save-checkpoint and --resume are not supported in data-parallel jobs");
-  for (const auto& run : runs)
-    for (const auto& stage : run.stages)
-      if (stage.config.log.bn_stats_every > 0)
-        throw std::invalid_argument(fmt::format(
-            "{} / {}: log.bn_stats_every is not supported in data-parallel jobs (the probe would run collectives on "
-            "one rank only); set it to 0",
-            run.experiment, run.variant));
-}
-
 std::vector<SweepEntry> run_sweep(std::vector<PlannedRun> plan, const SweepOptions& options,
                                   const std::shared_ptr<const parallel::Group>& group, std::ostream& log) {
   if (options.overwrite && (options.skip_finished || options.resume))
@@ -116,7 +102,6 @@ std::vector<SweepEntry> run_sweep(std::vector<PlannedRun> plan, const SweepOptio
   const bool root = group->is_root();
   size_t left_out = 0;
   const auto runs = runs_for_world_size(std::move(plan), group->size(), &left_out);
-  check_job_support(runs, options, group->size());
   if (root && left_out)
     log << fmt::format("{} run(s) meant for another world size skipped (this job: {} process{})\n", left_out,
                        group->size(), group->size() == 1 ? "" : "es");
@@ -127,6 +112,7 @@ std::vector<SweepEntry> run_sweep(std::vector<PlannedRun> plan, const SweepOptio
   run_options.overwrite = options.overwrite;
   run_options.save_checkpoint = options.save_checkpoint || options.resume;
   run_options.data_dir = options.data_dir;
+  run_options.resume_cause = options.resume_cause;
   run_options.live_progress = options.live_progress;
   run_options.group = group;
   DatasetCache datasets;

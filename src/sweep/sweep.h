@@ -20,6 +20,7 @@ struct SweepOptions {
   bool save_checkpoint = false;  // a checkpoint after every epoch (implied by resume)
   std::filesystem::path data_dir;
   bool live_progress = false;  // a live progress bar (on a terminal)
+  std::string resume_cause;    // RunOptions::resume_cause
 };
 
 struct SweepEntry {
@@ -31,12 +32,6 @@ struct SweepEntry {
 // The runs meant for a job of `world_size` processes (dist.world_size 0
 // means any). Throws std::invalid_argument when none is.
 std::vector<PlannedRun> runs_for_world_size(std::vector<PlannedRun> runs, int world_size, size_t* left_out = nullptr);
-
-// What a job of `world_size` processes cannot run, refused before any rank
-// joins it (so that every rank stops alike, exit 2): no run meant for that
-// world size, and in a data-parallel job checkpoints, --resume and
-// log.bn_stats_every. Throws std::invalid_argument naming the problem.
-void check_job_support(const std::vector<PlannedRun>& plan, const SweepOptions& options, int world_size);
 
 // Runs the plan's runs meant for `group`'s world size in order, and stops
 // after an interrupted run (or, in a job, a failed one: the other ranks are

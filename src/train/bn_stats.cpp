@@ -65,11 +65,20 @@ torch::Tensor forward_layer(torch::nn::Sequential& model, const std::string& wan
   throw std::logic_error("no layer " + wanted);
 }
 
-// Per-channel values of a (N,C) or (N,C,H,W) activation, averaged over all but C.
-std::pair<torch::Tensor, torch::Tensor> channel_mean_var(const torch::Tensor& x) {
+// Per-channel values of a (N,C) or (N,C,H,W) activation, averaged over all
+// but C: over this rank's x, or with `group` over every rank's (the batch
+// sync BN normalises; float64 sums, then E[x^2] - mean^2).
+std::pair<torch::Tensor, torch::Tensor> channel_mean_var(const torch::Tensor& x, const parallel::Group* group) {
   std::vector<int64_t> dims = {0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
-  return {x.mean(dims), x.var(dims, /*unbiased=*/false)};
+  if (!group || group->size() == 1) return {x.mean(dims), x.var(dims, /*unbiased=*/false)};
+  const auto x64 = x.to(torch::kFloat64);
+  const double count = double(x.numel() / x.size(1));
+  auto sums = torch::stack(
+      {x64.sum(dims), x64.square().sum(dims), torch::full({x.size(1)}, count, torch::kFloat64)});  // (3, C)
+  group->all_reduce_sum(sums);
+  const auto mean = sums[0] / sums[2];  // (C,)
+  return {mean, sums[1] / sums[2] - mean.square()};
 }
 
 std::pair<double, double> avg_spread(const torch::Tensor& per_channel) {
@@ -117,11 +126,12 @@ class StateGuard {
 
 }  // namespace
 
-BnStatsLogger::BnStatsLogger(const std::filesystem::path& csv, int64_t every, bool append)
-    : csv_(csv, runs::bn_stats_columns(), append), every_(every) {}
+BnStatsLogger::BnStatsLogger(const std::filesystem::path* csv, int64_t every, bool append) : every_(every) {
+  if (csv) csv_.emplace(*csv, runs::bn_stats_columns(), append);
+}
 
 void BnStatsLogger::log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch,
-                        runs::EventWriter* events) {
+                        runs::EventWriter* events, const parallel::Group* batch_group) {
   std::vector<std::pair<std::string, std::vector<double>>> histograms;
   torch::NoGradGuard no_grad;
   Capture capture;
@@ -146,7 +156,7 @@ void BnStatsLogger::log(torch::nn::Sequential& model, int64_t global_step, int64
     auto found = layers.find(norm);
     if (found != layers.end()) {
       const auto& layer = found->second;
-      auto [batch_mean, batch_var] = channel_mean_var(capture.inputs[norm]);
+      auto [batch_mean, batch_var] = channel_mean_var(capture.inputs[norm], batch_group);
       const std::vector<torch::Tensor> per_channel = {batch_mean,        batch_var,    layer.running_mean,
                                                       layer.running_var, layer.weight, layer.bias};
       for (size_t i = 0; i < per_channel.size(); ++i) {
@@ -168,7 +178,7 @@ void BnStatsLogger::log(torch::nn::Sequential& model, int64_t global_step, int64
     row.push_back(found != layers.end() && eval_outputs[norm].defined()
                       ? (capture.outputs[norm] - eval_outputs[norm]).abs().mean().item<double>()
                       : kMissing);
-    csv_.write_row(row);
+    if (csv_) csv_->write_row(row);
   }
   if (events) events->histograms(global_step, histograms);
 }

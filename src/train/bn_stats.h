@@ -11,12 +11,20 @@
 // The probe is a forward pass of its own on the step's batch; BN buffers and
 // the random generator are restored afterwards, so logging never changes
 // the training it observes.
+//
+// In a data-parallel job every rank runs the probe (sync BatchNorm's forward
+// is a collective) on its shard and rank 0 writes the rows: the statistics
+// are rank 0's, except the batch mean and variance, which are those BN
+// normalises with: over the global batch with sync BN (gathered from every
+// rank), over rank 0's shard with per-rank BN.
 #include <torch/torch.h>
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "data/dataset.h"
+#include "parallel/group.h"
 #include "runs/csv_writer.h"
 #include "runs/metrics.h"
 #include "runs/tensorboard.h"
@@ -25,16 +33,21 @@ namespace bnlab::train {
 
 class BnStatsLogger {
  public:
-  BnStatsLogger(const std::filesystem::path& csv, int64_t every, bool append = false);
+  // csv: null on the ranks of a job that do not write (all but rank 0).
+  BnStatsLogger(const std::filesystem::path* csv, int64_t every, bool append = false);
   bool due(int64_t global_step) const { return global_step % every_ == 0; }
   // `events`, when given, also gets the per-channel values as histograms
   // ("bn/block<K>/batch_mean", ..., and the fixed unit's inputs).
+  // `batch_group`: the ranks whose shards make up BN's batch (sync BN in a
+  // job: a collective), else null.
   void log(torch::nn::Sequential& model, int64_t global_step, int64_t epoch, const data::Batch& batch,
-           runs::EventWriter* events = nullptr);
-  void sync() { csv_.sync(); }
+           runs::EventWriter* events = nullptr, const parallel::Group* batch_group = nullptr);
+  void sync() {
+    if (csv_) csv_->sync();
+  }
 
  private:
-  runs::CsvWriter csv_;
+  std::optional<runs::CsvWriter> csv_;
   int64_t every_;
 };
 

@@ -9,10 +9,13 @@
 #include "train/optimizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto file = bnlab::fuzz::input_file(data, size, "checkpoint.pt");
+  const auto path = bnlab::fuzz::input_file(data, size, "checkpoint.pt");
+  bnlab::train::CheckpointFile file;
   try {
+    file = bnlab::train::read_checkpoint_file(path);  // the CRC checks
     bnlab::train::read_checkpoint_position(file);
   } catch (const std::exception&) {
+    return 0;  // refused before parsing: nothing more to load
   }
   // The model of the seed corpus's checkpoints (`bnlab run smoke --variant
   // bn-custom --set model.hidden=4 --save-checkpoint`), built once: MLP with
