@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <thread>
 
 #include "runs/csv_table.h"
 #include "support/background_process.h"
@@ -49,10 +50,11 @@ int rank_pid(int launcher, int rank) {
   return -1;
 }
 
-// Starts the job and, once epoch 2 has begun, stops it the way `how` says:
+// Starts the job and, once epoch 2 has ended (its line is written at its
+// end), stops it inside epoch 3 the way `how` says:
 // "sigterm" to the launcher (passed on to the ranks, as Ctrl-C), or "kill"
 // rank 1 with SIGKILL. Returns the launcher's exit code and output.
-std::pair<int, std::string> stop_in_epoch_2(const std::vector<std::string>& args, const fs::path& log,
+std::pair<int, std::string> stop_in_epoch_3(const std::vector<std::string>& args, const fs::path& log,
                                             const std::string& how) {
   BackgroundBnlab job(args, log);
   REQUIRE(job.wait_for_output("Epoch 2/4", std::chrono::seconds(120)));
@@ -87,7 +89,7 @@ TEST_CASE("an interrupted job resumes to the metrics of the uninterrupted job", 
   REQUIRE(uninterrupted.exit_code == 0);
 
   const auto [code, output] =
-      stop_in_epoch_2(with(job_run(out.path(), mode), {"--save-checkpoint"}), out / "log.txt", how);
+      stop_in_epoch_3(with(job_run(out.path(), mode), {"--save-checkpoint"}), out / "log.txt", how);
   INFO(output);
   CHECK(code == (how == "sigterm" ? 130 : 128 + SIGKILL));
   const auto stopped = read_json(job_dir(out.path()) / "run.json");
@@ -129,6 +131,31 @@ TEST_CASE("bnlab launch --max-restarts restarts every rank from the last checkpo
   REQUIRE(record["resumes"].size() == 1);
   CHECK_THAT(record["resumes"][0]["cause"].get<std::string>(),
              Contains("bnlab launch restart 1 of 2: rank 1 was killed by signal 9"));
+}
+
+TEST_CASE("a restart before the first checkpoint starts the run over, and run.json says so", "[cli][dist][resume]") {
+  bnlab::test::TempDir out;
+  // One long epoch (1250 steps), so that a kill soon after the ranks start lands before its checkpoint.
+  auto args = job_run(out.path(), "sync", {"--max-restarts", "1"});
+  args = with(args, {"--epochs", "1", "--set", "data.synthetic_train=40000"});
+  BackgroundBnlab job(args, out / "log.txt");
+  int pid = -1;
+  for (int i = 0; i < 100 && pid < 0; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(50)))
+    pid = rank_pid(job.pid(), 1);
+  REQUIRE(pid > 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ::kill(pid, SIGKILL);
+  const auto code = job.wait_for(std::chrono::seconds(180));
+  INFO(job.output());
+  REQUIRE(code);
+  CHECK(*code == 0);
+  const auto record = read_json(job_dir(out.path()) / "run.json");
+  CHECK(record["status"] == "completed");
+  REQUIRE(record["resumes"].size() == 1);
+  CHECK(record["resumes"][0]["epoch"] == 0);
+  CHECK_THAT(
+      record["resumes"][0]["cause"].get<std::string>(),
+      Contains("restart 1 of 1: rank 1 was killed by signal 9") && Contains("no checkpoint yet: from the start"));
 }
 
 TEST_CASE("a job's checkpoint is refused by a job of another size, on every rank", "[cli][dist][resume]") {

@@ -88,12 +88,12 @@ runs::RunRecord start_record(const PlannedRun& run, const parallel::Group& group
 }
 
 // run.json's account of one resume (runs::RunRecord::resumes).
-json resume_entry(const train::CheckpointPosition& from, const RunOptions& options) {
+json resume_entry(const train::CheckpointPosition& from, const std::string& cause) {
   return {{"at", utc_now()},
           {"stage", from.stage},
           {"epoch", from.epoch},
           {"global_step", from.global_step},
-          {"cause", options.resume_cause.empty() ? "--resume" : options.resume_cause}};
+          {"cause", cause}};
 }
 
 void check_resumable(const runs::RunRecord& previous, const PlannedRun& run, const runs::RunFiles& files) {
@@ -302,7 +302,13 @@ RunSummary execute_run(const PlannedRun& run, const RunOptions& options, Dataset
                      group->size() > 1 ? fmt::format(" ({} ranks)", group->size()) : "");
 
   runs::RunRecord record = start_record(run, *group, previous);
-  if (resume_from) record.resumes.push_back(resume_entry(train::read_checkpoint_position(*resume_from), options));
+  if (resume_from)
+    record.resumes.push_back(resume_entry(train::read_checkpoint_position(*resume_from),
+                                          options.resume_cause.empty() ? "--resume" : options.resume_cause));
+  // A restart that found no checkpoint yet starts over in the folder of the
+  // attempt it replaces: recorded too, as a resume from the start.
+  if (!resume_from && !options.resume_cause.empty() && dir && !dir->replaced_note().empty())
+    record.resumes.push_back(resume_entry({}, options.resume_cause + "; no checkpoint yet: from the start"));
   if (dir) runs::write_run_record(dir->path(), record);
 
   RunSummary summary;
