@@ -45,6 +45,11 @@ TEST_CASE("run smoke writes metrics.csv and run.json per run", "[cli][run]") {
     // near chance.
     CHECK(record["final"]["val_accuracy"].get<double>() > 0.5);
     for (const char* field : {"started_at", "ended_at", "libtorch", "host", "bnlab"}) CHECK(record.contains(field));
+    // Positive and short: the smoke run takes well under a second here; 60 s
+    // only rules out a wrong clock or unit (an epoch timestamp, milliseconds).
+    const double to_first_step = record["seconds_to_first_step"].get<double>();
+    CHECK(to_first_step > 0);
+    CHECK(to_first_step < 60);
     // Where the figures came from: the CPU and the kernels' compiled copy.
     CHECK(record["cpu"] == bnlab::cpu_description());
     CHECK(record["kernel_copy"] == bnlab::to_name(bnlab::active_isa()));

@@ -74,6 +74,7 @@ json to_json(const RunRecord& r) {
   if (!r.model.is_null()) out["model"] = r.model;
   if (r.final_metrics) out["final"] = final_metrics_json(*r.final_metrics);
   if (r.best_val_accuracy) out["best_val_accuracy"] = *r.best_val_accuracy;
+  if (r.seconds_to_first_step) out["seconds_to_first_step"] = *r.seconds_to_first_step;
   return out;
 }
 
@@ -108,6 +109,7 @@ RunRecord record_from_json(const json& in, const std::filesystem::path& file) {
     r.resumes = in.value("resumes", json::array());
     if (in.contains("final") && in["final"].is_object()) r.final_metrics = final_metrics_from_json(in["final"]);
     r.best_val_accuracy = optional_field<double>(in, "best_val_accuracy");
+    r.seconds_to_first_step = optional_field<double>(in, "seconds_to_first_step");
   } catch (const std::exception& error) {
     throw std::runtime_error(fmt::format("{}: not a bnlab run record: {}", file.string(), error.what()));
   }

@@ -44,6 +44,10 @@ struct RunRecord {
   // How it ended.
   std::optional<EpochMetrics> final_metrics;
   std::optional<double> best_val_accuracy;
+  // From the start of this attempt at the run (its folder taken) to the end
+  // of its first optimiser step: data loading, model building, first-step
+  // allocations; what a user waits before training starts.
+  std::optional<double> seconds_to_first_step;
 };
 
 nlohmann::json to_json(const RunRecord& record);

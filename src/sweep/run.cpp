@@ -269,6 +269,7 @@ RunStatus run_stages(const PlannedRun& run, const RunOptions& options, DatasetCa
 
 RunSummary execute_run(const PlannedRun& run, const RunOptions& options, DatasetCache& datasets,
                        std::ostream& console) {
+  const auto started = std::chrono::steady_clock::now();
   const auto group = options.group ? options.group : std::shared_ptr<const parallel::Group>(parallel::Group::solo());
   const bool root = group->is_root();
   NullBuffer discard;
@@ -324,6 +325,8 @@ RunSummary execute_run(const PlannedRun& run, const RunOptions& options, Dataset
     if (listener.last() && !listener.last()->rank_ms_per_step.empty())
       record.data_parallel["rank_ms_per_step"] = listener.last()->rank_ms_per_step;
     record.best_val_accuracy = listener.best_val_accuracy();
+    if (listener.first_step_end())
+      record.seconds_to_first_step = std::chrono::duration<double>(*listener.first_step_end() - started).count();
   } catch (const c10::Error& error) {
     summary.status = RunStatus::kFailed;
     summary.error = error.what_without_backtrace();

@@ -62,6 +62,10 @@ void RunListener::resume_from(const train::CheckpointPosition& position) {
 
 void RunListener::on_epoch_begin(int64_t epoch, int64_t steps) { progress_.epoch_begin(epoch, steps); }
 
+void RunListener::on_first_step() {
+  if (!first_step_end_) first_step_end_ = std::chrono::steady_clock::now();
+}
+
 bool RunListener::wants_running_metrics(int64_t, double elapsed) { return progress_.due(elapsed); }
 
 void RunListener::on_running_metrics(int64_t step, double elapsed, double loss, double accuracy) {

@@ -4,6 +4,7 @@
 // event file, checkpoints after epochs, and the console.
 #include <torch/torch.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,7 @@ class RunListener : public train::TrainListener {
   void resume_from(const train::CheckpointPosition& position);
 
   void on_epoch_begin(int64_t epoch, int64_t steps) override;
+  void on_first_step() override;
   bool wants_running_metrics(int64_t step, double elapsed) override;
   void on_running_metrics(int64_t step, double elapsed, double loss, double accuracy) override;
   void on_epoch_end(const train::EpochMetrics& metrics) override;
@@ -46,6 +48,8 @@ class RunListener : public train::TrainListener {
   void write_metrics(const train::EpochMetrics& metrics);
 
   const std::optional<train::EpochMetrics>& last() const { return last_; }
+  // When the first optimiser step ended; unset until a step is taken.
+  const std::optional<std::chrono::steady_clock::time_point>& first_step_end() const { return first_step_end_; }
   double best_val_accuracy() const { return best_val_accuracy_; }
 
  private:
@@ -69,6 +73,7 @@ class RunListener : public train::TrainListener {
   std::optional<train::EpochMetrics> last_;
   double best_val_accuracy_ = 0;
   int64_t rows_written_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> first_step_end_;
 };
 
 }  // namespace bnlab::sweep

@@ -192,7 +192,7 @@ TrainOutcome train_model(torch::nn::Sequential& model, const data::Dataset& data
       const data::Batch batch = batches.rows(step, shard.begin, shard.end);
       if (listener.wants_probe(global_step + 1)) listener.on_probe(global_step + 1, epoch, batch);
       train_step(model, optimizer, batch, running, {batches.rows(step), world > 1 ? &gradients : nullptr});
-      ++global_step;
+      if (global_step++ == setup.first_global_step) listener.on_first_step();
 
       // Also after an epoch's last step: epochs shorter than the interval
       // would otherwise never agree to stop on Ctrl-C or SIGTERM.

@@ -31,6 +31,8 @@ class TrainListener {
  public:
   virtual ~TrainListener() = default;
   virtual void on_epoch_begin(int64_t /*epoch*/, int64_t /*steps*/) {}
+  // After the first optimiser step of this call to train_model.
+  virtual void on_first_step() {}
   // Asked every step; when true, the trainer computes the running metrics
   // (one small host read) and calls on_running_metrics.
   virtual bool wants_running_metrics(int64_t /*step*/, double /*elapsed_seconds*/) { return false; }
