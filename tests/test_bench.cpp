@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include "bench/train_bench.h"
+#include "experiments/catalog.h"
+#include "experiments/model_options.h"
+#include "models/model.h"
 
 TEST_CASE("bench train times every configuration of a case, each with its own samples", "[bench]") {
   bnlab::bench::TrainBenchOptions options;
@@ -11,7 +14,8 @@ TEST_CASE("bench train times every configuration of a case, each with its own sa
   options.norms = {"none", "native", "custom"};
   options.threads = {1};
   options.seconds_per_case = 0.02;
-  const auto rows = bnlab::bench::bench_training(options);
+  const auto result = bnlab::bench::bench_training(options);
+  const auto& rows = result.rows;
   REQUIRE(rows.size() == 3);
   for (size_t i = 0; i < rows.size(); ++i) {
     CAPTURE(i);
@@ -25,4 +29,35 @@ TEST_CASE("bench train times every configuration of a case, each with its own sa
   }
   CHECK(rows[0].ratio_to_none == 1.0);
   CHECK(rows[1].ratio_to_none == rows[1].timing.median / rows[0].timing.median);
+  // One floor for the case, timed with the steps; every row measured against it.
+  REQUIRE(result.floors.size() == 1);
+  const auto& floor = result.floors[0].floor;
+  CHECK(floor.gemm_ms > 0);
+  CHECK(floor.optimizer_gbps > 0);
+  for (const auto& row : rows) CHECK(row.x_floor == row.timing.median / floor.total_ms());
+}
+
+TEST_CASE("the floor's GEMM step has the model's Linear and Conv2d layers, and Adam moves 7 floats a parameter",
+          "[bench]") {
+  const auto traffic = bnlab::bench::optimizer_traffic(bnlab::experiments::TrainConfig{}, 1000);
+  CHECK(traffic.moved_bytes == 7 * 1000 * 4);        // Adam (the default): p, g, m, v read; p, m, v written
+  CHECK(traffic.working_set_bytes == 4 * 1000 * 4);  // p, g, m, v
+  bnlab::experiments::TrainConfig sgd;
+  sgd.optimizer = bnlab::experiments::OptimizerKind::kSgd;
+  CHECK(bnlab::bench::optimizer_traffic(sgd, 1000).moved_bytes == 3 * 1000 * 4);
+  sgd.momentum = 0.9;
+  CHECK(bnlab::bench::optimizer_traffic(sgd, 1000).moved_bytes == 5 * 1000 * 4);
+
+  // keras-cnn: a convolution, a dense layer and the logits; keras-mlp: two dense layers and the logits (shapes
+  // are found by a forward pass: a wrong one would throw here).
+  for (const auto& [experiment, layers] :
+       std::vector<std::pair<std::string, size_t>>{{"keras-cnn", 3}, {"keras-mlp", 3}}) {
+    const auto loaded = bnlab::experiments::load_experiment(experiment);
+    const auto config = loaded.config_for(loaded.variants.front(), {});
+    auto model = bnlab::models::build_model(bnlab::experiments::model_options(config));
+    bnlab::bench::GemmStep gemms(model, {1, 28, 28}, 8);
+    CAPTURE(experiment);
+    CHECK(gemms.layers() == layers);
+    gemms.run();
+  }
 }

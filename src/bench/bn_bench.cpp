@@ -193,13 +193,4 @@ std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options) {
   return rows;
 }
 
-double copy_bandwidth_gbps() {
-  auto source = torch::rand({64 << 20});  // 256 MiB: far beyond the caches
-  auto target = torch::empty_like(source);
-  std::vector<double> ms;
-  for (int i = 0; i < 7; ++i) ms.push_back(time_ms([&] { target.copy_(source); }));
-  const double bytes = 2.0 * double(source.numel()) * double(source.element_size());
-  return bytes / (summarize(ms).median * 1e-3) / 1e9;
-}
-
 }  // namespace bnlab::bench

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bandwidth.h"
 #include "bench/timing.h"
 #include "core/enum_names.h"
 
@@ -41,8 +42,5 @@ struct BnBenchOptions {
 std::vector<std::vector<int64_t>> default_bn_shapes();
 
 std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options);
-
-// Read+write bandwidth of a large tensor copy, GB/s (median of 7).
-double copy_bandwidth_gbps();
 
 }  // namespace bnlab::bench

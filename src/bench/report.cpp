@@ -60,30 +60,67 @@ void write_bn_csv(const fs::path& file, const BnBenchResult& result) {
 void print_train_header(std::ostream& out) {
   out << fmt::format(
       "Training step (clear gradients, forward, loss, backward, Adam step), ms/step; BLAS: {}\n"
-      "CPU: {}; kernel copy: {}\n\n",
+      "CPU: {}; kernel copy: {}\n"
+      "x floor: the median over the step's floor (its GEMMs and convolutions alone, plus the optimiser's\n"
+      "bytes at the copy bandwidth of its working set), timed in the same run\n\n",
       blas_description(), cpu_description(), to_name(active_isa()));
-  out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9}\n", "model", "batch", "norm", "threads",
-                     "median ms", "p25-p75 ms", "x none")
+  out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9} {:>9}\n", "model", "batch", "norm", "threads",
+                     "median ms", "p25-p75 ms", "x none", "x floor")
       << std::flush;
 }
 
-void print_train_rows(std::ostream& out, const std::vector<TrainBenchRow>& rows) {
-  for (const auto& r : rows)
-    out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10.3f} {:>17} {:>9.2f}\n", r.experiment, r.batch_size, r.norm,
-                       r.threads, r.timing.median, fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75),
-                       r.ratio_to_none);
+namespace {
+
+const TrainBenchRow* find_row(const TrainBenchResult& result, const TrainBenchFloor& f, const std::string& norm) {
+  for (const auto& r : result.rows)
+    if (r.experiment == f.experiment && r.batch_size == f.batch_size && r.threads == f.threads && r.norm == norm)
+      return &r;
+  return nullptr;
 }
 
-void write_train_csv(const fs::path& file, const std::vector<TrainBenchRow>& rows) {
+// Where a case's step time goes: the floor's parts, what the norm adds over
+// none, and the rest (none's median less the floor: dispatch, autograd,
+// allocations, activations, pooling, the loss, the optimiser beyond its bytes).
+void print_breakdown(std::ostream& out, const TrainBenchResult& result) {
+  out << fmt::format("\n{:<10} {:>6} {:>7} {:>10} {:>10} {:>9} {:>10} {:>10} {:>10} {:>10}\n", "floor of", "batch",
+                     "threads", "GEMMs ms", "optim MB", "at GB/s", "optim ms", "floor ms", "rest ms", "custom BN");
+  for (const auto& f : result.floors) {
+    const auto* none = find_row(result, f, "none");
+    const auto* custom = find_row(result, f, "custom");
+    out << fmt::format("{:<10} {:>6} {:>7} {:>10.3f} {:>10.2f} {:>9.1f} {:>10.3f} {:>10.3f} {:>10} {:>10}\n",
+                       f.experiment, f.batch_size, f.threads, f.floor.gemm_ms, f.floor.optimizer.moved_bytes / 1e6,
+                       f.floor.optimizer_gbps, f.floor.optimizer_ms(), f.floor.total_ms(),
+                       none ? fmt::format("{:.3f}", none->timing.median - f.floor.total_ms()) : "-",
+                       none && custom ? fmt::format("{:+.3f}", custom->timing.median - none->timing.median) : "-");
+  }
+}
+
+}  // namespace
+
+void print_train_rows(std::ostream& out, const TrainBenchResult& result) {
+  for (const auto& r : result.rows)
+    out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10.3f} {:>17} {:>9.2f} {:>9.2f}\n", r.experiment, r.batch_size,
+                       r.norm, r.threads, r.timing.median, fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75),
+                       r.ratio_to_none, r.x_floor);
+  print_breakdown(out, result);
+}
+
+void write_train_csv(const fs::path& file, const TrainBenchResult& result) {
   std::vector<std::vector<runs::CsvCell>> cells;
-  for (const auto& r : rows)
+  for (const auto& r : result.rows) {
+    StepFloor floor;
+    for (const auto& f : result.floors)
+      if (f.experiment == r.experiment && f.batch_size == r.batch_size && f.threads == r.threads) floor = f.floor;
     cells.push_back({r.experiment, double(r.batch_size), r.norm, double(r.threads), r.timing.median, r.timing.p25,
-                     r.timing.p75, double(r.timing.samples), r.ratio_to_none, cpu_description(),
+                     r.timing.p75, double(r.timing.samples), r.ratio_to_none, r.x_floor, floor.total_ms(),
+                     floor.gemm_ms, floor.optimizer_ms(), floor.optimizer_gbps, cpu_description(),
                      to_name(active_isa())});
-  runs::write_csv_file(file,
-                       {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples",
-                        "ratio_to_none", "cpu", "isa"},
-                       cells);
+  }
+  runs::write_csv_file(
+      file,
+      {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_none", "x_floor",
+       "floor_ms", "floor_gemm_ms", "floor_optimizer_ms", "optimizer_copy_gbps", "cpu", "isa"},
+      cells);
 }
 
 }  // namespace bnlab::bench

@@ -16,7 +16,7 @@ struct BnBenchResult {
   std::vector<BnBenchRow> rows;
   bool relu = false;
   double copy_gbps = 0;  // read+write bandwidth of a large copy (copy_bandwidth_gbps)
-  BenchNorm norm = BenchNorm::kBatch;  // read+write bandwidth of a large copy (copy_bandwidth_gbps)
+  BenchNorm norm = BenchNorm::kBatch;
 };
 
 // Checked before a benchmark runs, so that minutes of timing are not lost to
@@ -30,7 +30,9 @@ void print_bn_rows(std::ostream& out, const BnBenchResult& result);
 void write_bn_csv(const std::filesystem::path& file, const BnBenchResult& result);
 
 void print_train_header(std::ostream& out);
-void print_train_rows(std::ostream& out, const std::vector<TrainBenchRow>& rows);
-void write_train_csv(const std::filesystem::path& file, const std::vector<TrainBenchRow>& rows);
+// The rows, then each case's floor and where its steps' time goes.
+void print_train_rows(std::ostream& out, const TrainBenchResult& result);
+// One row per step row, with its case's floor in the same row.
+void write_train_csv(const std::filesystem::path& file, const TrainBenchResult& result);
 
 }  // namespace bnlab::bench

@@ -47,6 +47,7 @@ class Trainee {
     train::train_step(model_, *optimizer_, batches_[next_], running_);
     next_ = (next_ + 1) % (batches_.count() - 1);  // skip the remainder batch
   }
+  torch::nn::Sequential& model() { return model_; }
 
  private:
   static torch::nn::Sequential seeded_model(const experiments::RunConfig& config) {
@@ -69,7 +70,8 @@ class Trainee {
 // finds the caches as another model left them, which training never does.
 // Each trainee gets about seconds_per_case of timed steps, in at least
 // kMinRounds turns.
-std::vector<std::vector<double>> sample_in_turns(std::vector<Trainee>& trainees, double seconds_per_case) {
+std::vector<std::vector<double>> sample_in_turns(const std::vector<std::function<void()>>& trainees,
+                                                 double seconds_per_case) {
   constexpr double kTurnMs = 50;
   constexpr int kMinRounds = 5;
   const double turn_ms = std::min(kTurnMs, 1e3 * seconds_per_case / kMinRounds);
@@ -77,25 +79,26 @@ std::vector<std::vector<double>> sample_in_turns(std::vector<Trainee>& trainees,
   std::vector<int> steps_per_turn;
   for (auto& trainee : trainees) {
     double warmup_ms = 0;
-    for (int i = 0; i < 20; ++i) warmup_ms += time_ms([&] { trainee.step(); });
+    for (int i = 0; i < 20; ++i) warmup_ms += time_ms(trainee);
     steps_per_turn.push_back(std::clamp(static_cast<int>(turn_ms / std::max(warmup_ms / 20, 1e-3)), 1, 1000));
   }
   std::vector<std::vector<double>> ms(trainees.size());
   for (int r = 0; r < rounds; ++r)
     for (size_t k = 0; k < trainees.size(); ++k) {
       const size_t i = (r + k) % trainees.size();
-      trainees[i].step();
-      for (int s = 0; s < steps_per_turn[i]; ++s) ms[i].push_back(time_ms([&] { trainees[i].step(); }));
+      trainees[i]();
+      for (int s = 0; s < steps_per_turn[i]; ++s) ms[i].push_back(time_ms(trainees[i]));
     }
   return ms;
 }
 
 }  // namespace
 
-std::vector<TrainBenchRow> bench_training(const TrainBenchOptions& options) {
+TrainBenchResult bench_training(const TrainBenchOptions& options) {
   const int threads_before = at::get_num_threads();
   const auto dataset = data::make_synthetic_dataset(8192, 16, 0);
-  std::vector<TrainBenchRow> rows;
+  const auto image_shape = dataset.train.images.sizes().slice(1).vec();  // (1, 28, 28)
+  TrainBenchResult result;
   const size_t cases = options.experiments.size() * options.batch_sizes.size() * options.threads.size();
   size_t index = 0;
   for (const auto& experiment : options.experiments)
@@ -107,17 +110,31 @@ std::vector<TrainBenchRow> bench_training(const TrainBenchOptions& options) {
         std::vector<Trainee> trainees;
         trainees.reserve(options.norms.size());
         for (const auto& norm : options.norms) trainees.emplace_back(config_for(experiment, norm, batch), dataset);
-        const auto ms = sample_in_turns(trainees, options.seconds_per_case);
+        // The floor: the GEMMs and convolutions of the model without norms, in turn with the steps.
+        const auto plain = config_for(experiment, "none", batch);
+        Trainee plain_model(plain, dataset);
+        GemmStep gemms(plain_model.model(), image_shape, batch);
+        std::vector<std::function<void()>> turns;
+        for (auto& trainee : trainees) turns.push_back([&trainee] { trainee.step(); });
+        turns.push_back([&gemms] { gemms.run(); });
+        const auto ms = sample_in_turns(turns, options.seconds_per_case);
+
+        TrainBenchFloor floor{experiment, batch, threads};
+        floor.floor.gemm_ms = summarize(ms.back()).median;
+        floor.floor.optimizer = optimizer_traffic(plain.train, models::count_parameters(*plain_model.model()));
+        floor.floor.optimizer_gbps = copy_bandwidth_gbps(floor.floor.optimizer.working_set_bytes);
+        result.floors.push_back(floor);
         double none_ms = 0;
         for (size_t i = 0; i < options.norms.size(); ++i) {
           TrainBenchRow row{experiment, batch, options.norms[i], threads, summarize(ms[i])};
           if (row.norm == "none") none_ms = row.timing.median;
           row.ratio_to_none = none_ms > 0 ? row.timing.median / none_ms : 0;
-          rows.push_back(row);
+          row.x_floor = row.timing.median / floor.floor.total_ms();
+          result.rows.push_back(row);
         }
       }
   apply_thread_count(threads_before);
-  return rows;
+  return result;
 }
 
 }  // namespace bnlab::bench

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/step_floor.h"
 #include "bench/timing.h"
 
 namespace bnlab::bench {
@@ -17,6 +18,20 @@ struct TrainBenchRow {
   int threads = 1;
   Timing timing;           // ms per step
   double ratio_to_none = 0;
+  double x_floor = 0;  // median over the case's floor (StepFloor::total_ms)
+};
+
+// The floor of one case (experiment, batch size, threads): every norm's step shares it.
+struct TrainBenchFloor {
+  std::string experiment;
+  int64_t batch_size = 0;
+  int threads = 1;
+  StepFloor floor;
+};
+
+struct TrainBenchResult {
+  std::vector<TrainBenchRow> rows;
+  std::vector<TrainBenchFloor> floors;
 };
 
 struct TrainBenchOptions {
@@ -30,7 +45,8 @@ struct TrainBenchOptions {
 };
 
 // Steps on a generated MNIST-shaped data set (no download), with the same
-// step code as training (train::train_step). Restores the thread count.
-std::vector<TrainBenchRow> bench_training(const TrainBenchOptions& options);
+// step code as training (train::train_step), and each case's floor
+// (step_floor.h) timed in turns with them. Restores the thread count.
+TrainBenchResult bench_training(const TrainBenchOptions& options);
 
 }  // namespace bnlab::bench

@@ -64,17 +64,17 @@ void bench_train(const BenchCommandOptions& o) {
   bench::TrainBenchOptions options;
   if (o.quick) options.seconds_per_case = 0.1;
   bench::print_train_header(std::cout);
-  std::vector<bench::TrainBenchRow> rows;
+  bench::TrainBenchResult result;
   {
     ProgressLine progress(std::cout, ProgressLine::stderr_is_terminal(), 0);
     options.on_case = [&](size_t index, size_t total, const std::string& what) {
       progress.set_total(total);
       progress.begin(index, "bench train " + what);
     };
-    rows = bench::bench_training(options);
+    result = bench::bench_training(options);
   }
-  bench::print_train_rows(std::cout, rows);
-  if (o.out) bench::write_train_csv(*o.out, rows);
+  bench::print_train_rows(std::cout, result);
+  if (o.out) bench::write_train_csv(*o.out, result);
 }
 
 }  // namespace
