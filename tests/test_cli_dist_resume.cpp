@@ -8,10 +8,12 @@
 #include <fstream>
 #include <thread>
 
+#include "parallel/launcher.h"
 #include "runs/csv_table.h"
 #include "support/background_process.h"
 #include "support/cli_runner.h"
 #include "support/read_files.h"
+#include "support/scratch_mount.h"
 #include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -156,6 +158,75 @@ TEST_CASE("a restart before the first checkpoint starts the run over, and run.js
   CHECK_THAT(
       record["resumes"][0]["cause"].get<std::string>(),
       Contains("restart 1 of 1: rank 1 was killed by signal 9") && Contains("no checkpoint yet: from the start"));
+}
+
+TEST_CASE("torchrun --max_restarts with --resume continues the job from its checkpoint",
+          "[cli][dist][resume][torchrun]") {
+  bnlab::test::TempDir reference, out;
+  REQUIRE(run_bnlab(job_run(reference.path(), "sync")).exit_code == 0);
+  // job_run's `bnlab run ...` words, started by torchrun's agent instead of bnlab launch (-r 1 -t 2: see
+  // test_cli_dist_hosts.cpp); --resume from the start, as torchrun restarts with the same arguments.
+  auto run = job_run(out.path(), "sync");
+  run.erase(run.begin(), run.begin() + 4);  // "launch --nproc 2 --"
+  const std::vector<std::string> torchrun = {"/usr/bin/python3",
+                                             "-m",
+                                             "torch.distributed.run",
+                                             "--nproc_per_node",
+                                             "2",
+                                             "--max_restarts",
+                                             "1",
+                                             "-r",
+                                             "1",
+                                             "-t",
+                                             "2",
+                                             "--log_dir",
+                                             (out / "logs").string(),
+                                             "--master_port",
+                                             std::to_string(bnlab::parallel::free_loopback_port()),
+                                             "--no_python"};
+  BackgroundBnlab job(with(run, {"--resume"}), out / "log.txt", torchrun);
+  // Killed once epoch 1's row is in metrics.csv, so that a checkpoint exists.
+  const auto metrics = job_dir(out.path()) / "metrics.csv";
+  for (int i = 0; i < 1200 && bnlab::test::read_lines(metrics).size() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const int pid = rank_pid(job.pid(), 1);
+  REQUIRE(pid > 0);
+  ::kill(pid, SIGKILL);
+  const auto code = job.wait_for(std::chrono::seconds(180));
+  INFO(job.output());
+  REQUIRE(code);
+  CHECK(*code == 0);
+  require_identical_metrics(job_dir(reference.path()), job_dir(out.path()));
+  const auto record = read_json(job_dir(out.path()) / "run.json");
+  REQUIRE(record["resumes"].size() == 1);
+  CHECK(record["resumes"][0]["cause"] == "torchrun restart 1");
+}
+
+TEST_CASE("a checkpoint rank 0 cannot write stops every rank with its reason; --resume then finishes the job",
+          "[cli][dist][resume][faults]") {
+  bnlab::test::TempDir reference;
+  REQUIRE(run_bnlab(with(job_run(reference.path(), "sync"), {"--save-checkpoint"})).exit_code == 0);
+  const auto checkpoint_bytes = fs::file_size(job_dir(reference.path()) / "checkpoint.pt");
+  // Room for the small files and one checkpoint, not for the second one written beside it.
+  bnlab::test::ScratchMount disk(checkpoint_bytes + 12 * 4096);
+  if (!disk.mounted()) {
+    WARN("cannot mount a tmpfs here (not root?): skipped");
+    return;
+  }
+  const auto failed = run_bnlab(with(job_run(disk.path(), "sync"), {"--save-checkpoint"}));
+  INFO(failed.output);
+  CHECK(failed.exit_code == 1);
+  // Rank 1 stops with rank 0's reason (handed over), not after a collective timed out.
+  CHECK_THAT(failed.output, Contains("[rank 0] rank 0: run smoke / bn-custom / seed 0 failed:") &&
+                                Contains("[rank 1] rank 1: run smoke / bn-custom / seed 0 failed: rank 0: ") &&
+                                Contains("No space left on device"));
+  CHECK(read_json(job_dir(disk.path()) / "run.json")["status"] == "failed");
+
+  disk.resize(64 << 20);
+  const auto resumed = run_bnlab(with(job_run(disk.path(), "sync"), {"--resume"}));
+  INFO(resumed.output);
+  REQUIRE(resumed.exit_code == 0);
+  require_identical_metrics(job_dir(reference.path()), job_dir(disk.path()));
 }
 
 TEST_CASE("a job's checkpoint is refused by a job of another size, on every rank", "[cli][dist][resume]") {
