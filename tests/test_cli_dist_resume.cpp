@@ -202,7 +202,7 @@ TEST_CASE("torchrun --max_restarts with --resume continues the job from its chec
   CHECK(record["resumes"][0]["cause"] == "torchrun restart 1");
 }
 
-TEST_CASE("a checkpoint rank 0 cannot write stops every rank with its reason; --resume then finishes the job",
+TEST_CASE("a checkpoint rank 0 cannot write stops every rank with its reason, and --resume then finishes the job",
           "[cli][dist][resume][faults]") {
   bnlab::test::TempDir reference;
   REQUIRE(run_bnlab(with(job_run(reference.path(), "sync"), {"--save-checkpoint"})).exit_code == 0);
