@@ -52,6 +52,18 @@ int rank_pid(int launcher, int rank) {
   return -1;
 }
 
+// Kills rank `rank` of the job with SIGKILL and waits for the job to end;
+// returns its exit code.
+int kill_rank_and_wait(BackgroundBnlab& job, int rank) {
+  const int pid = rank_pid(job.pid(), rank);
+  REQUIRE(pid > 0);
+  ::kill(pid, SIGKILL);
+  const auto code = job.wait_for(std::chrono::seconds(180));
+  INFO(job.output());
+  REQUIRE(code);
+  return *code;
+}
+
 // Starts the job and, once epoch 2 has ended (its line is written at its
 // end), stops it inside epoch 3 the way `how` says:
 // "sigterm" to the launcher (passed on to the ranks, as Ctrl-C), or "kill"
@@ -60,13 +72,8 @@ std::pair<int, std::string> stop_in_epoch_3(const std::vector<std::string>& args
                                             const std::string& how) {
   BackgroundBnlab job(args, log);
   REQUIRE(job.wait_for_output("Epoch 2/4", std::chrono::seconds(120)));
-  if (how == "sigterm") {
-    job.kill(SIGTERM);
-  } else {
-    const int pid = rank_pid(job.pid(), 1);
-    REQUIRE(pid > 0);
-    ::kill(pid, SIGKILL);
-  }
+  if (how == "kill") return {kill_rank_and_wait(job, 1), job.output()};
+  job.kill(SIGTERM);
   const auto code = job.wait_for(std::chrono::seconds(120));
   REQUIRE(code);
   return {*code, job.output()};
@@ -118,13 +125,8 @@ TEST_CASE("bnlab launch --max-restarts restarts every rank from the last checkpo
 
   BackgroundBnlab job(job_run(out.path(), mode, {"--max-restarts", "2"}), out / "log.txt");
   REQUIRE(job.wait_for_output("Epoch 2/4", std::chrono::seconds(120)));
-  const int pid = rank_pid(job.pid(), 1);
-  REQUIRE(pid > 0);
-  ::kill(pid, SIGKILL);
-  const auto code = job.wait_for(std::chrono::seconds(180));
+  CHECK(kill_rank_and_wait(job, 1) == 0);
   INFO(job.output());
-  REQUIRE(code);
-  CHECK(*code == 0);
   CHECK_THAT(job.output(), Contains("bnlab launch restart 1 of 2: rank 1 was killed by signal 9") &&
                                Contains("restarting every rank from the last checkpoint"));
   require_identical_metrics(job_dir(reference.path()), job_dir(out.path()));
@@ -141,16 +143,11 @@ TEST_CASE("a restart before the first checkpoint starts the run over, and run.js
   auto args = job_run(out.path(), "sync", {"--max-restarts", "1"});
   args = with(args, {"--epochs", "1", "--set", "data.synthetic_train=40000"});
   BackgroundBnlab job(args, out / "log.txt");
-  int pid = -1;
-  for (int i = 0; i < 100 && pid < 0; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(50)))
-    pid = rank_pid(job.pid(), 1);
-  REQUIRE(pid > 0);
+  for (int i = 0; i < 100 && rank_pid(job.pid(), 1) < 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  ::kill(pid, SIGKILL);
-  const auto code = job.wait_for(std::chrono::seconds(180));
+  CHECK(kill_rank_and_wait(job, 1) == 0);
   INFO(job.output());
-  REQUIRE(code);
-  CHECK(*code == 0);
   const auto record = read_json(job_dir(out.path()) / "run.json");
   CHECK(record["status"] == "completed");
   REQUIRE(record["resumes"].size() == 1);
@@ -189,13 +186,8 @@ TEST_CASE("torchrun --max_restarts with --resume continues the job from its chec
   const auto metrics = job_dir(out.path()) / "metrics.csv";
   for (int i = 0; i < 1200 && bnlab::test::read_lines(metrics).size() < 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const int pid = rank_pid(job.pid(), 1);
-  REQUIRE(pid > 0);
-  ::kill(pid, SIGKILL);
-  const auto code = job.wait_for(std::chrono::seconds(180));
+  CHECK(kill_rank_and_wait(job, 1) == 0);
   INFO(job.output());
-  REQUIRE(code);
-  CHECK(*code == 0);
   require_identical_metrics(job_dir(reference.path()), job_dir(out.path()));
   const auto record = read_json(job_dir(out.path()) / "run.json");
   REQUIRE(record["resumes"].size() == 1);
