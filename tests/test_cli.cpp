@@ -62,10 +62,15 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   REQUIRE(result.exit_code == 0);
   CHECK_THAT(result.output, Contains("BatchNorm followed by ReLU") && Contains("(4096,512)") && Contains("GB/s"));
   const auto table = bnlab::runs::read_csv(csv);
-  CHECK(table.rows.size() == 6 * 3);  // the six default shapes x native, reference, fused
+  // The six default shapes, then the three 4D ones channels-last, x native, reference, fused.
+  CHECK(table.rows.size() == (6 + 3) * 3);
   for (const char* column :
-       {"norm", "shape", "impl", "relu", "median_ms", "ratio_to_native", "gbps", "copy_gbps", "cpu", "isa"})
+       {"norm", "shape", "layout", "impl", "relu", "median_ms", "ratio_to_native", "gbps", "copy_gbps", "cpu", "isa"})
     CHECK(table.has_column(column));
+  const auto layout = table.column_index("layout");
+  CHECK(table.rows[0][layout] == "contiguous");
+  CHECK(table.rows.back()[layout] == "channels_last");
+  CHECK(table.rows.back()[table.column_index("shape")] == "256x32x26x26");
   CHECK_THAT(result.output, Contains("CPU: " + bnlab::cpu_description()));
   CHECK(table.rows[0][table.column_index("isa")] == bnlab::to_name(bnlab::active_isa()));
   CHECK(table.rows[0][table.column_index("shape")] == "32x128");
@@ -77,7 +82,7 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   auto again = run_bnlab({"bench", "bn", "--quick", "--out", csv.string()});
   CHECK(again.exit_code == 2);
   CHECK_THAT(again.output, Contains("the file exists; pass --overwrite to replace it"));
-  CHECK(bnlab::runs::read_csv(csv).rows.size() == 6 * 3);
+  CHECK(bnlab::runs::read_csv(csv).rows.size() == (6 + 3) * 3);
   const auto nowhere = (dir.path() / "missing" / "bn.csv").string();
   auto missing = run_bnlab({"bench", "train", "--quick", "--out", nowhere});
   CHECK(missing.exit_code == 2);

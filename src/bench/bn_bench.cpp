@@ -165,30 +165,52 @@ std::vector<std::vector<int64_t>> default_bn_shapes() {
   return {{32, 128}, {256, 128}, {4096, 512}, {32, 32, 26, 26}, {64, 16, 28, 28}, {256, 32, 26, 26}};
 }
 
-std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options) {
-  const auto shapes = options.shapes.empty() ? default_bn_shapes() : options.shapes;
+namespace {
+
+// One shape in one layout: x and dy of that layout, every implementation
+// timed in turns.
+std::vector<BnBenchRow> bench_case(const BnBenchOptions& options, const std::vector<int64_t>& shape,
+                                   bool channels_last) {
+  torch::manual_seed(0);
+  const auto format = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  auto x = torch::randn(shape).contiguous(format).requires_grad_(true);
+  auto dy = torch::randn(shape).contiguous(format);
+  auto impls = options.norm == BenchNorm::kBatch ? implementations(shape[1], shape.size() == 4, options.relu)
+                                                 : group_implementations(options.norm, shape[1], shape.size() == 4);
+  const auto warm_ms = warm_up(impls, x, dy, options.seconds_per_case);
+  const double slowest = std::max(*std::max_element(warm_ms.begin(), warm_ms.end()), 1e-3);
+  const int rounds = std::clamp(static_cast<int>(1e3 * options.seconds_per_case / slowest), 7, 2000);
+  auto samples = interleaved_samples(impls, x, dy, steps_per_round(warm_ms), rounds);
+  const double bytes = 8.0 * double(x.numel()) * double(x.element_size());
+  const double native_ms = summarize(samples["native"]).median;
   std::vector<BnBenchRow> rows;
-  for (size_t index = 0; index < shapes.size(); ++index) {
-    const auto& shape = shapes[index];
+  for (auto& impl : impls) {
+    BnBenchRow row{shape, channels_last ? "channels_last" : "contiguous", impl.name, summarize(samples[impl.name])};
+    row.ratio_to_native = row.timing.median / native_ms;
+    row.gbps = bytes / (row.timing.median * 1e-3) / 1e9;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::vector<BnBenchRow> bench_batch_norm(const BnBenchOptions& options) {
+  std::vector<std::pair<std::vector<int64_t>, bool>> cases;  // shape, channels-last
+  for (const auto& shape : options.shapes.empty() ? default_bn_shapes() : options.shapes) {
     if (options.norm == BenchNorm::kInstance && shape.size() != 4) continue;  // one value per channel: nothing to time
-    if (options.on_case) options.on_case(index, shapes.size(), fmt::format("({})", fmt::join(shape, ",")));
-    torch::manual_seed(0);
-    auto x = torch::randn(shape).requires_grad_(true);
-    auto dy = torch::randn(shape);
-    auto impls = options.norm == BenchNorm::kBatch ? implementations(shape[1], shape.size() == 4, options.relu)
-                                                   : group_implementations(options.norm, shape[1], shape.size() == 4);
-    const auto warm_ms = warm_up(impls, x, dy, options.seconds_per_case);
-    const double slowest = std::max(*std::max_element(warm_ms.begin(), warm_ms.end()), 1e-3);
-    const int rounds = std::clamp(static_cast<int>(1e3 * options.seconds_per_case / slowest), 7, 2000);
-    auto samples = interleaved_samples(impls, x, dy, steps_per_round(warm_ms), rounds);
-    const double bytes = 8.0 * double(x.numel()) * double(x.element_size());
-    const double native_ms = summarize(samples["native"]).median;
-    for (auto& impl : impls) {
-      BnBenchRow row{shape, impl.name, summarize(samples[impl.name])};
-      row.ratio_to_native = row.timing.median / native_ms;
-      row.gbps = bytes / (row.timing.median * 1e-3) / 1e9;
-      rows.push_back(row);
-    }
+    cases.emplace_back(shape, false);
+  }
+  if (options.norm == BenchNorm::kBatch && options.channels_last)
+    for (size_t i = 0, n = cases.size(); i < n; ++i)
+      if (cases[i].first.size() == 4) cases.emplace_back(cases[i].first, true);
+  std::vector<BnBenchRow> rows;
+  for (size_t index = 0; index < cases.size(); ++index) {
+    const auto& [shape, channels_last] = cases[index];
+    if (options.on_case)
+      options.on_case(index, cases.size(),
+                      fmt::format("({}){}", fmt::join(shape, ","), channels_last ? " channels-last" : ""));
+    for (auto& row : bench_case(options, shape, channels_last)) rows.push_back(std::move(row));
   }
   return rows;
 }

@@ -16,7 +16,8 @@ namespace bnlab::bench {
 
 struct BnBenchRow {
   std::vector<int64_t> shape;
-  std::string impl;  // native, reference, fused
+  std::string layout;  // contiguous, or channels_last (4D BatchNorm: x and dy NHWC, read in place)
+  std::string impl;    // native, reference, fused
   Timing timing;     // forward + backward, ms
   double ratio_to_native = 0;
   double gbps = 0;   // 8 tensor passes (3 forward, 5 backward) / time
@@ -35,6 +36,7 @@ struct BnBenchOptions {
   std::vector<std::vector<int64_t>> shapes;  // empty: the default table
   double seconds_per_case = 0.4;             // timing budget per shape and implementation
   bool relu = false;                         // time BatchNorm followed by a ReLU (batch only)
+  bool channels_last = true;                 // BatchNorm: also every 4D shape in channels-last layout
   // Told before each shape is timed: its index, the shapes' count, the shape.
   std::function<void(size_t, size_t, const std::string&)> on_case;
 };
