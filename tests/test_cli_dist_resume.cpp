@@ -143,9 +143,12 @@ TEST_CASE("a restart before the first checkpoint starts the run over, and run.js
   auto args = job_run(out.path(), "sync", {"--max-restarts", "1"});
   args = with(args, {"--epochs", "1", "--set", "data.synthetic_train=40000"});
   BackgroundBnlab job(args, out / "log.txt");
-  for (int i = 0; i < 100 && rank_pid(job.pid(), 1) < 0; ++i)
+  // Killed once rank 0 has taken the folder (run.json written; the data and
+  // the epoch's 1250 steps are still ahead), not by the clock: under the
+  // sanitizers start-up alone takes seconds.
+  for (int i = 0; i < 2400 && !fs::exists(job_dir(out.path()) / "run.json"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  REQUIRE(fs::exists(job_dir(out.path()) / "run.json"));
   CHECK(kill_rank_and_wait(job, 1) == 0);
   INFO(job.output());
   const auto record = read_json(job_dir(out.path()) / "run.json");
@@ -182,10 +185,10 @@ TEST_CASE("torchrun --max_restarts with --resume continues the job from its chec
                                              std::to_string(bnlab::parallel::free_loopback_port()),
                                              "--no_python"};
   BackgroundBnlab job(with(run, {"--resume"}), out / "log.txt", torchrun);
-  // Killed once epoch 1's row is in metrics.csv, so that a checkpoint exists.
-  const auto metrics = job_dir(out.path()) / "metrics.csv";
-  for (int i = 0; i < 1200 && bnlab::test::read_lines(metrics).size() < 2; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Killed once the first checkpoint exists (written after epoch 1's row).
+  const auto checkpoint = job_dir(out.path()) / "checkpoint.pt";
+  for (int i = 0; i < 2400 && !fs::exists(checkpoint); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(fs::exists(checkpoint));
   CHECK(kill_rank_and_wait(job, 1) == 0);
   INFO(job.output());
   require_identical_metrics(job_dir(reference.path()), job_dir(out.path()));

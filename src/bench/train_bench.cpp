@@ -119,7 +119,7 @@ TrainBenchResult bench_training(const TrainBenchOptions& options) {
         turns.push_back([&gemms] { gemms.run(); });
         const auto ms = sample_in_turns(turns, options.seconds_per_case);
 
-        TrainBenchFloor floor{experiment, batch, threads};
+        TrainBenchFloor floor{experiment, batch, threads, {}};
         floor.floor.gemm_ms = summarize(ms.back()).median;
         floor.floor.optimizer = optimizer_traffic(plain.train, models::count_parameters(*plain_model.model()));
         floor.floor.optimizer_gbps = copy_bandwidth_gbps(floor.floor.optimizer.working_set_bytes);
