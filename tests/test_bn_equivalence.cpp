@@ -50,7 +50,8 @@ TEST_CASE("BatchNorm equals native for every switch combination", "[bn][equivale
   const auto track = GENERATE(true, false);
   const auto training = GENERATE(true, false);
   const auto non_contiguous = GENERATE(true, false);
-  const auto relu = GENERATE(false, true);
+  // No fused ReLU, one after BN, one before it.
+  const auto [relu, relu_input] = GENERATE(table<bool, bool>({{false, false}, {true, false}, {false, true}}));
   const auto shape = GENERATE(std::vector<int64_t>{6, 5}, std::vector<int64_t>{4, 3, 6},
                               std::vector<int64_t>{3, 2, 5, 4});
   EquivalenceCase c;
@@ -62,6 +63,7 @@ TEST_CASE("BatchNorm equals native for every switch combination", "[bn][equivale
   c.training = training;
   c.non_contiguous = non_contiguous;
   c.relu = relu;
+  c.relu_input = relu_input;
   c.steps = 2;
   require_equivalent(bnlab::verify::compare_with_native(c, 7));
 }
@@ -108,7 +110,14 @@ TEST_CASE("layers of 8 MB and more (streaming stores) equal native too", "[bn][e
   // Odd sizes: rows start unaligned.
   c.shape = GENERATE(std::vector<int64_t>{2053, 1024}, std::vector<int64_t>{65, 32, 31, 33});
   c.dtype = torch::kFloat32;
-  c.relu = GENERATE(false, true);
+  std::tie(c.relu, c.relu_input) = GENERATE(table<bool, bool>({{false, false}, {true, false}, {false, true}}));
+  // dweight and dbias sum 66k values per channel of (65,32,31,33). Ours sums
+  // them in float32 runs of ~32 values folded into double, native in double:
+  // ours is off by ~eps * sqrt(66k / 32) * (a run's size ~6) ~ 1e-4 absolute
+  // on sums whose terms add up to ~4e4 in magnitude (seen: 1.4e-4 where the
+  // channel's sum cancelled down to 6.3, with the ReLU before BN). 5e-4
+  // leaves margin and still flags a wrong term, which is O(1) or more.
+  c.sum_tolerance = bnlab::verify::Tolerance{5e-4, 1e-5};
   c.steps = 1;
   require_equivalent(bnlab::verify::compare_with_native(c, 11));
 }

@@ -39,14 +39,15 @@ TEST_CASE("analytic gradients match finite differences in float64", "[bn][gradch
   const auto shape = GENERATE(std::vector<int64_t>{5, 3}, std::vector<int64_t>{3, 2, 4},
                               std::vector<int64_t>{2, 3, 3, 2});
   const bool use_batch_stats = GENERATE(true, false);
-  // Both kernel sets, each with and without the ReLU fused after BN (the
-  // fused kernels' whole-layer entries mask dy inside their passes). With
-  // the ReLU the loss has kinks where y = 0; a value within h of one would
+  // Both kernel sets, each without a fused ReLU, with one after BN (the
+  // fused kernels' whole-layer entries mask dy inside their passes) and with
+  // one before it (they read x and normalise max(0, x)). With a ReLU the
+  // loss has kinks where y = 0 or x = 0; a value within h of one would
   // spoil the difference quotient, which for these ~30 normal values has a
   // chance of about 1e-5.
   const auto kernels = GENERATE(bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused);
-  const bool relu = GENERATE(false, true);
-  CAPTURE(shape, use_batch_stats, bnlab::bn::to_string(kernels), relu);
+  const auto [relu, relu_input] = GENERATE(table<bool, bool>({{false, false}, {true, false}, {false, true}}));
+  CAPTURE(shape, use_batch_stats, bnlab::bn::to_string(kernels), relu, relu_input);
   torch::manual_seed(42);
   const int64_t C = shape[1];
   auto x = torch::randn(shape, f64()).requires_grad_(true);
@@ -60,7 +61,8 @@ TEST_CASE("analytic gradients match finite differences in float64", "[bn][gradch
   auto upstream = torch::randn(shape, f64());  // loss = sum(y * upstream)
 
   auto forward = [&] {
-    return batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, 0.1, 1e-5, kernels, relu);
+    return batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, 0.1, 1e-5, kernels, relu, nullptr,
+                      nullptr, relu_input);
   };
   auto loss_value = [&] {
     torch::NoGradGuard no_grad;
@@ -219,4 +221,64 @@ TEST_CASE("BN with relu equals BN then torch::relu bit for bit, NaN and zero inc
   }
   CHECK(fused[0].select(1, 1).eq(0).all().item<bool>());  // the zero channel stayed blocked
   CHECK(fused[0].select(1, 2).isnan().any().item<bool>());  // the NaN went through
+}
+
+TEST_CASE("BN with relu_input equals torch::relu then BN bit for bit, NaN and zero included", "[bn][relu]") {
+  // Same kernels on both sides normalise the same values max(0, x), so
+  // nothing may differ, not even in the last bit; the ReLU's edge cases
+  // included: channel 1 is negative throughout, so BN sees a constant 0
+  // (variance 0) and x's gradient there is 0 however large BN's; channel 0
+  // holds -0 and +0 (blocked, as torch::relu's backward blocks where its
+  // output is <= 0); channel 2 holds a NaN, which passes forward and
+  // backward and makes its channel's statistics NaN; channel 3 an infinite
+  // upstream gradient. The fused kernels take the whole-layer path in
+  // training and the pieces (max(0, x) computed first) in eval.
+  const auto kernels = GENERATE(bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused);
+  const bool use_batch_stats = GENERATE(true, false);
+  const auto shape = GENERATE(std::vector<int64_t>{16, 4}, std::vector<int64_t>{6, 4, 3, 5});
+  const bool channels_last = GENERATE(false, true);
+  if (channels_last && shape.size() != 4) return;
+  CAPTURE(bnlab::bn::to_string(kernels), use_batch_stats, shape, channels_last);
+  torch::manual_seed(4);
+  auto x = torch::randn(shape);
+  x.select(1, 1).fill_(-0.5);
+  x.select(1, 0).select(0, 0).view(-1)[0] = -0.0f;
+  x.select(1, 0).select(0, 1).view(-1)[0] = 0.0f;
+  x.select(1, 2).select(0, 1).view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto weight = 0.5 + torch::rand({4}), bias = torch::tensor({0.1f, 0.0f, -0.2f, 0.3f});
+  const auto running_mean = torch::tensor({0.0f, 0.25f, 0.1f, -0.1f}), running_var = 0.5 + torch::rand({4});
+  auto upstream = torch::randn(shape);
+  upstream.select(1, 3).select(0, 0).view(-1)[0] = std::numeric_limits<float>::infinity();
+
+  auto run = [&](bool fused_relu) {
+    auto x_leaf = x.clone().requires_grad_(true);
+    auto w = weight.clone().requires_grad_(true), b = bias.clone().requires_grad_(true);
+    auto y = batch_norm(fused_relu ? x_leaf : torch::relu(x_leaf), w, b, running_mean.clone(), running_var.clone(),
+                        use_batch_stats, 0.1, 1e-5, kernels, false, nullptr, nullptr, fused_relu);
+    auto grads = torch::autograd::grad({y}, {x_leaf, w, b}, {upstream});
+    return std::vector<torch::Tensor>{y.detach(), grads[0], grads[1], grads[2]};
+  };
+  const auto fused = run(true), separate = run(false);
+  const char* names[] = {"y", "dx", "dweight", "dbias"};
+  for (size_t i = 0; i < fused.size(); ++i) {
+    CAPTURE(names[i], (fused[i] - separate[i]).abs().nan_to_num(0).max().item<double>());
+    CHECK(torch::allclose(fused[i], separate[i], /*rtol=*/0, /*atol=*/0, /*equal_nan=*/true));
+  }
+  CHECK(fused[1].select(1, 1).eq(0).all().item<bool>());  // blocked throughout: no gradient reaches x
+  CHECK(fused[1].select(1, 0).select(0, 0).view(-1)[0].item<float>() == 0);  // -0 blocked
+  CHECK(fused[1].select(1, 0).select(0, 1).view(-1)[0].item<float>() == 0);  // +0 blocked
+  CHECK(fused[0].select(1, 2).isnan().any().item<bool>());                   // the NaN went through
+}
+
+TEST_CASE("relu_input: an oracle that leaves the ReLU out is told apart", "[bn][relu]") {
+  // The bit-for-bit test above would pass trivially if relu_input were
+  // ignored on both sides; here BN of x (no ReLU) must differ from it.
+  torch::manual_seed(6);
+  const auto x = torch::randn({32, 3, 4, 4});
+  const auto with = batch_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5, bnlab::bn::Kernels::kFused, false, nullptr, nullptr,
+                               /*relu_input=*/true);
+  const auto without = batch_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5);
+  CHECK_FALSE(torch::allclose(with, without, 1e-3, 1e-3));
+  CHECK(torch::allclose(with, batch_norm(torch::relu(x), {}, {}, {}, {}, true, 0.1, 1e-5), 0, 1e-6));
 }

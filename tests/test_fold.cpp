@@ -52,6 +52,8 @@ TEST_CASE("folded BatchNorm computes what BatchNorm did, for every placement", "
       {Arch::kMlp, NormKind::kNative, Placement::kAfter},   // into the Linear after it
       {Arch::kCnn, NormKind::kNative, Placement::kAfter},   // through max-pool and flatten
       {Arch::kCnn, NormKind::kCustom, Placement::kBefore},  // into the conv before it
+      {Arch::kMlp, NormKind::kCustom, Placement::kAfter},   // ReLU+BN fused: not into the Linear before it
+      {Arch::kCnn, NormKind::kCustom, Placement::kAfter},   // ReLU+BN fused: through max-pool, not into the conv
   }));
   CAPTURE(bnlab::to_name(arch), bnlab::to_name(kind), bnlab::to_name(placement));
   torch::manual_seed(3);

@@ -71,22 +71,39 @@ TEST_CASE("the default MLP is the tutorial's 784-128-64-10 with BN before ReLU",
   CHECK(models::count_parameters(*model) == 100480 + 256 + 8256 + 128 + 650);
 }
 
-TEST_CASE("bnlab's BN right before a ReLU is one layer, with the same results", "[models][relu]") {
+TEST_CASE("bnlab's BN next to a ReLU is one layer, with the same results", "[models][relu]") {
   // bn.fuse_relu (default on) folds each block's ReLU into its BatchNorm
-  // layer; the Function-level test shows the two compute bit-identical
+  // layer: the ReLU after BN (placement before) or before it (placement
+  // after). The Function-level tests show the two compute bit-identical
   // values, so training the two models must stay bit-identical too.
-  auto fused_config = options_with({{"model.norm", std::string("custom")}});
-  auto separate_config = options_with({{"model.norm", std::string("custom")}, {"bn.fuse_relu", false}});
+  const auto [arch, placement] = GENERATE(table<std::string, std::string>({
+      {"mlp", "before"},  // Linear-BN-ReLU
+      {"mlp", "after"},   // Linear-ReLU-BN
+      {"cnn", "after"},   // Conv-ReLU-BN-MaxPool, the tutorial's CNN
+  }));
+  CAPTURE(arch, placement);
+  experiments::Overrides overrides = {
+      {"model.norm", std::string("custom")}, {"model.arch", arch}, {"model.placement", placement}};
+  auto fused_config = options_with(overrides);
+  overrides.emplace_back("bn.fuse_relu", false);
+  auto separate_config = options_with(overrides);
   REQUIRE(models::fuses_relu(fused_config));
   torch::manual_seed(5);
   auto fused = models::build_model(fused_config);
   torch::manual_seed(5);
   auto separate = models::build_model(separate_config);
-  CHECK(layer_names(fused) == std::vector<std::string>{"flatten", "dense1", "norm1", "dense2", "norm2", "logits"});
-  CHECK(layer_names(separate) == std::vector<std::string>{"flatten", "dense1", "norm1", "act1", "dense2", "norm2",
-                                                          "act2", "logits"});
-  REQUIRE(fused->named_children()[2].value()->as<bn::BatchNormImpl>() != nullptr);
-  CHECK(fused->named_children()[2].value()->as<bn::BatchNormImpl>()->options.relu());
+  std::vector<std::string> without_act;
+  for (const auto& name : layer_names(separate))
+    if (name.rfind("act", 0) != 0) without_act.push_back(name);
+  CHECK(layer_names(fused) == without_act);
+  CHECK(without_act.size() < layer_names(separate).size());
+  for (const auto& child : fused->named_children()) {
+    const auto* norm = child.value()->as<bn::BatchNormImpl>();
+    if (!norm) continue;
+    CAPTURE(child.key());
+    CHECK(norm->options.relu() == (placement == "before"));
+    CHECK(norm->options.relu_input() == (placement == "after"));
+  }
 
   torch::optim::SGD fused_sgd(fused->parameters(), 0.1), separate_sgd(separate->parameters(), 0.1);
   for (int step = 0; step < 5; ++step) {
@@ -108,18 +125,23 @@ TEST_CASE("bnlab's BN right before a ReLU is one layer, with the same results", 
     CAPTURE(item.key());
     CHECK(torch::equal(fused->named_buffers()[item.key()], item.value()));
   }
+}
 
-  SECTION("not where the ReLU is not right after bnlab's BN") {
-    CHECK_FALSE(models::fuses_relu(options_with({{"model.norm", std::string("native")}})));
-    CHECK_FALSE(models::fuses_relu(
-        options_with({{"model.norm", std::string("custom")}, {"model.placement", std::string("after")}})));
-    CHECK_FALSE(models::fuses_relu(
-        options_with({{"model.norm", std::string("custom")}, {"model.activation", std::string("tanh")}})));
-  }
-  SECTION("logging BatchNorm internals does not change the architecture") {
-    CHECK(
-        models::fuses_relu(options_with({{"model.norm", std::string("custom")}, {"log.bn_stats_every", int64_t(4)}})));
-  }
+TEST_CASE("BN and a ReLU stay separate layers where they are not next to each other", "[models][relu]") {
+  CHECK_FALSE(models::fuses_relu(options_with({{"model.norm", std::string("native")}})));
+  CHECK_FALSE(models::fuses_relu(
+      options_with({{"model.norm", std::string("custom")}, {"model.activation", std::string("tanh")}})));
+  // Linear-ReLU-Dropout-BN: the dropout sits between them.
+  const auto between = options_with({{"model.norm", std::string("custom")},
+                                     {"model.placement", std::string("after")},
+                                     {"model.dropout", 0.25},
+                                     {"model.dropout_placement", std::string("before-norm")}});
+  CHECK_FALSE(models::fuses_relu(between));
+  auto model = models::build_model(between);
+  CHECK(layer_names(model) == std::vector<std::string>{"flatten", "dense1", "act1", "dropout1", "norm1", "dense2",
+                                                       "act2", "dropout2", "norm2", "logits"});
+  // Logging BatchNorm internals does not change the architecture.
+  CHECK(models::fuses_relu(options_with({{"model.norm", std::string("custom")}, {"log.bn_stats_every", int64_t(4)}})));
 }
 
 TEST_CASE("the default CNN is Conv-ReLU-BN-MaxPool-Flatten-Dense-ReLU-BN-Dense", "[models]") {
@@ -134,7 +156,7 @@ TEST_CASE("the default CNN is Conv-ReLU-BN-MaxPool-Flatten-Dense-ReLU-BN-Dense",
 
 TEST_CASE("dropout follows each hidden block", "[models]") {
   auto model = model_with(
-      {{"model.dropout", 0.5}, {"model.placement", std::string("after")}, {"model.norm", std::string("custom")}});
+      {{"model.dropout", 0.5}, {"model.placement", std::string("after")}, {"model.norm", std::string("native")}});
   CHECK(layer_names(model) == std::vector<std::string>{"flatten", "dense1", "act1", "norm1", "dropout1",
                                                        "dense2", "act2", "norm2", "dropout2", "logits"});
 }

@@ -78,7 +78,7 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
   stream << ", affine=" << std::boolalpha << options.affine()
          << ", track_running_stats=" << options.track_running_stats() << ", kernels=" << to_string(options.kernels())
          << (options.sync_group() ? ", sync=" + std::to_string(options.sync_group()->size()) + " ranks" : "")
-         << (options.relu() ? ", relu=true" : "")
+         << (options.relu_input() ? ", relu_input=true" : "") << (options.relu() ? ", relu=true" : "")
          << (options.virtual_batch_size() ? ", virtual_batch_size=" + std::to_string(options.virtual_batch_size())
                                           : "");
   if (const auto& renorm = options.renorm())
@@ -116,7 +116,7 @@ torch::Tensor BatchNormImpl::normalise(const torch::Tensor& input, bool use_batc
                                   : 1.0 / static_cast<double>(num_batches_tracked.item<int64_t>());
   }
   return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum, options.eps(),
-                    options.kernels(), options.relu(), sync_group, renorm ? &*renorm : nullptr);
+                    options.kernels(), options.relu(), sync_group, renorm ? &*renorm : nullptr, options.relu_input());
 }
 
 RenormInput BatchNormImpl::renorm_input(int64_t step) const {

@@ -43,6 +43,13 @@ struct BatchNormOptions {
   // ReLU layer's pass over y each way. Same results as BatchNorm then
   // torch::nn::ReLU. Default false.
   TORCH_ARG(bool, relu) = false;
+  // bnlab only: output BN(max(0, x)), a ReLU followed by BatchNorm as one
+  // layer (the BN-after-activation placement). The fused kernels read x and
+  // apply the ReLU as they read it, in training's passes: max(0, x) is never
+  // written, and backward's gradient pass applies the ReLU's mask too, so
+  // the ReLU layer's passes each way are gone. Same results as
+  // torch::nn::ReLU then BatchNorm. Default false.
+  TORCH_ARG(bool, relu_input) = false;
   // bnlab only: Ghost BatchNorm (Hoffer et al. 2017). In training, a batch
   // of more than this many samples is normalised in virtual batches of this
   // many (in order; the remainder, when it does not divide N, is a smaller

@@ -50,7 +50,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
                                          const torch::Tensor& weight_or_empty, const torch::Tensor& bias_or_empty,
                                          const torch::Tensor& running_mean_or_empty,
                                          const torch::Tensor& running_var_or_empty, bool use_batch_stats,
-                                         double momentum, double eps, Kernels kernels, bool relu,
+                                         double momentum, double eps, Kernels kernels, bool relu, bool relu_input,
                                          const parallel::Group* sync_group, const RenormInput* renorm) {
   const KernelSet& k = kernel_set(kernels);
   const auto weight = affine_or_absent(weight_or_empty);  // (C) or undefined
@@ -61,6 +61,12 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   const RenormInput* renorming = use_batch_stats ? renorm : nullptr;
   const bool channels_last = is_channels_last(x);
   auto x3 = as_ncs(x, channels_last);       // (N,C,S), or (NHW,C,1): this rank's shard when synced
+  // The whole-layer kernels apply a ReLU before BN inside their passes; every
+  // other path normalises max(0, x) computed here. Either tensor, saved,
+  // gives backward the ReLU's mask (both are <= 0 where it blocked).
+  const bool whole_layer = use_batch_stats && !synced && k.forward_batch_stats && !renorming;
+  const bool relu_input_in_kernels = relu_input && whole_layer;
+  if (relu_input && !whole_layer) x3 = torch::relu(x3);
   int64_t count = x3.size(0) * x3.size(2);  // M, values per channel (over all ranks when synced)
   torch::Tensor y3, mean, invstd;           // (N,C,S); (C) float64, (C) float64
   torch::Tensor relu_mask;                  // (N,C,S) bool, with relu
@@ -77,8 +83,8 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
       mean = merged.mean;
       invstd = merged.var;
       count = merged.count;
-    } else if (k.forward_batch_stats && !renorming) {  // renorm needs the statistics before y
-      auto out = k.forward_batch_stats(x3, weight, bias, eps, relu);
+    } else if (whole_layer) {  // not with renorm: it needs the statistics before y
+      auto out = k.forward_batch_stats(x3, weight, bias, eps, relu, relu_input_in_kernels);
       y3 = out.y;
       mean = out.mean;
       invstd = out.var;
@@ -109,6 +115,8 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
   ctx->saved_data["channels_last"] = channels_last;
   if (relu) ctx->saved_data["relu_mask"] = relu_mask;
+  ctx->saved_data["relu_input"] = relu_input;
+  ctx->saved_data["relu_input_in_kernels"] = relu_input_in_kernels;
   if (renorming) {
     ctx->saved_data["renorm_r"] = correction.r;
     ctx->saved_data["renorm_d"] = correction.d;
@@ -128,7 +136,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   TORCH_CHECK(!torch::GradMode::is_enabled(),
               "BatchNormFunction: double backward (create_graph=true) is not supported");
   const auto saved = ctx->get_saved_variables();
-  const torch::Tensor& x3 = saved[0];      // (N,C,S)
+  const torch::Tensor& x3 = saved[0];      // (N,C,S): x, or max(0, x) when forward computed it
   const torch::Tensor& weight = saved[1];  // (C) the scale forward applied (gamma, or gamma * r), or undefined
   const auto mean = ctx->saved_data["mean"].toTensor();      // (C) float64
   const auto invstd = ctx->saved_data["invstd"].toTensor();  // (C) float64
@@ -142,6 +150,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const auto relu_mask =  // (N,C,S) bool, or undefined without relu
       ctx->saved_data.count("relu_mask") ? ctx->saved_data["relu_mask"].toTensor() : torch::Tensor();
 
+  const bool relu_input = ctx->saved_data["relu_input"].toBool();
   const bool need_dx = ctx->needs_input_grad(0);
   const bool need_dweight = ctx->saved_data["affine"].toBool() && ctx->needs_input_grad(1);
   const bool renormalised = ctx->saved_data.count("renorm_r") > 0;
@@ -153,18 +162,22 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const bool need_sums = need_dweight || need_dbias || (need_dx && use_batch_stats);
   torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64
   if (need_dx && use_batch_stats && !synced && k.backward_with_batch_stats) {
-    std::tie(dx, sum_dy, sum_dy_xhat) = k.backward_with_batch_stats(dy3, x3, mean, invstd, weight, relu_mask);
+    std::tie(dx, sum_dy, sum_dy_xhat) =
+        k.backward_with_batch_stats(dy3, x3, mean, invstd, weight, relu_mask, relu_input);
   } else {
-    // The gradient reaching BN: zero where the ReLU blocked.
+    // The gradient reaching BN: zero where the ReLU after it blocked.
     if (relu_mask.defined()) dy3 = dy3.masked_fill(relu_mask.logical_not(), 0);
-    if (need_sums) std::tie(sum_dy, sum_dy_xhat) = k.grad_sums(dy3, x3, mean, invstd);
+    // BN's input: max(0, x) with a ReLU before BN.
+    const auto bn_in = ctx->saved_data["relu_input_in_kernels"].toBool() ? torch::relu(x3) : x3;
+    if (need_sums) std::tie(sum_dy, sum_dy_xhat) = k.grad_sums(dy3, bn_in, mean, invstd);
     if (need_dx && use_batch_stats) {
       const auto [batch_sum_dy, batch_sum_dy_xhat] =
           synced ? summed_over_ranks(sum_dy, sum_dy_xhat, *synced) : std::make_pair(sum_dy, sum_dy_xhat);
-      dx = k.normalize_backward_batch_stats(dy3, x3, mean, invstd, weight, batch_sum_dy, batch_sum_dy_xhat, count);
+      dx = k.normalize_backward_batch_stats(dy3, bn_in, mean, invstd, weight, batch_sum_dy, batch_sum_dy_xhat, count);
     } else if (need_dx) {
       dx = k.normalize_backward_fixed_stats(dy3, invstd, weight);
     }
+    if (need_dx && relu_input) dx.masked_fill_(x3.le(0), 0);  // the ReLU before BN blocked there
   }
   if (need_dx) dx = from_ncs(dx, grad_outputs[0].sizes(), channels_last);  // x's shape and memory format
   if (need_dweight && renormalised)
@@ -174,8 +187,8 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
     dweight = per_channel_copy(sum_dy_xhat, x3.scalar_type());
   if (need_dbias) dbias = per_channel_copy(sum_dy, x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,
-  // running_var, use_batch_stats, momentum, eps, kernels, relu, sync_group, renorm.
-  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  // running_var, use_batch_stats, momentum, eps, kernels, relu, relu_input, sync_group, renorm.
+  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
 }
 
 // ---- validated entry point ----------------------------------------------------
@@ -183,7 +196,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                          const torch::Tensor& running_mean, const torch::Tensor& running_var, bool use_batch_stats,
                          double momentum, double eps, Kernels kernels, bool relu, const parallel::Group* sync_group,
-                         const RenormInput* renorm) {
+                         const RenormInput* renorm, bool relu_input) {
   const parallel::Group* synced = sync_group && sync_group->size() > 1 ? sync_group : nullptr;
   check_batch_norm_arguments(x, weight, bias, running_mean, running_var, use_batch_stats, synced != nullptr);
   if (x.numel() == 0 && !synced) {  // the running statistics are left alone, as native does
@@ -192,7 +205,7 @@ torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, co
   }
   return BatchNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x),
                                   absent_as_empty(running_mean, x), absent_as_empty(running_var, x), use_batch_stats,
-                                  momentum, eps, kernels, relu, synced, renorm);
+                                  momentum, eps, kernels, relu, relu_input, synced, renorm);
 }
 
 }  // namespace bnlab::bn

@@ -29,6 +29,12 @@ namespace bnlab::bn {
 //                in the same kernel passes where the kernels have whole-layer
 //                entries; backward masks dy with a saved bool mask of where
 //                the ReLU passed (one byte per value), as torch::relu does
+//   relu_input   normalise max(0, x) instead: a ReLU followed by BN as one
+//                node. The whole-layer kernel entries read x and apply the
+//                ReLU inside their passes, so max(0, x) is never written;
+//                the other paths compute it first. Backward returns the
+//                gradient reaching x, 0 where x <= 0 (NaN passes), as
+//                torch::relu's backward does
 //   sync_group   null: the batch is this process's x. Otherwise (with
 //                use_batch_stats) x is this rank's shard of one batch split
 //                over the group's ranks, and the statistics are the whole
@@ -54,10 +60,10 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
                                bool use_batch_stats, double momentum, double eps, Kernels kernels, bool relu,
-                               const parallel::Group* sync_group, const RenormInput* renorm);
+                               bool relu_input, const parallel::Group* sync_group, const RenormInput* renorm);
 
   // Returns dx, dweight, dbias (each undefined when not needed) and undefined
-  // gradients for the nine non-differentiable arguments.
+  // gradients for the ten non-differentiable arguments.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs);
 };
@@ -70,6 +76,7 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                          const torch::Tensor& running_mean, const torch::Tensor& running_var, bool use_batch_stats,
                          double momentum, double eps, Kernels kernels = Kernels::kFused, bool relu = false,
-                         const parallel::Group* sync_group = nullptr, const RenormInput* renorm = nullptr);
+                         const parallel::Group* sync_group = nullptr, const RenormInput* renorm = nullptr,
+                         bool relu_input = false);
 
 }  // namespace bnlab::bn

@@ -121,7 +121,7 @@ torch::Tensor normalize_forward(const torch::Tensor& x, const torch::Tensor& mea
 }
 
 BatchStatsForward forward_batch_stats(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta,
-                                      double eps, bool relu) {
+                                      double eps, bool relu, bool relu_input) {
   check_contiguous(x);
   const Shape s(x);
   BatchStatsForward out{torch::empty_like(x), per_channel(s, x, torch::kFloat64), per_channel(s, x, torch::kFloat64),
@@ -130,7 +130,8 @@ BatchStatsForward forward_batch_stats(const torch::Tensor& x, const torch::Tenso
     using T = decltype(type);
     BNLAB_FUSED_CALL(forward_batch_stats, T, x.data_ptr<T>(), out.y.data_ptr<T>(), s.N, s.C, s.S, c0, c1, eps,
                      data_or_null<T>(gamma), data_or_null<T>(beta), out.mean.data_ptr<double>(),
-                     out.var.data_ptr<double>(), streams_outputs(x), mask_bytes(out.relu_mask), work.d, work.t);
+                     out.var.data_ptr<double>(), streams_outputs(x), mask_bytes(out.relu_mask), relu_input, work.d,
+                     work.t);
   });
   return out;
 }
@@ -167,12 +168,9 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
   return dx;
 }
 
-std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats(const torch::Tensor& dy,
-                                                                                  const torch::Tensor& x,
-                                                                                  const torch::Tensor& mean,
-                                                                                  const torch::Tensor& invstd,
-                                                                                  const torch::Tensor& gamma,
-                                                                                  const torch::Tensor& relu_mask) {
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats(
+    const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
+    const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input) {
   check_contiguous(x);
   check_contiguous(dy);
   if (relu_mask.defined()) {
@@ -189,7 +187,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
     BNLAB_FUSED_CALL(backward_with_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S,
                      c0, c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma),
                      sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), streams_outputs(x),
-                     mask_bytes(relu_mask), work.d, work.t);
+                     mask_bytes(relu_mask), relu_input, work.d, work.t);
   });
   return {dx, sum_dy, sum_dy_xhat};
 }

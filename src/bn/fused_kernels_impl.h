@@ -54,59 +54,46 @@ inline T mean_high_part(double mean) {
 // beyond ~1e19: (x - K)^2 leaves float's range) or the shift K itself is not
 // finite (an Inf or NaN in the channel's first value): native then gives
 // mean = +-Inf or NaN and var = NaN, and so does this.
-template <typename T>
+template <bool kReluIn, typename T>
 void exact_channel_moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double& mean, double& var) {
   double sum = 0;
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t i = 0; i < S; ++i) sum += double(x[(n * C + c) * S + i]);
+    for (int64_t i = 0; i < S; ++i) sum += double(bn_input<kReluIn>(x[(n * C + c) * S + i]));
   const double M = double(N * S);
   mean = sum / M;
   double sum_sq = 0;
   for (int64_t n = 0; n < N; ++n)
     for (int64_t i = 0; i < S; ++i) {
-      const double d = double(x[(n * C + c) * S + i]) - mean;
+      const double d = double(bn_input<kReluIn>(x[(n * C + c) * S + i])) - mean;
       sum_sq += d * d;
     }
   var = sum_sq / M;
 }
 
-template <typename T>
-void moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double* mean, double* var,
-             double* work_d, T* work_t) {
+// kReluIn: the moments of max(0, x).
+template <bool kReluIn, typename T>
+void moments_of(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double* mean, double* var,
+                double* work_d, T* work_t) {
   double *total_s = work_d, *total_q = work_d + C;
   for (int64_t c = c0; c < c1; ++c) total_s[c] = total_q[c] = 0;
   auto shifted = [=](int64_t c, int64_t k, T& sum, T& sum_sq) {
-    const T d = x[k] - x[c * S];
+    const T d = bn_input<kReluIn>(x[k]) - bn_input<kReluIn>(x[c * S]);
     sum += d;
     sum_sq += d * d;
   };
   add_channel_sums<T>(N, C, S, c0, c1, shifted, total_s, total_q, work_t, work_t + C);
   for (int64_t c = c0; c < c1; ++c) {
-    moments_from_shifted_sums(double(x[c * S]), total_s[c], total_q[c], double(N * S), mean[c], var[c]);
+    moments_from_shifted_sums(double(bn_input<kReluIn>(x[c * S])), total_s[c], total_q[c], double(N * S), mean[c],
+                              var[c]);
     if (!__builtin_isfinite(mean[c]) || !__builtin_isfinite(var[c]))
-      exact_channel_moments(x, N, C, S, c, mean[c], var[c]);
+      exact_channel_moments<kReluIn>(x, N, C, S, c, mean[c], var[c]);
   }
 }
 
-// ---- few channels ----------------------------------------------------------------
-// S == 1 rows are C values long: with few channels a row at a time leaves the
-// vector loops a handful of iterations, and streamed outputs go out in
-// pieces of one cache line ((100352,16) BN+ReLU took 5x native's time). When
-// a call covers every channel, consecutive rows are contiguous, so a block of
-// rows is one long row with the per-channel values tiled to its width.
-constexpr int64_t kTileValues = 512;
-
-// Rows per block: 1 (a row at a time) unless [c0, c1) is every channel and a
-// row is at most half a tile.
-inline int64_t rows_per_tile(int64_t C, int64_t c0, int64_t c1) {
-  return c0 == 0 && c1 == C && 2 * C <= kTileValues ? kTileValues / C : 1;
-}
-
-// tiled[r * C + c] = per_channel[c] for the `rows` rows of a block.
 template <typename T>
-void tile_channels(const T* per_channel, int64_t C, int64_t rows, T* tiled) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < C; ++c) tiled[r * C + c] = per_channel[c];
+void moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double* mean, double* var,
+             double* work_d, T* work_t) {
+  moments_of<false>(x, N, C, S, c0, c1, mean, var, work_d, work_t);
 }
 
 // ---- forward: normalisation -----------------------------------------------------
@@ -115,12 +102,11 @@ void tile_channels(const T* per_channel, int64_t C, int64_t rows, T* tiled) {
 // near the mean (Sterbenz), so large offsets keep their digits where
 // x * alpha + (beta - mean * alpha) would cancel them away; the small lo
 // term goes into the shift, beta - lo * alpha, computed in double.
-// kRelu: y = max(0, that), and relu_mask written (see activate).
-// work_t: hi, alpha, shift per channel.
-template <bool kRelu, typename T>
+// kRelu: y = max(0, that), and relu_mask written (see activate). kReluIn:
+// of max(0, x) (see bn_input). work_t: hi, alpha, shift per channel.
+template <bool kRelu, bool kReluIn, typename T>
 void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
-                    const double* invstd, const T* gamma, const T* beta, bool stream, uint8_t* relu_mask,
-                    T* work_t) {
+                    const double* invstd, const T* gamma, const T* beta, bool stream, uint8_t* relu_mask, T* work_t) {
   T *hi = work_t, *alpha = work_t + C, *shift = work_t + 2 * C;
   for (int64_t c = c0; c < c1; ++c) {
     hi[c] = mean_high_part<T>(mean[c]);
@@ -140,7 +126,7 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
       const T* in = x + n * C;
       uint8_t* m = kRelu ? relu_mask + n * C : nullptr;
       write_row(y + n * C, min_of(R, N - n) * C, stream,
-                [=](int64_t i) { return activate<kRelu>((in[i] - h[i]) * a[i] + b[i], m, i); });
+                [=](int64_t i) { return activate<kRelu>((bn_input<kReluIn>(in[i]) - h[i]) * a[i] + b[i], m, i); });
     }
     if (stream) finish_streaming();
     return;
@@ -151,7 +137,7 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
       const T *h = hi + c0, *a = alpha + c0, *b = shift + c0;
       uint8_t* m = kRelu ? relu_mask + n * C + c0 : nullptr;
       write_row(y + n * C + c0, c1 - c0, stream,
-                [=](int64_t i) { return activate<kRelu>((in[i] - h[i]) * a[i] + b[i], m, i); });
+                [=](int64_t i) { return activate<kRelu>((bn_input<kReluIn>(in[i]) - h[i]) * a[i] + b[i], m, i); });
     }
     if (stream) finish_streaming();
     return;
@@ -161,7 +147,8 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
       const T* in = x + (n * C + c) * S;
       const T h = hi[c], a = alpha[c], b = shift[c];
       uint8_t* m = kRelu ? relu_mask + (n * C + c) * S : nullptr;
-      write_row(y + (n * C + c) * S, S, stream, [=](int64_t i) { return activate<kRelu>((in[i] - h) * a + b, m, i); });
+      write_row(y + (n * C + c) * S, S, stream,
+                [=](int64_t i) { return activate<kRelu>((bn_input<kReluIn>(in[i]) - h) * a + b, m, i); });
     }
   if (stream) finish_streaming();
 }
@@ -169,22 +156,34 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
 template <typename T>
 void normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
                const double* invstd, const T* gamma, const T* beta, double* /*work_d*/, T* work_t) {
-  normalize_rows<false>(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, /*stream=*/false, nullptr, work_t);
+  normalize_rows<false, false>(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, /*stream=*/false, nullptr, work_t);
 }
 
 // Batch statistics and normalisation in one call: mean and biased var out,
 // invstd = 1 / sqrt(var + eps) as the caller computes it from var.
-template <typename T>
-void forward_batch_stats(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double eps,
-                         const T* gamma, const T* beta, double* mean, double* var, bool stream_y, uint8_t* relu_mask,
-                         double* work_d, T* work_t) {
-  moments(x, N, C, S, c0, c1, mean, var, work_d, work_t);
+template <bool kReluIn, typename T>
+void forward_batch_stats_of(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double eps,
+                            const T* gamma, const T* beta, double* mean, double* var, bool stream_y, uint8_t* relu_mask,
+                            double* work_d, T* work_t) {
+  moments_of<kReluIn>(x, N, C, S, c0, c1, mean, var, work_d, work_t);
   double* invstd = work_d + 2 * C;
   for (int64_t c = c0; c < c1; ++c) invstd[c] = 1.0 / sqrt_of(var[c] + eps);
   if (relu_mask)
-    normalize_rows<true>(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y, relu_mask, work_t);
+    normalize_rows<true, kReluIn>(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y, relu_mask, work_t);
   else
-    normalize_rows<false>(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y, nullptr, work_t);
+    normalize_rows<false, kReluIn>(x, y, N, C, S, c0, c1, mean, invstd, gamma, beta, stream_y, nullptr, work_t);
+}
+
+template <typename T>
+void forward_batch_stats(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double eps,
+                         const T* gamma, const T* beta, double* mean, double* var, bool stream_y, uint8_t* relu_mask,
+                         bool relu_input, double* work_d, T* work_t) {
+  if (relu_input)
+    forward_batch_stats_of<true>(x, y, N, C, S, c0, c1, eps, gamma, beta, mean, var, stream_y, relu_mask, work_d,
+                                 work_t);
+  else
+    forward_batch_stats_of<false>(x, y, N, C, S, c0, c1, eps, gamma, beta, mean, var, stream_y, relu_mask, work_d,
+                                  work_t);
 }
 
 // ---- backward: gradient sums ----------------------------------------------------
@@ -192,8 +191,9 @@ void forward_batch_stats(const T* x, T* y, int64_t N, int64_t C, int64_t S, int6
 // summed as in moments(); with the mean split into T parts hi + lo (see
 // normalize), sum dy*(x - mean) = sum dy*(x - hi) - lo * sum dy, x - hi exact
 // for x near the mean. kRelu: dy masked by relu_mask first (grad_in).
-// work_t: hi, and (S == 1) the current run's sums.
-template <bool kRelu, typename T>
+// kReluIn: the sums at max(0, x) (bn_input). work_t: hi, and (S == 1) the
+// current run's sums.
+template <bool kRelu, bool kReluIn, typename T>
 void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t N, int64_t C, int64_t S, int64_t c0,
                       int64_t c1, const double* mean, const double* invstd, double* sum_dy, double* sum_dy_xhat,
                       T* work_t) {
@@ -205,7 +205,7 @@ void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t
   auto grad_terms = [=](int64_t c, int64_t k, T& sum_g, T& sum_g_xc) {
     const T g = grad_in<kRelu>(dy, relu_mask, k);
     sum_g += g;
-    sum_g_xc += g * (x[k] - hi[c]);
+    sum_g_xc += g * (bn_input<kReluIn>(x[k]) - hi[c]);
   };
   add_channel_sums<T>(N, C, S, c0, c1, grad_terms, sum_dy, sum_dy_xhat, work_t + C, work_t + 2 * C);
   for (int64_t c = c0; c < c1; ++c) {
@@ -219,7 +219,7 @@ void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t
           const int64_t k = (n * C + c) * S + i;
           const double g = double(grad_in<kRelu>(dy, relu_mask, k));
           g_sum += g;
-          g_xc_sum += g * (double(x[k]) - mean[c]);
+          g_xc_sum += g * (double(bn_input<kReluIn>(x[k])) - mean[c]);
         }
       sum_dy[c] = g_sum;
       sum_dy_xhat[c] = g_xc_sum * invstd[c];
@@ -230,7 +230,7 @@ void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t
 template <typename T>
 void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
                const double* invstd, double* sum_dy, double* sum_dy_xhat, double* /*work_d*/, T* work_t) {
-  grad_sums_masked<false>(dy, nullptr, x, N, C, S, c0, c1, mean, invstd, sum_dy, sum_dy_xhat, work_t);
+  grad_sums_masked<false, false>(dy, nullptr, x, N, C, S, c0, c1, mean, invstd, sum_dy, sum_dy_xhat, work_t);
 }
 
 // ---- backward: dx -----------------------------------------------------------------
@@ -239,8 +239,9 @@ void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t
 // rewritten per channel as dx = a*dy + b*(x - hi) + k with a = g*invstd,
 // b = -a*invstd*sum_dy_xhat/M, k = -a*sum_dy/M - b*lo (hi + lo the mean, as
 // in normalize): a subtraction and two FMAs per element. kRelu: dy masked
-// by relu_mask first (grad_in). work_t: hi, a, b, k.
-template <bool kRelu, typename T>
+// by relu_mask first (grad_in). kReluIn: BN of max(0, x), and dx the
+// gradient reaching x (through_input_relu). work_t: hi, a, b, k.
+template <bool kRelu, bool kReluIn, typename T>
 void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int64_t N, int64_t C, int64_t S,
                    int64_t c0, int64_t c1, const double* mean, const double* invstd, const T* gamma,
                    const double* sum_dy, const double* sum_dy_xhat, double M, bool stream, T* work_t) {
@@ -266,8 +267,11 @@ void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int
       const T* g = dy + n * C;
       const uint8_t* m = kRelu ? relu_mask + n * C : nullptr;
       const T* in = x + n * C;
-      write_row(dx + n * C, min_of(R, N - n) * C, stream,
-                [=](int64_t i) { return ac[i] * grad_in<kRelu>(g, m, i) + bc[i] * (in[i] - hc[i]) + kc[i]; });
+      write_row(dx + n * C, min_of(R, N - n) * C, stream, [=](int64_t i) {
+        const T v = in[i];
+        return through_input_relu<kReluIn>(
+            v, fma_of(ac[i], grad_in<kRelu>(g, m, i), fma_of(bc[i], bn_input<kReluIn>(v) - hc[i], kc[i])));
+      });
     }
     if (stream) finish_streaming();
     return;
@@ -278,8 +282,11 @@ void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int
       const uint8_t* m = kRelu ? relu_mask + n * C + c0 : nullptr;
       const T* in = x + n * C + c0;
       const T *hc = hi + c0, *ac = a + c0, *bc = b + c0, *kc = k + c0;
-      write_row(dx + n * C + c0, c1 - c0, stream,
-                [=](int64_t i) { return ac[i] * grad_in<kRelu>(g, m, i) + bc[i] * (in[i] - hc[i]) + kc[i]; });
+      write_row(dx + n * C + c0, c1 - c0, stream, [=](int64_t i) {
+        const T v = in[i];
+        return through_input_relu<kReluIn>(
+            v, fma_of(ac[i], grad_in<kRelu>(g, m, i), fma_of(bc[i], bn_input<kReluIn>(v) - hc[i], kc[i])));
+      });
     }
     if (stream) finish_streaming();
     return;
@@ -291,8 +298,11 @@ void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int
       const uint8_t* m = kRelu ? relu_mask + base : nullptr;
       const T* in = x + base;
       const T hc = hi[c], ac = a[c], bc = b[c], kc = k[c];
-      write_row(dx + base, S, stream,
-                [=](int64_t i) { return ac * grad_in<kRelu>(g, m, i) + bc * (in[i] - hc) + kc; });
+      write_row(dx + base, S, stream, [=](int64_t i) {
+        const T v = in[i];
+        return through_input_relu<kReluIn>(
+            v, fma_of(ac, grad_in<kRelu>(g, m, i), fma_of(bc, bn_input<kReluIn>(v) - hc, kc)));
+      });
     }
   if (stream) finish_streaming();
 }
@@ -301,32 +311,43 @@ template <typename T>
 void backward_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
                           const double* mean, const double* invstd, const T* gamma, const double* sum_dy,
                           const double* sum_dy_xhat, double M, double* /*work_d*/, T* work_t) {
-  backward_rows<false>(dy, nullptr, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, M,
-                       /*stream=*/false, work_t);
+  backward_rows<false, false>(dy, nullptr, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, M,
+                              /*stream=*/false, work_t);
 }
 
 // Gradient sums and dx in one call (local batch statistics, M = N*S).
-template <bool kRelu, typename T>
+template <bool kRelu, bool kReluIn, typename T>
 void backward_with_batch_stats_masked(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int64_t N, int64_t C,
                                       int64_t S, int64_t c0, int64_t c1, const double* mean, const double* invstd,
-                                      const T* gamma, double* sum_dy, double* sum_dy_xhat, bool stream_dx,
-                                      T* work_t) {
-  grad_sums_masked<kRelu>(dy, relu_mask, x, N, C, S, c0, c1, mean, invstd, sum_dy, sum_dy_xhat, work_t);
-  backward_rows<kRelu>(dy, relu_mask, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat,
-                       double(N * S), stream_dx, work_t);
+                                      const T* gamma, double* sum_dy, double* sum_dy_xhat, bool stream_dx, T* work_t) {
+  grad_sums_masked<kRelu, kReluIn>(dy, relu_mask, x, N, C, S, c0, c1, mean, invstd, sum_dy, sum_dy_xhat, work_t);
+  backward_rows<kRelu, kReluIn>(dy, relu_mask, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat,
+                                double(N * S), stream_dx, work_t);
+}
+
+template <bool kReluIn, typename T>
+void backward_with_batch_stats_of(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0,
+                                  int64_t c1, const double* mean, const double* invstd, const T* gamma, double* sum_dy,
+                                  double* sum_dy_xhat, bool stream_dx, const uint8_t* relu_mask, T* work_t) {
+  if (relu_mask)
+    backward_with_batch_stats_masked<true, kReluIn>(dy, relu_mask, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy,
+                                                    sum_dy_xhat, stream_dx, work_t);
+  else
+    backward_with_batch_stats_masked<false, kReluIn>(dy, nullptr, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy,
+                                                     sum_dy_xhat, stream_dx, work_t);
 }
 
 template <typename T>
-void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0,
-                               int64_t c1, const double* mean, const double* invstd, const T* gamma, double* sum_dy,
-                               double* sum_dy_xhat, bool stream_dx, const uint8_t* relu_mask, double* /*work_d*/,
-                               T* work_t) {
-  if (relu_mask)
-    backward_with_batch_stats_masked<true>(dy, relu_mask, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy,
-                                           sum_dy_xhat, stream_dx, work_t);
+void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
+                               const double* mean, const double* invstd, const T* gamma, double* sum_dy,
+                               double* sum_dy_xhat, bool stream_dx, const uint8_t* relu_mask, bool relu_input,
+                               double* /*work_d*/, T* work_t) {
+  if (relu_input)
+    backward_with_batch_stats_of<true>(dy, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, stream_dx,
+                                       relu_mask, work_t);
   else
-    backward_with_batch_stats_masked<false>(dy, nullptr, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy,
-                                            sum_dy_xhat, stream_dx, work_t);
+    backward_with_batch_stats_of<false>(dy, x, dx, N, C, S, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, stream_dx,
+                                        relu_mask, work_t);
 }
 
 // dx = g*invstd * dy (eval: statistics are constants).
@@ -351,22 +372,22 @@ void backward_fixed_stats(const T* dy, T* dx, int64_t N, int64_t C, int64_t S, i
   }
 }
 
-#define BNLAB_INSTANTIATE(T)                                                                                     \
-  template void moments<T>(const T*, int64_t, int64_t, int64_t, int64_t, int64_t, double*, double*, double*, T*); \
-  template void normalize<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,          \
-                             const double*, const T*, const T*, double*, T*);                                     \
-  template void forward_batch_stats<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, double,       \
-                                       const T*, const T*, double*, double*, bool, uint8_t*, double*, T*);        \
-  template void grad_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,    \
-                             const double*, double*, double*, double*, T*);                                       \
-  template void backward_batch_stats<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,   \
-                                        const double*, const double*, const T*, const double*, const double*,     \
-                                        double, double*, T*);                                                     \
-  template void backward_with_batch_stats<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t,        \
-                                             int64_t, const double*, const double*, const T*, double*, double*,   \
-                                             bool, const uint8_t*, double*, T*);                                  \
-  template void backward_fixed_stats<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,              \
-                                        const double*, const T*, double*, T*);
+#define BNLAB_INSTANTIATE(T)                                                                                          \
+  template void moments<T>(const T*, int64_t, int64_t, int64_t, int64_t, int64_t, double*, double*, double*, T*);     \
+  template void normalize<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*, const double*, \
+                             const T*, const T*, double*, T*);                                                        \
+  template void forward_batch_stats<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, double, const T*,   \
+                                       const T*, double*, double*, bool, uint8_t*, bool, double*, T*);                \
+  template void grad_sums<T>(const T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,          \
+                             const double*, double*, double*, double*, T*);                                           \
+  template void backward_batch_stats<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,          \
+                                        const double*, const double*, const T*, const double*, const double*, double, \
+                                        double*, T*);                                                                 \
+  template void backward_with_batch_stats<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,     \
+                                             const double*, const double*, const T*, double*, double*, bool,          \
+                                             const uint8_t*, bool, double*, T*);                                      \
+  template void backward_fixed_stats<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,     \
+                                        const T*, double*, T*);
 BNLAB_INSTANTIATE(float)
 BNLAB_INSTANTIATE(double)
 #undef BNLAB_INSTANTIATE

@@ -29,10 +29,12 @@ void normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, in
 // moments, then normalize with invstd = 1 / sqrt(var + eps); stream_y: write
 // y with non-temporal stores. relu_mask (N*C*S bytes) or null: when given,
 // y = max(0, BN(x)) and relu_mask = 1 where the ReLU passed its input.
+// relu_input: BN of max(0, x) instead (a ReLU before BN; mean and var are
+// max(0, x)'s).
 template <typename T>
 void forward_batch_stats(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double eps,
                          const T* gamma, const T* beta, double* mean, double* var, bool stream_y, uint8_t* relu_mask,
-                         double* work_d, T* work_t);
+                         bool relu_input, double* work_d, T* work_t);
 
 // sum_dy = sum dy, sum_dy_xhat = sum dy * (x - mean) * invstd.
 template <typename T>
@@ -48,12 +50,14 @@ void backward_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, 
 // grad_sums, then backward_batch_stats with M = N*S; stream_dx: write dx with
 // non-temporal stores. relu_mask (from forward_batch_stats) or null: when
 // given, dy is the gradient of the ReLU's output and is masked first; the
-// sums are then those of the masked gradient.
+// sums are then those of the masked gradient. relu_input (as forward's): x
+// is the ReLU's input, the sums are at max(0, x), and dx is the gradient
+// reaching x (0 where the ReLU blocked).
 template <typename T>
-void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0,
-                               int64_t c1, const double* mean, const double* invstd, const T* gamma, double* sum_dy,
-                               double* sum_dy_xhat, bool stream_dx, const uint8_t* relu_mask, double* work_d,
-                               T* work_t);
+void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,
+                               const double* mean, const double* invstd, const T* gamma, double* sum_dy,
+                               double* sum_dy_xhat, bool stream_dx, const uint8_t* relu_mask, bool relu_input,
+                               double* work_d, T* work_t);
 
 // dx = dy * invstd * gamma (eval mode: the statistics are constants).
 template <typename T>

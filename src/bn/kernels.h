@@ -45,16 +45,21 @@ struct KernelSet {
   // call instead of two, and outputs too large to stay in cache are written
   // with streaming stores. Sync BN needs its collectives between the pieces,
   // so it never uses these. With relu they compute BN followed by a ReLU in
-  // the same passes (the pieces leave the ReLU to the caller):
-  //   forward_batch_stats(x, gamma, beta, eps, relu): y normalised with
-  //   invstd = 1 / sqrt(var + eps);
-  //   backward_with_batch_stats(dy, x, mean, invstd, gamma, relu_mask) ->
-  //   (dx, sum_dy, sum_dy_xhat), dy masked first when relu_mask is defined.
+  // the same passes, and with relu_input a ReLU followed by BN, reading the
+  // ReLU's input x and normalising max(0, x) (the pieces leave either ReLU
+  // to the caller):
+  //   forward_batch_stats(x, gamma, beta, eps, relu, relu_input): y
+  //   normalised with invstd = 1 / sqrt(var + eps); mean and var of max(0, x)
+  //   with relu_input;
+  //   backward_with_batch_stats(dy, x, mean, invstd, gamma, relu_mask,
+  //   relu_input) -> (dx, sum_dy, sum_dy_xhat), dy masked first when
+  //   relu_mask is defined; with relu_input dx is the gradient reaching x
+  //   (0 where x <= 0) and the sums are at max(0, x).
   BatchStatsForward (*forward_batch_stats)(const torch::Tensor& x, const torch::Tensor& gamma,
-                                           const torch::Tensor& beta, double eps, bool relu);
+                                           const torch::Tensor& beta, double eps, bool relu, bool relu_input);
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*backward_with_batch_stats)(
       const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
-      const torch::Tensor& gamma, const torch::Tensor& relu_mask);
+      const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input);
 };
 
 const KernelSet& kernel_set(Kernels which);

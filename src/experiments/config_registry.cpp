@@ -47,9 +47,9 @@ std::vector<ConfigKey> build_registry() {
       field("bn.kernels", &R::bn, &BnConfig::kernels,
             "bnlab's BN (model.norm = custom): fused (vectorised) or reference (readable loops) kernels"),
       field("bn.fuse_relu", &R::bn, &BnConfig::fuse_relu,
-            "bnlab's BN right before a ReLU (model.norm = custom, model.placement = before, model.activation = "
-            "relu): compute the ReLU inside the BatchNorm layer, in the same kernel passes (same results, less "
-            "memory traffic; the model then lists no separate act layer)"),
+            "bnlab's BN next to a ReLU (model.norm = custom, model.activation = relu; either placement, unless "
+            "dropout sits between them): compute the ReLU inside the BatchNorm layer, in the same kernel passes "
+            "(same results, less memory traffic; the model then lists no separate act layer)"),
       field("bn.mode", &R::bn, &BnConfig::mode,
             "bnlab's BN in a data-parallel job: local (each rank its own batch statistics) or sync "
             "(statistics of the whole batch over all ranks)"),

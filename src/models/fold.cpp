@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "bn/batch_norm.h"
 #include "models/max_pool.h"
 #include "models/model.h"
 #include "models/norm.h"
@@ -130,7 +131,10 @@ FoldResult fold_batch_norms(torch::nn::Sequential& model, const ModelOptions& op
     if (found == layers.end()) continue;
     const std::string& name = found->first;
     const Affine a = eval_affine(found->second, options.norm.eps);
-    if (i > 0) {  // directly after a Linear or Conv: into its outputs
+    // A ReLU fused before BN sits between it and the layer before.
+    const auto* custom = dynamic_cast<const bn::BatchNormImpl*>(found->second.module.get());
+    const bool relu_before = custom && custom->options.relu_input();
+    if (i > 0 && !relu_before) {  // directly after a Linear or Conv: into its outputs
       auto [weight, bias] = linear_parameters(*target[children[i - 1].key()]);
       if (weight.defined()) {
         fold_into_outputs(weight, bias, a);

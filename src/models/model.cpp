@@ -25,8 +25,10 @@ torch::nn::AnyModule make_activation(Activation activation) {
 }  // namespace
 
 bool fuses_relu(const ModelOptions& options) {
-  return options.fuse_relu && options.norm.kind == NormKind::kCustom && options.placement == Placement::kBefore &&
-         options.activation == Activation::kRelu;
+  const bool dropout_between = options.placement == Placement::kAfter && options.dropout > 0 &&
+                               options.dropout_placement == DropoutPlacement::kBeforeNorm;  // ReLU-Dropout-BN
+  return options.fuse_relu && options.norm.kind == NormKind::kCustom && options.activation == Activation::kRelu &&
+         !dropout_between;
 }
 
 namespace {
@@ -41,11 +43,14 @@ void add_block(torch::nn::Sequential& net, const ModelOptions& options, int inde
       options.norm.kind != NormKind::kNone && (spatial_dims > 0 || normalises_dense_layers(options.norm.kind));
   const bool with_dropout = options.dropout > 0;
   const bool dropout_first = with_dropout && with_norm && options.dropout_placement == DropoutPlacement::kBeforeNorm;
-  const bool relu_in_norm = fuses_relu(options);
+  const bool relu_in_norm = with_norm && fuses_relu(options);
+  const FusedRelu fused_relu = !relu_in_norm                            ? FusedRelu::kNone
+                               : options.placement == Placement::kAfter ? FusedRelu::kBeforeNorm
+                                                                        : FusedRelu::kAfterNorm;
   auto add_norm = [&] {
     if (!with_norm) return;
     if (dropout_first) net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(options.dropout));
-    net->push_back(fmt::format("norm{}", index), make_norm(options.norm, features, spatial_dims, relu_in_norm));
+    net->push_back(fmt::format("norm{}", index), make_norm(options.norm, features, spatial_dims, fused_relu));
   };
   if (options.placement == Placement::kBefore) add_norm();
   if (!relu_in_norm) net->push_back(fmt::format("act{}", index), make_activation(options.activation));

@@ -14,15 +14,18 @@ namespace bnlab::models {
 // Builds the model:
 //  mlp: Flatten, then per hidden size: Linear, [norm] act [norm], [dropout];
 //       then Linear(., 10). Default: 784-128-64-10, BN between Linear and ReLU
-//       (with bnlab's BN, one layer computing both: see fuses_relu).
+//       (with bnlab's BN, one layer computing both, either placement: see
+//       fuses_relu).
 //  cnn: per conv entry: Conv2d(3x3), act/norm block (BatchNorm2d), MaxPool2x2 (max_pool.h),
 //       [dropout]; Flatten; dense blocks as the mlp; Linear(., 10). Default:
 //       Conv(32)-ReLU-BN-MaxPool-Flatten-Dense(64)-ReLU-BN-Dense(10).
 // Layers are named (dense1, norm1, act1, ..., logits) for inspection.
 torch::nn::Sequential build_model(const ModelOptions& options);
 
-// Whether each block's BatchNorm and ReLU are one layer (bn::BatchNormOptions::relu,
-// named normK, no actK): bnlab's BN right before a ReLU, with fuse_relu on.
+// Whether each block's BatchNorm and ReLU are one layer (named normK, no
+// actK): bnlab's BN right before a ReLU (bn::BatchNormOptions::relu) or
+// right after one (relu_input), with fuse_relu on. Not when dropout sits
+// between the ReLU and BN (placement after, dropout before the norm).
 bool fuses_relu(const ModelOptions& options);
 
 // Parameters that train (requires_grad), summed.

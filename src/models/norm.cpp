@@ -57,9 +57,9 @@ torch::nn::AnyModule make_group_kind_norm(const NormOptions& config, int64_t fea
 
 }  // namespace
 
-torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int spatial_dims, bool then_relu) {
+torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int spatial_dims, FusedRelu fused_relu) {
   const NormKind kind = config.kind;
-  if (then_relu && kind != NormKind::kCustom)
+  if (fused_relu != FusedRelu::kNone && kind != NormKind::kCustom)
     throw std::invalid_argument("make_norm: only bnlab's BatchNorm (custom) computes a ReLU inside, not '" +
                                 to_name(kind) + "'");
   if (kind == NormKind::kCustom) {
@@ -69,7 +69,8 @@ torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int 
                             .affine(config.affine)
                             .kernels(config.kernels)
                             .sync_group(config.sync_group)
-                            .relu(then_relu)
+                            .relu(fused_relu == FusedRelu::kAfterNorm)
+                            .relu_input(fused_relu == FusedRelu::kBeforeNorm)
                             .virtual_batch_size(config.virtual_batch_size)
                             .renorm(config.renorm ? c10::optional<bn::RenormOptions>(*config.renorm) : c10::nullopt));
     init_affine(layer, config);

@@ -11,9 +11,12 @@ namespace bnlab::models {
 // or (N,C,H,W) (spatial_dims 2) input: native is torch::nn::BatchNorm1d/2d,
 // custom is bnlab::bn::BatchNorm, both configured from `options` (eps,
 // momentum, affine, gamma and beta init; custom also kernels and sync group).
-// then_relu: bnlab's BatchNorm with the ReLU after it computed inside
-// (custom only). Throws std::invalid_argument for kind none.
-torch::nn::AnyModule make_norm(const NormOptions& options, int64_t features, int spatial_dims, bool then_relu = false);
+// fused_relu: bnlab's BatchNorm with the ReLU after it (kAfterNorm,
+// bn::BatchNormOptions::relu) or before it (kBeforeNorm, relu_input)
+// computed inside (custom only). Throws std::invalid_argument for kind none.
+enum class FusedRelu { kNone, kBeforeNorm, kAfterNorm };
+torch::nn::AnyModule make_norm(const NormOptions& options, int64_t features, int spatial_dims,
+                               FusedRelu fused_relu = FusedRelu::kNone);
 
 // The number of groups a group-kind norm uses on a layer of `channels`
 // channels, a Dense layer (one value per channel and sample) or a conv layer

@@ -67,8 +67,8 @@ struct ModelOptions {
   Placement placement = Placement::kBefore;
   Init init = Init::kPytorch;
   NormOptions norm;
-  // bnlab's BatchNorm right before a ReLU computes the ReLU inside (one
-  // layer, bit-identical results; bn::BatchNormOptions::relu).
+  // bnlab's BatchNorm right before or after a ReLU computes the ReLU inside
+  // (one layer, same results; bn::BatchNormOptions::relu and relu_input).
   bool fuse_relu = true;
   int64_t num_classes = 10;
 };

@@ -19,40 +19,59 @@ struct Capture {
   std::map<std::string, torch::Tensor> inputs, outputs;
 };
 
-// bnlab's BatchNorm computing the ReLU after it inside (models::fuses_relu), or null.
+// bnlab's BatchNorm computing a ReLU inside, after or before it
+// (models::fuses_relu), or null.
 bn::BatchNormImpl* fused_relu_norm(torch::nn::AnyModule& layer) {
   auto* norm = dynamic_cast<bn::BatchNormImpl*>(layer.ptr().get());
-  return norm && norm->options.relu() ? norm : nullptr;
+  return norm && (norm->options.relu() || norm->options.relu_input()) ? norm : nullptr;
 }
 
-// A layer's output, where a BatchNorm layer's output is BN's alone: a fused
-// ReLU is left out, so that the statistics read the same values with the
-// ReLU fused as with a separate act layer.
+// Turns a layer's fused ReLUs off until destroyed.
+class FusedReluOff {
+ public:
+  explicit FusedReluOff(bn::BatchNormImpl& norm)
+      : norm_(norm), relu_(norm.options.relu()), relu_input_(norm.options.relu_input()) {
+    norm_.options.relu(false).relu_input(false);
+  }
+  ~FusedReluOff() { norm_.options.relu(relu_).relu_input(relu_input_); }
+  FusedReluOff(const FusedReluOff&) = delete;
+  FusedReluOff& operator=(const FusedReluOff&) = delete;
+
+ private:
+  bn::BatchNormImpl& norm_;
+  bool relu_, relu_input_;
+};
+
+// A layer's output, where a BatchNorm layer's output is BN's alone, of its
+// input as a separate act layer would pass it: a fused ReLU is left out, so
+// that the statistics read the same values with the ReLU fused as without.
 torch::Tensor norm_output(torch::nn::AnyModule& layer, const torch::Tensor& x) {
   auto* norm = fused_relu_norm(layer);
   if (!norm) return layer.forward(x);
-  norm->options.relu(false);
-  auto y = norm->forward(x);
-  norm->options.relu(true);
-  return y;
+  const FusedReluOff off(*norm);
+  return norm->forward(x);
 }
 
-// Inputs and outputs of every layer; a BatchNorm layer normK with its ReLU
-// fused shows as normK followed by a ReLU actK, as the separate layers would.
+// Inputs and outputs of every layer; a BatchNorm layer normK with a ReLU
+// fused shows as normK and a ReLU actK, in their order, as the separate
+// layers would.
 Capture forward_capturing(torch::nn::Sequential& model, torch::Tensor x) {
   Capture capture;
   const auto children = model->named_children();
   size_t index = 0;
+  auto record = [&](const std::string& name, const auto& layer_forward) {
+    capture.inputs[name] = x;
+    x = layer_forward(x);
+    capture.outputs[name] = x;
+  };
+  auto relu = [](const torch::Tensor& input) { return torch::relu(input); };
   for (auto& layer : *model) {
     const std::string& name = children[index++].key();
-    capture.inputs[name] = x;
-    x = norm_output(layer, x);
-    capture.outputs[name] = x;
-    if (!fused_relu_norm(layer)) continue;
-    const std::string act = "act" + name.substr(std::string("norm").size());
-    capture.inputs[act] = x;
-    x = torch::relu(x);
-    capture.outputs[act] = x;
+    const auto* fused = fused_relu_norm(layer);
+    const std::string act = fused ? "act" + name.substr(std::string("norm").size()) : "";
+    if (fused && fused->options.relu_input()) record(act, relu);
+    record(name, [&](const torch::Tensor& input) { return norm_output(layer, input); });
+    if (fused && fused->options.relu()) record(act, relu);
   }
   return capture;
 }

@@ -36,14 +36,14 @@ std::string EquivalenceCase::describe() const {
                        non_contiguous ? " non-contig" : "",
                        offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "",
                        channels_last ? " channels-last" : "");
-  return fmt::format("{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}{}", kernels_text(),
-                     fmt::join(shape, ","), dtype == torch::kFloat64 ? "f64" : "f32",
-                     momentum ? fmt::format("{}", *momentum) : "none", affine ? 1 : 0, track_running_stats ? 1 : 0,
-                     training ? "train" : "eval", steps, relu ? " +relu" : "", non_contiguous ? " non-contig" : "",
-                     offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "", input_text,
-                     channels_last ? " channels-last" : "",
-                     virtual_batch_size ? fmt::format(" ghost={}", virtual_batch_size) : "",
-                     renorm ? describe_renorm(*renorm) : "");
+  return fmt::format(
+      "{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}{}{}", kernels_text(), fmt::join(shape, ","),
+      dtype == torch::kFloat64 ? "f64" : "f32", momentum ? fmt::format("{}", *momentum) : "none", affine ? 1 : 0,
+      track_running_stats ? 1 : 0, training ? "train" : "eval", steps, relu_input ? " relu+" : "", relu ? " +relu" : "",
+      non_contiguous ? " non-contig" : "",
+      offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "", input_text,
+      channels_last ? " channels-last" : "", virtual_batch_size ? fmt::format(" ghost={}", virtual_batch_size) : "",
+      renorm ? describe_renorm(*renorm) : "");
 }
 
 std::string EquivalenceCase::kernels_text() const {
@@ -72,6 +72,7 @@ std::vector<EquivalenceCase> sync_cases() {
       c.training = variant % 4 != 3;
       c.non_contiguous = variant % 3 == 1;
       c.relu = variant % 4 == 2;
+      c.relu_input = variant % 4 == 1;
       c.steps = 3;
       // In eval without running statistics each rank normalises its own
       // batch (as torch.nn.SyncBatchNorm does): nothing to compare there.
@@ -117,7 +118,7 @@ EquivalenceCase large_offset_case(std::vector<int64_t> shape) {
 
 std::vector<EquivalenceCase> edge_cases() {
   std::vector<EquivalenceCase> cases;
-  auto add = [&](std::vector<int64_t> shape, InputKind input, bool channels_last, bool relu) {
+  auto add = [&](std::vector<int64_t> shape, InputKind input, bool channels_last, bool relu, bool relu_input = false) {
     for (torch::Dtype dtype : {torch::kFloat32, torch::kFloat64})
       for (bool training : {true, false}) {
         // float32 eval on extreme values: a running_var of ~1e75 does not fit
@@ -132,19 +133,22 @@ std::vector<EquivalenceCase> edge_cases() {
         c.input = input;
         c.channels_last = channels_last;
         c.relu = relu;
+        c.relu_input = relu_input;
         c.steps = 2;
         cases.push_back(c);
       }
   };
   for (auto shape : std::vector<std::vector<int64_t>>{{8, 4}, {5, 3, 7}, {4, 3, 5, 5}, {64, 16}}) {
     add(shape, InputKind::kNonFinite, false, false);
-    add(shape, InputKind::kExtreme, false, shape.size() == 2);
+    add(shape, InputKind::kNonFinite, false, false, /*relu_input=*/true);
+    add(shape, InputKind::kExtreme, false, shape.size() == 2, /*relu_input=*/shape.size() == 3);
   }
   for (auto shape : std::vector<std::vector<int64_t>>{{0, 4}, {0, 3, 5}, {0, 3, 5, 5}, {4, 3, 0}, {4, 3, 0, 5}})
-    add(shape, InputKind::kNormal, false, shape[0] == 0);
+    add(shape, InputKind::kNormal, false, shape[0] == 0, /*relu_input=*/shape[0] != 0);
   for (auto shape : std::vector<std::vector<int64_t>>{{4, 3, 5, 5}, {2, 16, 7, 7}, {3, 8, 1, 1}, {0, 3, 4, 4}}) {
     add(shape, InputKind::kNormal, true, false);
     add(shape, InputKind::kNormal, true, true);
+    add(shape, InputKind::kNormal, true, false, /*relu_input=*/true);
   }
   add({4, 3, 5, 5}, InputKind::kNonFinite, true, false);
   add({4, 3, 5, 5}, InputKind::kExtreme, true, false);
@@ -171,6 +175,7 @@ std::vector<EquivalenceCase> standard_cases() {
         c.training = variant % 4 != 3;
         c.non_contiguous = variant % 5 == 1;
         c.relu = variant % 7 < 2;
+        c.relu_input = variant % 7 == 3 || variant % 7 == 4;
         c.steps = 3;
         cases.push_back(c);
         ++variant;
@@ -196,6 +201,7 @@ std::vector<EquivalenceCase> random_cases(int count, uint64_t seed, std::optiona
     c.training = pick(0, 2) != 0;
     c.non_contiguous = pick(0, 3) == 0;
     c.relu = pick(0, 3) == 0;
+    c.relu_input = pick(0, 3) == 0;  // with relu too at times: ReLU-BN-ReLU
     c.steps = static_cast<int>(pick(1, 3));
     cases.push_back(c);
   }
@@ -223,6 +229,7 @@ std::vector<EquivalenceCase> ghost_cases(std::optional<torch::Dtype> dtype) {
       c.track_running_stats = variant % 6 != 4;
       c.training = variant % 3 != 2;  // else: eval after the training steps
       c.relu = variant % 4 == 1;
+      c.relu_input = variant % 4 == 2;
       c.channels_last = shape.size() == 4 && variant % 2 == 0;
       c.non_contiguous = !c.channels_last && variant % 7 == 5;
       cases.push_back(c);
@@ -279,6 +286,7 @@ std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype) {
       c.affine = variant % 6 != 2;
       c.training = variant % 4 != 3;  // else: eval after the training steps
       c.relu = variant % 3 == 1;
+      c.relu_input = variant % 3 == 2;
       c.channels_last = row.shape.size() == 4 && variant % 2 == 0;
       c.non_contiguous = !c.channels_last && variant % 7 == 5;
       cases.push_back(c);

@@ -53,6 +53,7 @@ Candidate bnlab_batch_norm(const EquivalenceCase& c, std::shared_ptr<const paral
                           .kernels(c.kernels)
                           .sync_group(std::move(sync_group))
                           .relu(c.relu)
+                          .relu_input(c.relu_input)
                           .virtual_batch_size(c.virtual_batch_size)
                           .renorm(c.renorm ? c10::optional<bn::RenormOptions>(*c.renorm) : c10::nullopt));
   layer->to(c.dtype);

@@ -33,6 +33,11 @@ enum class InputKind {
 // (gn::NativeLayerNorm) and torch::nn::InstanceNorm1d/2d.
 enum class NormFamily { kBatch, kGroup, kLayer, kInstance };
 
+// allclose semantics: |ours - native| <= atol + rtol * |native|, elementwise.
+struct Tolerance {
+  double atol = 0, rtol = 0;
+};
+
 struct EquivalenceCase {
   NormFamily family = NormFamily::kBatch;
   int64_t groups = 0;                   // kGroup: G
@@ -49,6 +54,7 @@ struct EquivalenceCase {
   Kernels kernels = Kernels::kFused;
   std::optional<Isa> isa;  // fused kernels: the compiled copy to run (nullopt: the one in use)
   bool relu = false;  // ours with BatchNormOptions::relu against native BN then torch::relu
+  bool relu_input = false;  // ours with BatchNormOptions::relu_input against torch::relu then native BN
   InputKind input = InputKind::kNormal;
   bool channels_last = false;  // 4D input in channels-last memory format
   // Ghost BatchNorm: ours with BatchNormOptions::virtual_batch_size, native
@@ -58,16 +64,14 @@ struct EquivalenceCase {
   // tensor-op reference (renorm_reference.h), or against native BatchNorm
   // when the bounds are rmax = rmin = 1, dmax = 0 (renorm is then BatchNorm).
   std::optional<bn::RenormOptions> renorm;
+  // dweight and dbias's tolerance, when not default_tolerance(dtype): sums
+  // over a channel's N*S values, whose float32 rounding grows with the count.
+  std::optional<Tolerance> sum_tolerance;
 
   std::string describe() const;
   std::string kernels_text() const;  // "ref", "fused" or "fused/avx512"
   // Renorm whose bounds pin r = 1 and d = 0 at every step.
   bool renorm_is_identity() const;
-};
-
-// allclose semantics: |ours - native| <= atol + rtol * |native|, elementwise.
-struct Tolerance {
-  double atol = 0, rtol = 0;
 };
 
 // Default tolerances per dtype (reasoning in equivalence.cpp).

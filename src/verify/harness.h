@@ -39,7 +39,8 @@ class Runner {
   Candidate candidate_;
 };
 
-// The case's reference in `dtype`, then torch::relu when the case has relu:
+// The case's reference in `dtype`, after torch::relu on its input when the
+// case has relu_input and then torch::relu when it has relu:
 // torch::nn::BatchNorm1d/2d (per virtual batch with Ghost BatchNorm), or the
 // renorm reference; `name` says which.
 Runner make_native(const EquivalenceCase& c, torch::Dtype dtype, std::string& name);
