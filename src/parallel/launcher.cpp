@@ -167,9 +167,9 @@ void reap(std::vector<Rank>& ranks) {
   for (auto& r : ranks) {
     if (r.exit_code) continue;
     int status = 0;
-    if (waitpid(r.pid, &status, WNOHANG) == r.pid)
-      r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-      r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    if (waitpid(r.pid, &status, WNOHANG) != r.pid) continue;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   }
 }
 

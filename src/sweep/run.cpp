@@ -199,14 +199,20 @@ RunStatus status_of(train::TrainStatus status) {
   return RunStatus::kFailed;
 }
 
+// A checkpoint to resume from, and its position (read once).
+struct ResumePoint {
+  train::CheckpointFile file;
+  train::CheckpointPosition position;
+};
+
 // The stages of a run, from the first (or the checkpoint's) to the last or
 // the first that does not complete; fills the record's outcome.
 RunStatus run_stages(const PlannedRun& run, const RunOptions& options, DatasetCache& datasets,
                      const runs::RunFiles* files, const std::shared_ptr<const parallel::Group>& group,
-                     std::optional<train::CheckpointFile> resume_from, runs::RunRecord& record, RunListener& listener,
+                     const std::optional<ResumePoint>& resume_from, runs::RunRecord& record, RunListener& listener,
                      std::ostream& log) {
-  std::optional<train::CheckpointPosition> resume_at;
-  if (resume_from) resume_at = train::read_checkpoint_position(*resume_from);
+  std::optional<train::CheckpointPosition> resume_at;  // until the checkpoint's stage is reached
+  if (resume_from) resume_at = resume_from->position;
   train::TrainOutcome outcome;
   int64_t global_step = 0;
   torch::nn::Sequential previous_model{nullptr};
@@ -224,8 +230,8 @@ RunStatus run_stages(const PlannedRun& run, const RunOptions& options, DatasetCa
     listener.begin_stage(int64_t(index), stage, model, optimizer.get(), options.save_checkpoint);
     int64_t first_epoch = 1;
     if (resume_at) {
-      const auto position = train::load_checkpoint(*resume_from, *model, *optimizer, group->rank(), group->size());
-      parallel::check_replicas_agree(*model, *group, "after loading " + resume_from->name);
+      const auto position = train::load_checkpoint(resume_from->file, *model, *optimizer, group->rank(), group->size());
+      parallel::check_replicas_agree(*model, *group, "after loading " + resume_from->file.name);
       listener.resume_from(position);
       first_epoch = position.epoch + 1;
       global_step = position.global_step;
@@ -295,17 +301,20 @@ RunSummary execute_run(const PlannedRun& run, const RunOptions& options, Dataset
     rewind = plan_rewind(*dir, position);
     return std::move(file.bytes);
   });
-  std::optional<train::CheckpointFile> resume_from;
-  if (options.resume)
-    resume_from = train::CheckpointFile{runs::RunFiles(run.dir).checkpoint().string(), checkpoint_bytes};
+  std::optional<ResumePoint> resume_from;
+  if (options.resume) {
+    train::CheckpointFile file{runs::RunFiles(run.dir).checkpoint().string(), checkpoint_bytes};
+    const auto position = train::read_checkpoint_position(file);
+    resume_from = ResumePoint{std::move(file), position};
+  }
   log << fmt::format("== {} / {} / seed {} -> {}{}{}\n", run.experiment, run.variant, run.seed, run.dir.string(),
                      options.resume ? " (resuming)" : "",
                      group->size() > 1 ? fmt::format(" ({} ranks)", group->size()) : "");
 
   runs::RunRecord record = start_record(run, *group, previous);
   if (resume_from)
-    record.resumes.push_back(resume_entry(train::read_checkpoint_position(*resume_from),
-                                          options.resume_cause.empty() ? "--resume" : options.resume_cause));
+    record.resumes.push_back(
+        resume_entry(resume_from->position, options.resume_cause.empty() ? "--resume" : options.resume_cause));
   // A restart that found no checkpoint yet starts over in the folder of the
   // attempt it replaces: recorded too, as a resume from the start.
   if (!resume_from && !options.resume_cause.empty() && dir && !dir->replaced_note().empty())
