@@ -26,13 +26,17 @@ void write_fake_mnist(const std::filesystem::path& data_dir, int64_t count, int6
 
 }  // namespace
 
-TEST_CASE("make_split converts to float images in [0,1] and int64 labels", "[data][dataset]") {
+TEST_CASE("make_split keeps the pixels as bytes and gives float images in [0,1]", "[data][dataset]") {
   auto images = torch::tensor({0, 255, 51}, torch::kUInt8).repeat({2, 28 * 28 / 3 + 1}).slice(1, 0, 784);
   auto split = make_split(images.view({2, 28, 28}), torch::tensor({3, 9}, torch::kUInt8), 10, "t");
-  CHECK(split.images.sizes() == torch::IntArrayRef{2, 1, 28, 28});
-  CHECK(split.images.scalar_type() == torch::kFloat32);
-  CHECK(split.images.min().item<float>() == 0.0f);
-  CHECK(split.images.max().item<float>() == 1.0f);
+  CHECK(split.pixels.scalar_type() == torch::kUInt8);
+  CHECK(split.images().sizes() == torch::IntArrayRef{2, 1, 28, 28});
+  CHECK(split.images().scalar_type() == torch::kFloat32);
+  CHECK(split.images().min().item<float>() == 0.0f);
+  CHECK(split.images().max().item<float>() == 1.0f);
+  CHECK(split.images()[0][0][0][2].item<float>() == 51.0f / 255.0f);  // pixel / 255 in float, as before
+  CHECK(torch::equal(split.images(1, 2), split.images().slice(0, 1, 2)));
+  CHECK(torch::equal(split.images_at(torch::tensor({1, 0})), split.images().flip(0)));
   CHECK(split.labels.scalar_type() == torch::kInt64);
 }
 
@@ -69,26 +73,33 @@ TEST_CASE("load_dataset refuses files that do not match the data set", "[data][d
 
 TEST_CASE("standardize uses the training split's statistics for both splits", "[data][dataset]") {
   auto dataset = make_synthetic_dataset(512, 128, 1);
-  const auto train_before = dataset.train.images.clone();
+  const auto train_before = dataset.train.images(), test_before = dataset.test.images();
   standardize(dataset);
   // 512*784 values: the standardised mean is 0 up to float32 summation error.
-  CHECK_THAT(dataset.train.images.mean().item<double>(), Catch::Matchers::WithinAbs(0.0, 1e-5));
-  CHECK_THAT(dataset.train.images.std().item<double>(), Catch::Matchers::WithinAbs(1.0, 1e-5));
-  const double mean = train_before.mean().item<double>(), std = train_before.std().item<double>();
-  CHECK_THAT(dataset.train.images, bnlab::test::AllClose((train_before - mean) / std, 1e-6, 1e-6));
+  CHECK_THAT(dataset.train.images().mean().item<double>(), Catch::Matchers::WithinAbs(0.0, 1e-5));
+  CHECK_THAT(dataset.train.images().std().item<double>(), Catch::Matchers::WithinAbs(1.0, 1e-5));
+  const auto in_double = train_before.to(torch::kFloat64);
+  const double mean = in_double.mean().item<double>(), std = in_double.std().item<double>();
+  // float32 images of O(1): a few ulps.
+  CHECK_THAT(dataset.train.images(), bnlab::test::AllClose((train_before - mean) / std, 1e-6, 1e-6));
+  CHECK_THAT(dataset.test.images(), bnlab::test::AllClose((test_before - mean) / std, 1e-6, 1e-6));
+  // What `bnlab data info` reports follows the scaling.
+  const auto described = describe_split(dataset.train, 10);
+  CHECK_THAT(described.pixel_mean, Catch::Matchers::WithinAbs(0.0, 1e-12));
+  CHECK_THAT(described.pixel_std, Catch::Matchers::WithinAbs(1.0, 1e-12));
 }
 
 TEST_CASE("the synthetic data set is deterministic and MNIST-shaped", "[data][synthetic]") {
   auto a = make_synthetic_dataset(200, 50, 7);
   auto b = make_synthetic_dataset(200, 50, 7);
   auto c = make_synthetic_dataset(200, 50, 8);
-  CHECK(a.train.images.sizes() == torch::IntArrayRef{200, 1, 28, 28});
+  CHECK(a.train.images().sizes() == torch::IntArrayRef{200, 1, 28, 28});
   CHECK(a.test.labels.sizes() == torch::IntArrayRef{50});
-  CHECK(torch::equal(a.train.images, b.train.images));
+  CHECK(torch::equal(a.train.pixels, b.train.pixels));
   CHECK(torch::equal(a.test.labels, b.test.labels));
-  CHECK_FALSE(torch::equal(a.train.images, c.train.images));
-  CHECK(a.train.images.min().item<float>() >= 0.0f);
-  CHECK(a.train.images.max().item<float>() <= 1.0f);
+  CHECK_FALSE(torch::equal(a.train.pixels, c.train.pixels));
+  CHECK(a.train.images().min().item<float>() >= 0.0f);
+  CHECK(a.train.images().max().item<float>() <= 1.0f);
   CHECK(a.train.labels.max().item<int64_t>() <= 9);
 }
 
@@ -109,5 +120,5 @@ TEST_CASE("batches cover the split once, in order, with a remainder batch", "[da
   std::vector<torch::Tensor> labels;
   for (int64_t i = 0; i < batches.count(); ++i) labels.push_back(batches[i].labels);
   CHECK(torch::equal(torch::cat(labels), dataset.train.labels.index_select(0, order)));
-  CHECK(torch::equal(batches[0].images, dataset.train.images.index_select(0, order.slice(0, 0, 10))));
+  CHECK(torch::equal(batches[0].images, dataset.train.images().index_select(0, order.slice(0, 0, 10))));
 }

@@ -97,7 +97,7 @@ std::vector<std::vector<double>> sample_in_turns(const std::vector<std::function
 TrainBenchResult bench_training(const TrainBenchOptions& options) {
   const int threads_before = at::get_num_threads();
   const auto dataset = data::make_synthetic_dataset(8192, 16, 0);
-  const auto image_shape = dataset.train.images.sizes().slice(1).vec();  // (1, 28, 28)
+  const auto image_shape = dataset.train.pixels.sizes().slice(1).vec();  // (1, 28, 28)
   TrainBenchResult result;
   const size_t cases = options.experiments.size() * options.batch_sizes.size() * options.threads.size();
   size_t index = 0;

@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
+#include <array>
+#include <cmath>
 #include <stdexcept>
 
 #include "data/catalog.h"
@@ -50,14 +52,50 @@ Split make_split(const torch::Tensor& images_u8, const torch::Tensor& labels_u8,
     throw std::runtime_error(fmt::format("{}: label out of range: label {} at index {} (expected 0..{})",
                                          origin, labels_u8[at].item<int64_t>(), at, num_classes - 1));
   }
-  return {images_u8.unsqueeze(1).to(torch::kFloat32).div_(255.0), labels_u8.to(torch::kInt64)};
+  return {images_u8.unsqueeze(1).contiguous(), labels_u8.to(torch::kInt64), {}};
+}
+
+namespace {
+
+// pixels as images under `scale` (see PixelScale).
+torch::Tensor to_images(const torch::Tensor& pixels, const PixelScale& scale) {
+  auto images = pixels.to(torch::kFloat32).div_(255.0);
+  if (scale.mean != 0 || scale.std != 1) images.sub_(scale.mean).div_(scale.std);
+  return images;
+}
+
+// The mean and unbiased standard deviation of pixel / 255 over `pixels`,
+// in double from the count of each of the 256 values: exact, and one pass
+// over the bytes rather than over a float copy of them.
+PixelScale pixel_moments(const torch::Tensor& pixels) {
+  std::array<int64_t, 256> counts{};
+  const auto bytes = pixels.contiguous();
+  const uint8_t* p = bytes.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < bytes.numel(); ++i) ++counts[p[i]];
+  const double n = double(bytes.numel());
+  double sum = 0, sum_sq = 0;
+  for (int v = 0; v < 256; ++v) sum += double(counts[v]) * (v / 255.0);
+  const double mean = sum / n;
+  for (int v = 0; v < 256; ++v) sum_sq += double(counts[v]) * (v / 255.0 - mean) * (v / 255.0 - mean);
+  return {mean, n > 1 ? std::sqrt(sum_sq / (n - 1)) : 0.0};
+}
+
+}  // namespace
+
+torch::Tensor Split::images(int64_t begin, int64_t end) const { return to_images(pixels.slice(0, begin, end), scale); }
+
+torch::Tensor Split::images_at(const torch::Tensor& indices) const {
+  return to_images(pixels.index_select(0, indices), scale);
+}
+
+void Split::keep_first(int64_t count) {
+  pixels = pixels.slice(0, 0, count);
+  labels = labels.slice(0, 0, count);
 }
 
 void standardize(Dataset& dataset) {
-  const double mean = dataset.train.images.mean().item<double>();
-  const double std = dataset.train.images.std().item<double>();
-  for (Split* split : {&dataset.train, &dataset.test})
-    split->images = split->images.sub(mean).div_(std);
+  const PixelScale scale = pixel_moments(dataset.train.pixels);
+  for (Split* split : {&dataset.train, &dataset.test}) split->scale = scale;
 }
 
 Dataset load_dataset(const std::string& name, const fs::path& data_dir, const LoadOptions& options) {
@@ -91,14 +129,15 @@ Batch Batches::rows(int64_t index, int64_t first, int64_t last) const {
   TORCH_CHECK(0 <= first && first <= last && last <= rows(index), "Batches: rows ", first, "..", last,
               " outside batch ", index, " of ", rows(index), " rows");
   auto indices = order_.slice(0, index * batch_size_ + first, index * batch_size_ + last);
-  return {split_.images.index_select(0, indices), split_.labels.index_select(0, indices)};
+  return {split_.images_at(indices), split_.labels.index_select(0, indices)};
 }
 
 Batch Batches::operator[](int64_t index) const { return rows(index, 0, rows(index)); }
 
 SplitStatistics describe_split(const Split& split, int64_t num_classes) {
   const auto counts = torch::bincount(split.labels, {}, num_classes);
-  return {split.images.mean().item<double>(), split.images.std().item<double>(),
+  const PixelScale raw = pixel_moments(split.pixels);  // of pixel / 255; the images are scaled from those
+  return {(raw.mean - split.scale.mean) / split.scale.std, raw.std / split.scale.std,
           std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel())};
 }
 

@@ -12,7 +12,8 @@ Split sample_split(const torch::Tensor& patterns, int64_t size, at::Generator& g
   auto labels = torch::randint(kClasses, {size}, generator, torch::kInt64);
   auto noise = torch::randn({size, 1, 28, 28}, generator, torch::kFloat32) * kNoiseStd;
   auto images = (patterns.index_select(0, labels) + noise).clamp_(0.0, 1.0);
-  return {images, labels};
+  // Stored as bytes, as MNIST is: pixel = round(255 * image).
+  return {images.mul_(255.0).round_().to(torch::kUInt8), labels, {}};
 }
 
 }  // namespace

@@ -27,10 +27,8 @@ const data::Dataset& DatasetCache::get(const experiments::DataConfig& config, co
                               ? data::make_synthetic_dataset(config.synthetic_train, config.synthetic_test, 0)
                               : data::load_dataset(config.dataset, data_dir);
   if (config.standardize) data::standardize(dataset);
-  if (config.train_subset > 0 && config.train_subset < dataset.train.size()) {
-    dataset.train.images = dataset.train.images.slice(0, 0, config.train_subset);
-    dataset.train.labels = dataset.train.labels.slice(0, 0, config.train_subset);
-  }
+  if (config.train_subset > 0 && config.train_subset < dataset.train.size())
+    dataset.train.keep_first(config.train_subset);
   return loaded_.emplace(key, std::move(dataset)).first->second;
 }
 

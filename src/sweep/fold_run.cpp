@@ -24,7 +24,7 @@ std::pair<torch::Tensor, double> logits_and_ms(torch::nn::Sequential& model, con
   std::vector<torch::Tensor> parts;
   std::vector<double> ms;
   for (int64_t start = 0; start < split.size(); start += batch) {
-    const auto images = split.images.slice(0, start, std::min(start + batch, split.size()));
+    const auto images = split.images(start, std::min(start + batch, split.size()));
     const auto begin = std::chrono::steady_clock::now();
     parts.push_back(model->forward(images));
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count());

@@ -113,7 +113,7 @@ Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, cons
   auto correct = torch::zeros({}, torch::kInt64);
   for (int64_t begin = shard.begin; begin < shard.end; begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, shard.end);
-    auto images = split.images.slice(0, begin, end);
+    auto images = split.images(begin, end);
     auto labels = split.labels.slice(0, begin, end);
     auto logits = model->forward(images);
     loss_sum.add_(torch::nn::functional::cross_entropy(
@@ -144,7 +144,7 @@ void recalibrate_batch_norm(torch::nn::Sequential& model, const data::Split& spl
     layer.module->train();
   }
   for (int64_t begin = 0; begin + 1 < split.size(); begin += batch_size)
-    model->forward(split.images.slice(0, begin, std::min(begin + batch_size, split.size())));
+    model->forward(split.images(begin, std::min(begin + batch_size, split.size())));
   for (size_t i = 0; i < layers.size(); ++i) layers[i].set_momentum(momenta[i]);
   model->train();
 }
