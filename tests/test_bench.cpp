@@ -1,11 +1,15 @@
 // The training benchmark's bookkeeping (its timings are for people to read,
 // not for tests to judge).
 #include <catch2/catch.hpp>
+#include <sstream>
 
+#include "bench/report.h"
 #include "bench/train_bench.h"
 #include "experiments/catalog.h"
 #include "experiments/model_options.h"
 #include "models/model.h"
+#include "runs/csv_table.h"
+#include "support/temp_dir.h"
 
 TEST_CASE("bench train times every configuration of a case, each with its own samples", "[bench]") {
   bnlab::bench::TrainBenchOptions options;
@@ -60,4 +64,30 @@ TEST_CASE("the floor's GEMM step has the model's Linear and Conv2d layers, and A
     CHECK(gemms.layers() == layers);
     gemms.run();
   }
+}
+
+TEST_CASE("bench bn times a ReLU followed by BatchNorm, and its table says so", "[bench][relu]") {
+  // Only the form is checked here (speed is measured by running the
+  // benchmark): one small shape, every implementation, and the header and
+  // CSV telling this table from BatchNorm alone and from BatchNorm then ReLU.
+  bnlab::bench::BnBenchOptions options;
+  options.shapes = {{16, 4, 6, 6}};
+  options.channels_last = false;
+  options.seconds_per_case = 0.01;
+  options.relu_before = true;
+  bnlab::bench::BnBenchResult result{bnlab::bench::bench_batch_norm(options), false, 1.0,
+                                     bnlab::bench::BenchNorm::kBatch, true};
+  REQUIRE(result.rows.size() == 3);
+  CHECK(result.rows[0].impl == "native");
+  CHECK(result.rows[2].impl == "fused");
+  CHECK(result.rows[2].ratio_to_native > 0);
+  std::ostringstream header;
+  bnlab::bench::print_bn_header(header, result);
+  CHECK_THAT(header.str(), Catch::Matchers::StartsWith("ReLU followed by BatchNorm forward+backward"));
+  bnlab::test::TempDir dir;
+  bnlab::bench::write_bn_csv(dir / "bn.csv", result);
+  const auto table = bnlab::runs::read_csv(dir / "bn.csv");
+  REQUIRE(table.rows.size() == 3);
+  for (double relu_before : table.numbers("relu_before")) CHECK(relu_before == 1);
+  for (double relu : table.numbers("relu")) CHECK(relu == 0);
 }

@@ -30,6 +30,9 @@ TEST_CASE("bad usage exits 2 with a message and usage", "[cli]") {
       {Words{"bench"}, "missing benchmark: bn or train"},
       {Words{"bench", "disk"}, "unknown benchmark 'disk'"},
       {Words{"bench", "train", "--relu"}, "--relu applies to bench bn only"},
+      {Words{"bench", "train", "--relu-before"}, "--relu-before applies to bench bn only"},
+      {Words{"bench", "bn", "--relu", "--relu-before"}, "--relu and --relu-before: choose one"},
+      {Words{"bench", "bn", "--norm", "group", "--relu-before"}, "--relu-before applies to --norm batch only"},
   }));
   CAPTURE(args);
   auto result = run_bnlab(args);

@@ -48,20 +48,21 @@ std::vector<Impl> group_implementations(BenchNorm norm, int64_t channels, bool s
   return impls;
 }
 
-std::vector<Impl> implementations(int64_t channels, bool spatial, bool relu) {
+std::vector<Impl> implementations(int64_t channels, bool spatial, bool relu, bool relu_before) {
   std::vector<Impl> impls;
-  auto then_relu = [relu](const torch::Tensor& y) { return relu ? torch::relu(y) : y; };
+  auto relu_if = [](bool on) { return [on](const torch::Tensor& t) { return on ? torch::relu(t) : t; }; };
+  auto before = relu_if(relu_before), after = relu_if(relu);
   if (spatial) {
     torch::nn::BatchNorm2d native(channels);
-    impls.push_back(
-        {"native", native.ptr(), [native, then_relu](const torch::Tensor& x) mutable { return then_relu(native(x)); }});
+    impls.push_back({"native", native.ptr(),
+                     [native, before, after](const torch::Tensor& x) mutable { return after(native(before(x))); }});
   } else {
     torch::nn::BatchNorm1d native(channels);
-    impls.push_back(
-        {"native", native.ptr(), [native, then_relu](const torch::Tensor& x) mutable { return then_relu(native(x)); }});
+    impls.push_back({"native", native.ptr(),
+                     [native, before, after](const torch::Tensor& x) mutable { return after(native(before(x))); }});
   }
   for (auto kernels : {bn::Kernels::kReference, bn::Kernels::kFused}) {
-    bn::BatchNorm ours(bn::BatchNormOptions(channels).kernels(kernels).relu(relu));
+    bn::BatchNorm ours(bn::BatchNormOptions(channels).kernels(kernels).relu(relu).relu_input(relu_before));
     impls.push_back({bn::to_string(kernels), ours.ptr(), [ours](const torch::Tensor& x) mutable { return ours(x); }});
   }
   return impls;
@@ -175,8 +176,9 @@ std::vector<BnBenchRow> bench_case(const BnBenchOptions& options, const std::vec
   const auto format = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   auto x = torch::randn(shape).contiguous(format).requires_grad_(true);
   auto dy = torch::randn(shape).contiguous(format);
-  auto impls = options.norm == BenchNorm::kBatch ? implementations(shape[1], shape.size() == 4, options.relu)
-                                                 : group_implementations(options.norm, shape[1], shape.size() == 4);
+  auto impls = options.norm == BenchNorm::kBatch
+                   ? implementations(shape[1], shape.size() == 4, options.relu, options.relu_before)
+                   : group_implementations(options.norm, shape[1], shape.size() == 4);
   const auto warm_ms = warm_up(impls, x, dy, options.seconds_per_case);
   const double slowest = std::max(*std::max_element(warm_ms.begin(), warm_ms.end()), 1e-3);
   const int rounds = std::clamp(static_cast<int>(1e3 * options.seconds_per_case / slowest), 7, 2000);

@@ -2,7 +2,8 @@
 // `bnlab bench bn`: forward+backward time of native BatchNorm, bnlab's
 // reference kernels and bnlab's fused kernels on a table of shapes; with
 // relu, of BatchNorm followed by a ReLU (native: torch::relu after it; ours:
-// BatchNormOptions::relu).
+// BatchNormOptions::relu); with relu_before, of a ReLU followed by BatchNorm
+// (native: torch::relu before it; ours: BatchNormOptions::relu_input).
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -36,6 +37,7 @@ struct BnBenchOptions {
   std::vector<std::vector<int64_t>> shapes;  // empty: the default table
   double seconds_per_case = 0.4;             // timing budget per shape and implementation
   bool relu = false;                         // time BatchNorm followed by a ReLU (batch only)
+  bool relu_before = false;                  // time a ReLU followed by BatchNorm (batch only)
   bool channels_last = true;                 // BatchNorm: also every 4D shape in channels-last layout
   // Told before each shape is timed: its index, the shapes' count, the shape.
   std::function<void(size_t, size_t, const std::string&)> on_case;

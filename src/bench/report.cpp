@@ -29,10 +29,12 @@ void check_output_file(const fs::path& out, bool overwrite) {
     throw std::invalid_argument(fmt::format("--out {}: no directory {}", out.string(), dir.string()));
 }
 
-void print_bn_header(std::ostream& out, BenchNorm norm, bool relu, double copy_gbps) {
-  out << fmt::format("{}{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
-                     display_name(norm), relu ? " followed by ReLU" : "", at::get_num_threads(), to_name(active_isa()));
-  out << fmt::format("CPU: {}\ncopy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", cpu_description(), copy_gbps);
+void print_bn_header(std::ostream& out, const BnBenchResult& result) {
+  out << fmt::format("{}{}{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
+                     result.relu_before ? "ReLU followed by " : "", display_name(result.norm),
+                     result.relu ? " followed by ReLU" : "", at::get_num_threads(), to_name(active_isa()));
+  out << fmt::format("CPU: {}\ncopy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", cpu_description(),
+                     result.copy_gbps);
   out << fmt::format("{:<18} {:<13} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "layout", "impl", "median ms",
                      "p25-p75 ms", "x native", "GB/s", "% copy")
       << std::flush;
@@ -49,11 +51,12 @@ void write_bn_csv(const fs::path& file, const BnBenchResult& result) {
   std::vector<std::vector<runs::CsvCell>> rows;
   for (const auto& r : result.rows)
     rows.push_back({to_name(result.norm), shape_field(r.shape), r.layout, r.impl, result.relu ? 1.0 : 0.0,
-                    r.timing.median, r.timing.p25, r.timing.p75, double(r.timing.samples), r.ratio_to_native, r.gbps,
-                    result.copy_gbps, cpu_description(), to_name(active_isa())});
+                    result.relu_before ? 1.0 : 0.0, r.timing.median, r.timing.p25, r.timing.p75,
+                    double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps, cpu_description(),
+                    to_name(active_isa())});
   runs::write_csv_file(file,
-                       {"norm", "shape", "layout", "impl", "relu", "median_ms", "p25_ms", "p75_ms", "samples",
-                        "ratio_to_native", "gbps", "copy_gbps", "cpu", "isa"},
+                       {"norm", "shape", "layout", "impl", "relu", "relu_before", "median_ms", "p25_ms", "p75_ms",
+                        "samples", "ratio_to_native", "gbps", "copy_gbps", "cpu", "isa"},
                        rows);
 }
 

@@ -17,6 +17,7 @@ struct BnBenchResult {
   bool relu = false;
   double copy_gbps = 0;  // read+write bandwidth of a large copy (copy_bandwidth_gbps)
   BenchNorm norm = BenchNorm::kBatch;
+  bool relu_before = false;
 };
 
 // Checked before a benchmark runs, so that minutes of timing are not lost to
@@ -25,7 +26,7 @@ struct BnBenchResult {
 void check_output_file(const std::filesystem::path& out, bool overwrite);
 
 // The header goes out before the benchmark runs (it takes a while), the rows after.
-void print_bn_header(std::ostream& out, BenchNorm norm, bool relu, double copy_gbps);
+void print_bn_header(std::ostream& out, const BnBenchResult& result);
 void print_bn_rows(std::ostream& out, const BnBenchResult& result);
 void write_bn_csv(const std::filesystem::path& file, const BnBenchResult& result);
 

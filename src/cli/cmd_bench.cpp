@@ -1,4 +1,5 @@
-// bnlab bench bn|train [--norm batch|group|layer|instance] [--relu] [--out FILE.csv [--overwrite]] [--quick]
+// bnlab bench bn|train [--norm batch|group|layer|instance] [--relu | --relu-before] [--out FILE.csv [--overwrite]]
+//                      [--quick]
 #include <fmt/format.h>
 
 #include <iostream>
@@ -14,7 +15,7 @@ namespace {
 
 struct BenchCommandOptions {
   std::string what;  // bn or train
-  bool quick = false, relu = false, overwrite = false;
+  bool quick = false, relu = false, relu_before = false, overwrite = false;
   bench::BenchNorm norm = bench::BenchNorm::kBatch;
   std::optional<std::string> out;
 };
@@ -27,7 +28,10 @@ BenchCommandOptions read_options(const cxxopts::ParseResult& parsed) {
     throw UsageError(fmt::format("unknown benchmark '{}': expected bn or train", o.what));
   o.quick = parsed.count("quick") > 0;
   o.relu = parsed.count("relu") > 0;
-  if (o.relu && o.what != "bn") throw UsageError("--relu applies to bench bn only");
+  o.relu_before = parsed.count("relu-before") > 0;
+  for (const auto& [given, flag] : {std::pair{o.relu, "--relu"}, std::pair{o.relu_before, "--relu-before"}})
+    if (given && o.what != "bn") throw UsageError(fmt::format("{} applies to bench bn only", flag));
+  if (o.relu && o.relu_before) throw UsageError("--relu and --relu-before: choose one");
   const auto norm = parsed["norm"].as<std::string>();
   const auto chosen = from_name<bench::BenchNorm>(norm);
   if (!chosen)
@@ -35,7 +39,9 @@ BenchCommandOptions read_options(const cxxopts::ParseResult& parsed) {
         fmt::format("--norm: expected {}, got '{}'", fmt::join(all_names<bench::BenchNorm>(), ", "), norm));
   o.norm = *chosen;
   if (o.norm != bench::BenchNorm::kBatch && o.what != "bn") throw UsageError("--norm applies to bench bn only");
-  if (o.relu && o.norm != bench::BenchNorm::kBatch) throw UsageError("--relu applies to --norm batch only");
+  for (const auto& [given, flag] : {std::pair{o.relu, "--relu"}, std::pair{o.relu_before, "--relu-before"}})
+    if (given && o.norm != bench::BenchNorm::kBatch)
+      throw UsageError(fmt::format("{} applies to --norm batch only", flag));
   o.overwrite = parsed.count("overwrite") > 0;
   if (parsed.count("out")) o.out = parsed["out"].as<std::string>();
   return o;
@@ -45,9 +51,10 @@ void bench_bn(const BenchCommandOptions& o) {
   bench::BnBenchOptions options;
   if (o.quick) options.seconds_per_case = 0.05;
   options.relu = o.relu;
+  options.relu_before = o.relu_before;
   options.norm = o.norm;
-  bench::BnBenchResult result{{}, o.relu, bench::copy_bandwidth_gbps(), o.norm};
-  bench::print_bn_header(std::cout, o.norm, o.relu, result.copy_gbps);
+  bench::BnBenchResult result{{}, o.relu, bench::copy_bandwidth_gbps(), o.norm, o.relu_before};
+  bench::print_bn_header(std::cout, result);
   {
     ProgressLine progress(std::cout, ProgressLine::stderr_is_terminal(), 0);
     options.on_case = [&](size_t index, size_t total, const std::string& shape) {
@@ -93,7 +100,10 @@ int run_bench(const Args& args) {
       cxxopts::value<std::string>()->default_value("batch"),
       "NORM")("relu",
               "bn: time BatchNorm followed by ReLU (native: BatchNorm then torch::relu; ours: the ReLU fused "
-              "into the BatchNorm kernels)")("what", "bn or train", cxxopts::value<std::string>());
+              "into the BatchNorm kernels)")(
+      "relu-before",
+      "bn: time a ReLU followed by BatchNorm (native: torch::relu then BatchNorm; ours: BatchNorm reading "
+      "the ReLU's input, the ReLU applied in its kernels)")("what", "bn or train", cxxopts::value<std::string>());
   parser.parse_positional({"what"});
   parser.positional_help("bn|train");
   auto parsed = parse_command(parser, args);
