@@ -1,8 +1,9 @@
 // BatchNormFunction on its own: finite-difference gradients, the autograd
 // node, and argument errors.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <catch2/catch.hpp>
+#include <functional>
 #include <limits>
 
 #include "bn/batch_norm_function.h"
@@ -31,6 +32,38 @@ torch::Tensor numerical_gradient(const std::function<double()>& loss, torch::Ten
     grad_flat[i] = (up - down) / (2 * h);
   }
   return grad;
+}
+
+// The fused-ReLU tests' layer: 4 channels' gamma, beta and running statistics.
+struct FourChannels {
+  torch::Tensor weight = 0.5 + torch::rand({4}), bias = torch::tensor({0.1f, 0.0f, -0.2f, 0.3f});
+  torch::Tensor running_mean = torch::tensor({0.0f, 0.25f, 0.1f, -0.1f}), running_var = 0.5 + torch::rand({4});
+};
+
+using Layer = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& weight,
+                                          const torch::Tensor& bias, const FourChannels& state)>;
+
+// y, dx, dweight, dbias of layer on fresh leaves, for the upstream gradient
+// (the running statistics cloned, so that two layers start alike).
+std::vector<torch::Tensor> outputs_and_gradients(const Layer& layer, const torch::Tensor& x, const FourChannels& state,
+                                                 const torch::Tensor& upstream) {
+  auto x_leaf = x.clone().requires_grad_(true);
+  auto w = state.weight.clone().requires_grad_(true), b = state.bias.clone().requires_grad_(true);
+  FourChannels fresh = state;
+  fresh.running_mean = state.running_mean.clone();
+  fresh.running_var = state.running_var.clone();
+  auto y = layer(x_leaf, w, b, fresh);
+  auto grads = torch::autograd::grad({y}, {x_leaf, w, b}, {upstream});
+  return {y.detach(), grads[0], grads[1], grads[2]};
+}
+
+// Every output and gradient equal bit for bit, NaN where NaN.
+void check_bit_identical(const std::vector<torch::Tensor>& fused, const std::vector<torch::Tensor>& separate) {
+  const char* names[] = {"y", "dx", "dweight", "dbias"};
+  for (size_t i = 0; i < fused.size(); ++i) {
+    CAPTURE(names[i], (fused[i] - separate[i]).abs().nan_to_num(0).max().item<double>());
+    CHECK(torch::allclose(fused[i], separate[i], /*rtol=*/0, /*atol=*/0, /*equal_nan=*/true));
+  }
 }
 
 }  // namespace
@@ -199,26 +232,19 @@ TEST_CASE("BN with relu equals BN then torch::relu bit for bit, NaN and zero inc
   auto x = torch::randn(shape);
   x.select(1, 1).fill_(0.25);
   x.select(1, 2).select(0, 1).view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
-  const auto weight = 0.5 + torch::rand({4}), bias = torch::tensor({0.1f, 0.0f, -0.2f, 0.3f});
-  const auto running_mean = torch::tensor({0.0f, 0.25f, 0.1f, -0.1f}), running_var = 0.5 + torch::rand({4});
+  const FourChannels state;
   auto upstream = torch::randn(shape);
   upstream.select(1, 1).select(0, 0).view(-1)[0] = std::numeric_limits<float>::infinity();
 
-  auto run = [&](bool fused_relu) {
-    auto x_leaf = x.clone().requires_grad_(true);
-    auto w = weight.clone().requires_grad_(true), b = bias.clone().requires_grad_(true);
-    auto y = batch_norm(x_leaf, w, b, running_mean.clone(), running_var.clone(), use_batch_stats, 0.1, 1e-5,
-                        kernels, fused_relu);
-    if (!fused_relu) y = torch::relu(y);
-    auto grads = torch::autograd::grad({y}, {x_leaf, w, b}, {upstream});
-    return std::vector<torch::Tensor>{y.detach(), grads[0], grads[1], grads[2]};
+  auto layer = [&](bool fused_relu) -> Layer {
+    return [=](const torch::Tensor& input, const torch::Tensor& w, const torch::Tensor& b, const FourChannels& s) {
+      const auto y =
+          batch_norm(input, w, b, s.running_mean, s.running_var, use_batch_stats, 0.1, 1e-5, kernels, fused_relu);
+      return fused_relu ? y : torch::relu(y);
+    };
   };
-  const auto fused = run(true), separate = run(false);
-  const char* names[] = {"y", "dx", "dweight", "dbias"};
-  for (size_t i = 0; i < fused.size(); ++i) {
-    CAPTURE(names[i]);
-    CHECK(torch::allclose(fused[i], separate[i], /*rtol=*/0, /*atol=*/0, /*equal_nan=*/true));
-  }
+  const auto fused = outputs_and_gradients(layer(true), x, state, upstream);
+  check_bit_identical(fused, outputs_and_gradients(layer(false), x, state, upstream));
   CHECK(fused[0].select(1, 1).eq(0).all().item<bool>());  // the zero channel stayed blocked
   CHECK(fused[0].select(1, 2).isnan().any().item<bool>());  // the NaN went through
 }
@@ -246,25 +272,18 @@ TEST_CASE("BN with relu_input equals torch::relu then BN bit for bit, NaN and ze
   x.select(1, 0).select(0, 1).view(-1)[0] = 0.0f;
   x.select(1, 2).select(0, 1).view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
   if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  const auto weight = 0.5 + torch::rand({4}), bias = torch::tensor({0.1f, 0.0f, -0.2f, 0.3f});
-  const auto running_mean = torch::tensor({0.0f, 0.25f, 0.1f, -0.1f}), running_var = 0.5 + torch::rand({4});
+  const FourChannels state;
   auto upstream = torch::randn(shape);
   upstream.select(1, 3).select(0, 0).view(-1)[0] = std::numeric_limits<float>::infinity();
 
-  auto run = [&](bool fused_relu) {
-    auto x_leaf = x.clone().requires_grad_(true);
-    auto w = weight.clone().requires_grad_(true), b = bias.clone().requires_grad_(true);
-    auto y = batch_norm(fused_relu ? x_leaf : torch::relu(x_leaf), w, b, running_mean.clone(), running_var.clone(),
-                        use_batch_stats, 0.1, 1e-5, kernels, false, nullptr, nullptr, fused_relu);
-    auto grads = torch::autograd::grad({y}, {x_leaf, w, b}, {upstream});
-    return std::vector<torch::Tensor>{y.detach(), grads[0], grads[1], grads[2]};
+  auto layer = [&](bool fused_relu) -> Layer {
+    return [=](const torch::Tensor& input, const torch::Tensor& w, const torch::Tensor& b, const FourChannels& s) {
+      return batch_norm(fused_relu ? input : torch::relu(input), w, b, s.running_mean, s.running_var, use_batch_stats,
+                        0.1, 1e-5, kernels, false, nullptr, nullptr, fused_relu);
+    };
   };
-  const auto fused = run(true), separate = run(false);
-  const char* names[] = {"y", "dx", "dweight", "dbias"};
-  for (size_t i = 0; i < fused.size(); ++i) {
-    CAPTURE(names[i], (fused[i] - separate[i]).abs().nan_to_num(0).max().item<double>());
-    CHECK(torch::allclose(fused[i], separate[i], /*rtol=*/0, /*atol=*/0, /*equal_nan=*/true));
-  }
+  const auto fused = outputs_and_gradients(layer(true), x, state, upstream);
+  check_bit_identical(fused, outputs_and_gradients(layer(false), x, state, upstream));
   CHECK(fused[1].select(1, 1).eq(0).all().item<bool>());  // blocked throughout: no gradient reaches x
   CHECK(fused[1].select(1, 0).select(0, 0).view(-1)[0].item<float>() == 0);  // -0 blocked
   CHECK(fused[1].select(1, 0).select(0, 1).view(-1)[0].item<float>() == 0);  // +0 blocked
