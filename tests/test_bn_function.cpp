@@ -79,7 +79,8 @@ TEST_CASE("analytic gradients match finite differences in float64", "[bn][gradch
   // spoil the difference quotient, which for these ~30 normal values has a
   // chance of about 1e-5.
   const auto kernels = GENERATE(bnlab::bn::Kernels::kReference, bnlab::bn::Kernels::kFused);
-  const auto [relu, relu_input] = GENERATE(table<bool, bool>({{false, false}, {true, false}, {false, true}}));
+  const auto relu_mode = GENERATE(table<bool, bool>({{false, false}, {true, false}, {false, true}}));
+  const bool relu = std::get<0>(relu_mode), relu_input = std::get<1>(relu_mode);  // lambdas capture these
   CAPTURE(shape, use_batch_stats, bnlab::bn::to_string(kernels), relu, relu_input);
   torch::manual_seed(42);
   const int64_t C = shape[1];
