@@ -6,6 +6,8 @@
 // closer than float32 native to float64 native BN (native's own rounding).
 #include <catch2/catch.hpp>
 
+#include "bn/fused_kernels.h"
+#include "core/cpu.h"
 #include "verify/equivalence.h"
 
 using bnlab::verify::CaseReport;
@@ -120,4 +122,40 @@ TEST_CASE("layers of 8 MB and more (streaming stores) equal native too", "[bn][e
   c.sum_tolerance = bnlab::verify::Tolerance{5e-4, 1e-5};
   c.steps = 1;
   require_equivalent(bnlab::verify::compare_with_native(c, 11));
+}
+
+TEST_CASE("the whole-layer kernels block channels by the cache budget", "[bn]") {
+  using bnlab::bn::fused::channels_per_block;
+  // N, C, S, bytes a value, tensors read twice, budget -> channels per block.
+  const auto [N, C, S, bytes, reread, budget, block] =
+      GENERATE(table<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>({
+          {32, 32, 676, 4, 1, 512 << 10, 6},     // 86.5 KB a channel: 6 of them in 512 KB
+          {32, 32, 676, 4, 2, 512 << 10, 3},     // dy and x: half as many
+          {32, 32, 676, 4, 2, 256 << 10, 1},     // 173 KB a channel: one
+          {256, 32, 676, 4, 1, 512 << 10, 32},   // 692 KB a channel, over budget: no blocks
+          {2, 32, 676, 4, 2, 512 << 10, 32},     // the whole layer fits: no blocks
+          {4096, 512, 1, 4, 2, 512 << 10, 512},  // (N, C) rows hold every channel: no blocks
+          {8, 67, 1024, 8, 1, 512 << 10, 8},     // double
+          {0, 5, 9, 4, 2, 512 << 10, 5},         // empty batch
+      }));
+  CAPTURE(N, C, S, bytes, reread, budget);
+  CHECK(channels_per_block(N, C, S, bytes, reread, budget) == block);
+}
+
+TEST_CASE("layers processed in channel blocks equal native too", "[bn][equivalence]") {
+  // (8,67,32,32): 32 KB a channel, 2.1 MB in all, so blocked forward and
+  // backward for every L2 of 256 KB to 8 MB (budget a quarter of it), in
+  // blocks that do not divide 67 channels; with each fused ReLU. Seen to
+  // fail (18 of 36 checks) with the last channel of each range skipped.
+  EquivalenceCase c;
+  c.kernels = bnlab::bn::Kernels::kFused;
+  c.shape = {8, 67, 32, 32};
+  c.dtype = torch::kFloat32;
+  const int64_t budget = bnlab::l2_cache_bytes() / 4;
+  REQUIRE(bnlab::bn::fused::channels_per_block(8, 67, 1024, 4, 1, budget) < 67);
+  REQUIRE(bnlab::bn::fused::channels_per_block(8, 67, 1024, 4, 2, budget) < 67);
+  std::tie(c.relu, c.relu_input) = GENERATE(table<bool, bool>({{false, false}, {true, false}, {false, true}}));
+  c.isa = GENERATE(from_range(bnlab::supported_isas()));  // every compiled copy this CPU runs
+  c.steps = 2;
+  require_equivalent(bnlab::verify::compare_with_native(c, 13));
 }

@@ -30,6 +30,12 @@ void over_channels(const Shape& shape, Body&& body) {
   at::parallel_for(0, shape.C, grain, body);
 }
 
+// Runs body(c0, c1) over [r0, r1) in blocks of `block` channels.
+template <typename Body>
+void in_channel_blocks(int64_t r0, int64_t r1, int64_t block, Body&& body) {
+  for (int64_t c0 = r0; c0 < r1; c0 += block) body(c0, std::min(c0 + block, r1));
+}
+
 torch::Tensor per_channel(const Shape& shape, const torch::Tensor& like, torch::ScalarType type) {
   return torch::empty({shape.C}, like.options().dtype(type));
 }
@@ -126,12 +132,15 @@ BatchStatsForward forward_batch_stats(const torch::Tensor& x, const torch::Tenso
   const Shape s(x);
   BatchStatsForward out{torch::empty_like(x), per_channel(s, x, torch::kFloat64), per_channel(s, x, torch::kFloat64),
                         relu ? torch::empty_like(x, x.options().dtype(torch::kBool)) : torch::Tensor()};
-  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+  const int64_t block = channels_per_block(s.N, s.C, s.S, x.element_size(), 1, l2_cache_bytes() / 4);
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t r0, int64_t r1) {
     using T = decltype(type);
-    BNLAB_FUSED_CALL(forward_batch_stats, T, x.data_ptr<T>(), out.y.data_ptr<T>(), s.N, s.C, s.S, c0, c1, eps,
-                     data_or_null<T>(gamma), data_or_null<T>(beta), out.mean.data_ptr<double>(),
-                     out.var.data_ptr<double>(), streams_outputs(x), mask_bytes(out.relu_mask), relu_input, work.d,
-                     work.t);
+    in_channel_blocks(r0, r1, block, [&](int64_t c0, int64_t c1) {
+      BNLAB_FUSED_CALL(forward_batch_stats, T, x.data_ptr<T>(), out.y.data_ptr<T>(), s.N, s.C, s.S, c0, c1, eps,
+                       data_or_null<T>(gamma), data_or_null<T>(beta), out.mean.data_ptr<double>(),
+                       out.var.data_ptr<double>(), streams_outputs(x), mask_bytes(out.relu_mask), relu_input, work.d,
+                       work.t);
+    });
   });
   return out;
 }
@@ -182,12 +191,15 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
   const Shape s(x);
   auto dx = torch::empty_like(x);
   auto sum_dy = per_channel(s, x, torch::kFloat64), sum_dy_xhat = per_channel(s, x, torch::kFloat64);
-  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+  const int64_t block = channels_per_block(s.N, s.C, s.S, x.element_size(), 2, l2_cache_bytes() / 4);
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t r0, int64_t r1) {
     using T = decltype(type);
-    BNLAB_FUSED_CALL(backward_with_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S,
-                     c0, c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma),
-                     sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), streams_outputs(x),
-                     mask_bytes(relu_mask), relu_input, work.d, work.t);
+    in_channel_blocks(r0, r1, block, [&](int64_t c0, int64_t c1) {
+      BNLAB_FUSED_CALL(backward_with_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S,
+                       c0, c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma),
+                       sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), streams_outputs(x),
+                       mask_bytes(relu_mask), relu_input, work.d, work.t);
+    });
   });
   return {dx, sum_dy, sum_dy_xhat};
 }
@@ -203,6 +215,15 @@ torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torc
                      invstd.data_ptr<double>(), data_or_null<T>(gamma), work.d, work.t);
   });
   return dx;
+}
+
+int64_t channels_per_block(int64_t N, int64_t C, int64_t S, int64_t element_bytes, int64_t reread,
+                           int64_t cache_budget) {
+  const int64_t channel_bytes = N * S * element_bytes * reread;
+  const bool whole_layer_fits = channel_bytes * C <= cache_budget;
+  const bool channel_too_large = channel_bytes > cache_budget;
+  if (S == 1 || cache_budget <= 0 || whole_layer_fits || channel_too_large) return C;
+  return cache_budget / channel_bytes;
 }
 
 const KernelSet& kernel_set() {

@@ -10,6 +10,20 @@
 
 namespace bnlab::bn::fused {
 
+// Channels per block of the whole-layer kernels on (N, C, S) input of
+// element_bytes values, which read `reread` tensors twice (x for the
+// statistics, then to normalise; dy and x for the gradient sums, then for
+// dx): as many as keep those tensors' share of a block within cache_budget
+// bytes, so the second read comes from L2 rather than L3 or DRAM. C (one
+// block, every pass sweeping the whole layer) when the layer fits the budget
+// anyway, when one channel alone exceeds it (a block of one channel reads N
+// runs of S values far apart: on (256,32,26,26), 2.7 KB runs, slower than
+// the sweep), and for S == 1, whose rows hold every channel. The callers
+// budget a quarter of the L2 the OS reports (core/cpu.h); docs/batchnorm.md
+// has the measurements.
+int64_t channels_per_block(int64_t N, int64_t C, int64_t S, int64_t element_bytes, int64_t reread,
+                           int64_t cache_budget);
+
 // These entry points as a KernelSet (kernels.h), whole-layer entries included.
 const KernelSet& kernel_set();
 

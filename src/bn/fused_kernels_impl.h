@@ -31,6 +31,9 @@ namespace bnlab::bn::fused::BNLAB_ISA {
 // channel at a time instead reads N short runs (2.7 KB for a 26x26 image) far
 // apart; on (256,32,26,26) that read 4x slower than one sweep, more than the
 // second read of x that finishing each channel while it was cached saved.
+// The caller passes blocks of channels sized to the L2 instead
+// (channels_per_block, fused_kernels.h): runs of a block's channels are
+// contiguous, and the second pass finds them in L2.
 inline void moments_from_shifted_sums(double K, double s, double q, double M, double& mean, double& var) {
   const double shift_mean = s / M;
   mean = K + shift_mean;

@@ -73,6 +73,17 @@ std::string cpu_description() {
   return description;
 }
 
+long l2_cache_bytes() {
+  static const long bytes = [] {
+    long reported = 0;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+    reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    return reported > 0 ? reported : 512L << 10;
+  }();
+  return bytes;
+}
+
 const EnumNames<Isa>& enum_names(Isa) {
   static const EnumNames<Isa> names = {{Isa::kPortable, "portable"}, {Isa::kAvx2, "avx2"}, {Isa::kAvx512, "avx512"}};
   return names;

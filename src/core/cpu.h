@@ -35,6 +35,11 @@ Isa active_isa();
 // 48 KiB; L2 1 MiB; L3 508 MiB)"; free of commas (it goes into CSV cells).
 std::string cpu_description();
 
+// The L2 cache of one core in bytes, as the OS reports it (sysconf), or
+// 512 KiB (the smallest L2 of the x86-64 server cores we meet) when it
+// reports none. Cache-blocked kernels size their blocks from it.
+long l2_cache_bytes();
+
 // What BNLAB_ISA asks for: nullopt when unset or empty; InputError naming the
 // value when it is not a copy's name or this CPU lacks the instructions.
 std::optional<Isa> isa_from_environment();
