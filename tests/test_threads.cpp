@@ -1,5 +1,9 @@
+#include <torch/torch.h>
+
 #include <catch2/catch.hpp>
 
+#include "core/blas.h"
+#include "core/cpu.h"
 #include "core/threads.h"
 #include "support/cli_runner.h"
 
@@ -21,4 +25,38 @@ TEST_CASE("threads: the option takes a positive count or auto", "[threads][cli]"
   CHECK(result.exit_code == 0);
   CHECK_THAT(result.output, Contains("auto here: "));
   CHECK(bnlab::test::run_bnlab({"version", "--threads", "-1"}).exit_code == 2);
+}
+
+TEST_CASE("BLAS: OpenBLAS runs kernels for this CPU's instruction sets, not its Prescott fallback", "[threads]") {
+  using CoreName = char* (*)();
+  const auto corename = reinterpret_cast<CoreName>(bnlab::blas_function("openblas_get_corename"));
+  if (!corename) return;  // not OpenBLAS: nothing to choose
+  // Before: Prescott on CPUs newer than OpenBLAS's table (seen: Intel Xeon
+  // family 6 model 207 with Debian's 0.3.21), else OpenBLAS's own choice.
+  const std::string before = corename();
+  bnlab::choose_blas_kernels();
+  const std::string after = corename();
+  CAPTURE(before, after, bnlab::cpu_description());
+  if (bnlab::cpu_supports(bnlab::Isa::kAvx2)) CHECK(after != "Prescott");
+  if (before != "Prescott") CHECK(after == before);  // OpenBLAS's own choice stands
+  // The GEMMs still compute: (64,48) x (48,32) against a float64 product.
+  // Both sides sum 48 products of values in [0, 1), float32 rounding ~1e-6
+  // relative per term: 1e-4 absolute on sums of ~12 is ample.
+  auto a = torch::rand({64, 48}), b = torch::rand({48, 32});
+  const auto expected = torch::mm(a.to(torch::kFloat64), b.to(torch::kFloat64));
+  CHECK(torch::allclose(torch::mm(a, b).to(torch::kFloat64), expected, 0, 1e-4));
+
+  SECTION("bnlab names its choice, and OPENBLAS_CORETYPE set by the user stands") {
+    // As a user starts it: without the OPENBLAS_CORETYPE this process set
+    // above (children inherit it, and then OpenBLAS loads those kernels itself).
+    if (after != before) unsetenv("OPENBLAS_CORETYPE");
+    const auto version = bnlab::test::run_bnlab({"version"});
+    if (after != before) setenv("OPENBLAS_CORETYPE", after.c_str(), 1);
+    CHECK(version.exit_code == 0);
+    if (bnlab::cpu_supports(bnlab::Isa::kAvx2)) CHECK_THAT(version.output, !Contains(" Prescott MAX_THREADS"));
+    if (before == "Prescott" && bnlab::cpu_supports(bnlab::Isa::kAvx2))
+      CHECK_THAT(version.output, Contains("chosen by bnlab: OpenBLAS fell back to Prescott"));
+    const auto forced = bnlab::test::run_bnlab({"version"}, {"OPENBLAS_CORETYPE=Prescott"});
+    CHECK_THAT(forced.output, Contains(" Prescott MAX_THREADS") && !Contains("chosen by bnlab"));
+  }
 }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "bn/kernels.h"
+#include "core/blas.h"
 #include "core/cpu.h"
 #include "core/threads.h"
 #include "runs/csv_writer.h"

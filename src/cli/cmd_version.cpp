@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "cli/errors.h"
 #include "core/allocator.h"
+#include "core/blas.h"
 #include "core/build_info.h"
 #include "core/cpu.h"
 #include "core/threads.h"

@@ -7,6 +7,7 @@
 #include "cli/errors.h"
 #include "cli/global_options.h"
 #include "core/allocator.h"
+#include "core/blas.h"
 #include "core/cpu.h"
 #include "core/durable_file.h"
 #include "core/input_error.h"
@@ -87,6 +88,7 @@ std::optional<cxxopts::ParseResult> parse_command(cxxopts::Options& options, con
 
 int dispatch(int argc, char** argv) {
   Args words = normalise_global_options(Args(argv + 1, argv + argc));
+  choose_blas_kernels();                // before any GEMM: OpenBLAS's fallback replaced where it took one
   apply_thread_count(kDefaultThreads);  // explicit, whatever the environment says
   keep_freed_memory_for_reuse();
   report_file_size_limit_as_error();

@@ -1,27 +1,16 @@
 #include "core/threads.h"
 
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <thread>
 
+#include "core/blas.h"
 #include "core/text.h"
 
 namespace bnlab {
-namespace {
-
-// OpenBLAS reads OPENBLAS_NUM_THREADS when it is loaded, before main(), so the
-// running library is adjusted through its own API, found at run time because
-// LibTorch links the generic libblas.so.3 that Debian's alternatives resolve.
-template <typename Fn>
-Fn find_blas_symbol(const char* name) {
-  return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
-}
-
-}  // namespace
 
 int auto_thread_count(int hardware_threads, int local_processes) {
   return std::max(1, hardware_threads / (2 * std::max(1, local_processes)));
@@ -42,18 +31,10 @@ int parse_thread_count(const std::string& text) {
 void apply_thread_count(int threads) {
   at::set_num_threads(threads);
   setenv("OPENBLAS_NUM_THREADS", std::to_string(threads).c_str(), 1);
-  if (auto set_blas_threads = find_blas_symbol<void (*)(int)>("openblas_set_num_threads"))
+  // OpenBLAS read OPENBLAS_NUM_THREADS when it was loaded, before main():
+  // the running library is adjusted through its own API.
+  if (auto set_blas_threads = reinterpret_cast<void (*)(int)>(blas_function("openblas_set_num_threads")))
     set_blas_threads(threads);
-}
-
-std::string blas_description() {
-  if (auto config = find_blas_symbol<char* (*)()>("openblas_get_config")) {
-    std::string text = config();  // "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
-    if (auto get_threads = find_blas_symbol<int (*)()>("openblas_get_num_threads"))
-      text += ", " + std::to_string(get_threads()) + " thread(s)";
-    return text;
-  }
-  return "reference BLAS (slow: install libopenblas0-pthread, see scripts/setup.sh)";
 }
 
 }  // namespace bnlab

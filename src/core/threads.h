@@ -26,8 +26,4 @@ int parse_thread_count(const std::string& text);
 // (OPENBLAS_NUM_THREADS too, for child processes).
 void apply_thread_count(int threads);
 
-// "OpenBLAS 0.3.21 ... (pthread)" when OpenBLAS serves BLAS calls, otherwise
-// a warning that the slow reference BLAS is in use.
-std::string blas_description();
-
 }  // namespace bnlab

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <limits>
 
+#include "core/blas.h"
 #include "core/build_info.h"
 #include "core/cpu.h"
 #include "core/threads.h"
