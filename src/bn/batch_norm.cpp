@@ -1,5 +1,7 @@
 #include "bn/batch_norm.h"
 
+#include <ATen/Dispatch.h>
+
 #include "bn/batch_norm_function.h"
 #include "bn/function_support.h"
 
@@ -103,17 +105,33 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
   return normalise(input, use_batch_stats, sync_group);
 }
 
+namespace {
+
+// count += 1 in place; returns the count before. A CPU scalar (int64, or the
+// dtype Module::to gave it) read and written through its pointer: item() and
+// add_() are two dispatcher round trips, which cost more than normalising a
+// (32,128) batch (bench bn (32,128): 0.95 -> 0.92 of native).
+int64_t advance_batch_count(const torch::Tensor& count) {
+  int64_t before = 0;
+  AT_DISPATCH_ALL_TYPES(count.scalar_type(), "bnlab_batch_count", [&] {
+    scalar_t& value = *count.data_ptr<scalar_t>();
+    before = static_cast<int64_t>(value);
+    value = static_cast<scalar_t>(value + 1);
+  });
+  return before;
+}
+
+}  // namespace
+
 torch::Tensor BatchNormImpl::normalise(const torch::Tensor& input, bool use_batch_stats,
                                        const parallel::Group* sync_group) {
   const bool update_running = is_training() && options.track_running_stats();
   double momentum = 0.0;  // unused unless update_running
   c10::optional<RenormInput> renorm;
   if (update_running) {
-    torch::NoGradGuard no_grad;
-    if (options.renorm()) renorm = renorm_input(num_batches_tracked.item<int64_t>());
-    num_batches_tracked.add_(1);
-    momentum = options.momentum() ? *options.momentum()
-                                  : 1.0 / static_cast<double>(num_batches_tracked.item<int64_t>());
+    const int64_t count = advance_batch_count(num_batches_tracked);
+    if (options.renorm()) renorm = renorm_input(count);
+    momentum = options.momentum() ? *options.momentum() : 1.0 / static_cast<double>(count + 1);
   }
   return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum, options.eps(),
                     options.kernels(), options.relu(), sync_group, renorm ? &*renorm : nullptr, options.relu_input());
