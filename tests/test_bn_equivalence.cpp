@@ -105,8 +105,10 @@ TEST_CASE("large offset, small spread: at least as accurate as native", "[bn][eq
 }
 
 TEST_CASE("layers of 8 MB and more (streaming stores) equal native too", "[bn][equivalence]") {
-  // The fused kernels write y and dx of such layers through non-temporal
-  // stores (fused_kernels.cpp); the other cases are all far smaller.
+  // The fused kernels write dx of such layers (and y, where 4x the layer
+  // exceeds the L3) through non-temporal stores (fused_kernels.cpp); the
+  // other cases are all far smaller. test_bn_streaming.cpp runs both kinds
+  // of stores whatever the caches.
   EquivalenceCase c;
   c.kernels = bnlab::bn::Kernels::kFused;
   // Odd sizes: rows start unaligned.

@@ -72,11 +72,22 @@ void for_channel_ranges(const torch::Tensor& x, const Shape& s, const Body& body
 // Whole-layer kernels write y / dx with non-temporal stores when the layer
 // is too large for its output to be read back from cache anyway: then the
 // stores skip a read of every output line and do not evict the inputs the
-// pass is still reading. From 8 MB per tensor: x, y and their gradients (4x)
-// then no longer fit a 32 MB last-level cache. Measured on (4096,512) (8 MB):
-// 1.25 -> 1.17 of native (median of 4 alternating runs); a later set of
-// alternating runs on a noisier machine showed no clear difference either way.
-bool streams_outputs(const torch::Tensor& x) {
+// pass is still reading.
+//
+// y: when x, y and their gradients (4x) exceed the L3 the OS reports. Below
+// that the next layer (a max-pool, a convolution) reads y right away, from
+// cache if it was written plainly: Intel Xeon family 6 model 207 (L3 260
+// MiB), keras-cnn at batch 128 (11 MB per tensor), our BN with y streamed
+// 16.4 ms/step, written plainly 15.0-15.8 (two alternating runs; BN alone,
+// without a reader of y, got slower, bench bn (256,32,26,26) 0.42 -> 0.47
+// of native, and bench bn is not what a user runs).
+bool streams_y(const torch::Tensor& x) { return 4 * x.numel() * int64_t(x.element_size()) > l3_cache_bytes(); }
+
+// dx: from 8 MB per tensor. Measured on (4096,512) (8 MB): 1.25 -> 1.17 of
+// native (median of 4 alternating runs); a later set of alternating runs on
+// a noisier machine showed no clear difference either way, and keras-cnn at
+// batch 128 on the Intel Xeon above none either (16.4 and 16.7-17.4 ms/step).
+bool streams_dx(const torch::Tensor& x) {
   constexpr int64_t kStreamBytes = 8 << 20;
   return x.numel() * int64_t(x.element_size()) >= kStreamBytes;
 }
@@ -138,8 +149,7 @@ BatchStatsForward forward_batch_stats(const torch::Tensor& x, const torch::Tenso
     in_channel_blocks(r0, r1, block, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(forward_batch_stats, T, x.data_ptr<T>(), out.y.data_ptr<T>(), s.N, s.C, s.S, c0, c1, eps,
                        data_or_null<T>(gamma), data_or_null<T>(beta), out.mean.data_ptr<double>(),
-                       out.var.data_ptr<double>(), streams_outputs(x), mask_bytes(out.relu_mask), relu_input, work.d,
-                       work.t);
+                       out.var.data_ptr<double>(), streams_y(x), mask_bytes(out.relu_mask), relu_input, work.d, work.t);
     });
   });
   return out;
@@ -197,8 +207,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
     in_channel_blocks(r0, r1, block, [&](int64_t c0, int64_t c1) {
       BNLAB_FUSED_CALL(backward_with_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S,
                        c0, c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma),
-                       sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), streams_outputs(x),
-                       mask_bytes(relu_mask), relu_input, work.d, work.t);
+                       sum_dy.data_ptr<double>(), sum_dy_xhat.data_ptr<double>(), streams_dx(x), mask_bytes(relu_mask),
+                       relu_input, work.d, work.t);
     });
   });
   return {dx, sum_dy, sum_dy_xhat};

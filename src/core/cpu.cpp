@@ -73,14 +73,20 @@ std::string cpu_description() {
   return description;
 }
 
+namespace {
+long reported_cache_bytes(int sysconf_name, long otherwise) {
+  const long reported = sysconf(sysconf_name);
+  return reported > 0 ? reported : otherwise;
+}
+}  // namespace
+
 long l2_cache_bytes() {
-  static const long bytes = [] {
-    long reported = 0;
-#if defined(_SC_LEVEL2_CACHE_SIZE)
-    reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
-#endif
-    return reported > 0 ? reported : 512L << 10;
-  }();
+  static const long bytes = reported_cache_bytes(_SC_LEVEL2_CACHE_SIZE, 512L << 10);
+  return bytes;
+}
+
+long l3_cache_bytes() {
+  static const long bytes = reported_cache_bytes(_SC_LEVEL3_CACHE_SIZE, 32L << 20);
   return bytes;
 }
 

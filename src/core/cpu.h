@@ -40,6 +40,11 @@ std::string cpu_description();
 // reports none. Cache-blocked kernels size their blocks from it.
 long l2_cache_bytes();
 
+// The last-level cache (L3) in bytes as the OS reports it, or 32 MiB when it
+// reports none. A VM may report a whole socket's L3 (or more) while one core
+// reaches less of it.
+long l3_cache_bytes();
+
 // What BNLAB_ISA asks for: nullopt when unset or empty; InputError naming the
 // value when it is not a copy's name or this CPU lacks the instructions.
 std::optional<Isa> isa_from_environment();
