@@ -39,6 +39,7 @@ TEST_CASE("run smoke writes metrics.csv and run.json per run", "[cli][run]") {
     CHECK(record["config"]["model.norm"] == (std::string(variant) == "plain" ? "none" : "custom"));
     CHECK(record["config"]["dataset"] == "synthetic");
     CHECK(record["threads"] == 1);
+    CHECK(record["denormals"] == "flush");  // bnlab's default (core/denormals.h)
     // Chance is 0.1 (ten classes); after two epochs plain reaches 0.90 and
     // bn-custom 0.985 (AMD EPYC, this build). 0.5 says "it learned" without
     // tying the test to either figure; an untrained or broken model stays

@@ -4,6 +4,7 @@
 
 #include "core/blas.h"
 #include "core/cpu.h"
+#include "core/denormals.h"
 #include "core/threads.h"
 #include "support/cli_runner.h"
 
@@ -58,5 +59,23 @@ TEST_CASE("BLAS: OpenBLAS runs kernels for this CPU's instruction sets, not its 
       CHECK_THAT(version.output, Contains("chosen by bnlab: OpenBLAS fell back to Prescott"));
     const auto forced = bnlab::test::run_bnlab({"version"}, {"OPENBLAS_CORETYPE=Prescott"});
     CHECK_THAT(forced.output, Contains(" Prescott MAX_THREADS") && !Contains("chosen by bnlab"));
+  }
+}
+
+TEST_CASE("denormals: flushed to zero or kept, as asked", "[threads]") {
+  volatile float smallest_normal = 1.17549435e-38f;  // volatile: computed at run time, in the mode set
+  REQUIRE(bnlab::set_denormals(bnlab::Denormals::kFlush));
+  CHECK(bnlab::current_denormals() == bnlab::Denormals::kFlush);
+  CHECK(smallest_normal * 0.5f == 0.0f);                   // the denormal result flushed
+  REQUIRE(bnlab::set_denormals(bnlab::Denormals::kKeep));  // this test process's own default again
+  CHECK(bnlab::current_denormals() == bnlab::Denormals::kKeep);
+  CHECK(smallest_normal * 0.5f == 5.87747175e-39f);  // exact: halving a power of two
+
+  SECTION("bnlab flushes unless told --denormals keep, and refuses other values") {
+    CHECK_THAT(bnlab::test::run_bnlab({"version"}).output, Contains("denormals: flush"));
+    CHECK_THAT(bnlab::test::run_bnlab({"--denormals", "keep", "version"}).output, Contains("denormals: keep"));
+    const auto bad = bnlab::test::run_bnlab({"version", "--denormals", "some"});
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.output, Contains("--denormals must be flush or keep, got \"some\""));
   }
 }

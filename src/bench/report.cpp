@@ -8,6 +8,7 @@
 #include "bn/kernels.h"
 #include "core/blas.h"
 #include "core/cpu.h"
+#include "core/denormals.h"
 #include "core/threads.h"
 #include "runs/csv_writer.h"
 
@@ -31,9 +32,10 @@ void check_output_file(const fs::path& out, bool overwrite) {
 }
 
 void print_bn_header(std::ostream& out, const BnBenchResult& result) {
-  out << fmt::format("{}{}{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}\n",
-                     result.relu_before ? "ReLU followed by " : "", display_name(result.norm),
-                     result.relu ? " followed by ReLU" : "", at::get_num_threads(), to_name(active_isa()));
+  out << fmt::format(
+      "{}{}{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}; denormals: {}\n",
+      result.relu_before ? "ReLU followed by " : "", display_name(result.norm), result.relu ? " followed by ReLU" : "",
+      at::get_num_threads(), to_name(active_isa()), to_name(current_denormals()));
   out << fmt::format("CPU: {}\ncopy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", cpu_description(),
                      result.copy_gbps);
   out << fmt::format("{:<18} {:<13} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "layout", "impl", "median ms",
@@ -64,10 +66,10 @@ void write_bn_csv(const fs::path& file, const BnBenchResult& result) {
 void print_train_header(std::ostream& out) {
   out << fmt::format(
       "Training step (clear gradients, forward, loss, backward, Adam step), ms/step; BLAS: {}\n"
-      "CPU: {}; kernel copy: {}\n"
+      "CPU: {}; kernel copy: {}; denormals: {}\n"
       "x floor: the median over the step's floor (its GEMMs and convolutions alone, plus the optimiser's\n"
       "bytes at the copy bandwidth of its working set), timed in the same run\n\n",
-      blas_description(), cpu_description(), to_name(active_isa()));
+      blas_description(), cpu_description(), to_name(active_isa()), to_name(current_denormals()));
   out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9} {:>9}\n", "model", "batch", "norm", "threads",
                      "median ms", "p25-p75 ms", "x none", "x floor")
       << std::flush;

@@ -9,6 +9,7 @@
 #include "core/allocator.h"
 #include "core/blas.h"
 #include "core/cpu.h"
+#include "core/denormals.h"
 #include "core/durable_file.h"
 #include "core/input_error.h"
 #include "core/threads.h"
@@ -28,10 +29,11 @@ void print_usage(std::ostream& out) {
 // options before the command are moved after it, where its parser reads them.
 Args normalise_global_options(Args words) {
   Args moved;
-  while (!words.empty() && words[0].rfind("--threads", 0) == 0) {
+  auto is_global = [](const std::string& word, const std::string& option) { return word.rfind(option, 0) == 0; };
+  while (!words.empty() && (is_global(words[0], "--threads") || is_global(words[0], "--denormals"))) {
     moved.push_back(words[0]);
     words.erase(words.begin());
-    if (moved.back() == "--threads" && !words.empty()) {
+    if ((moved.back() == "--threads" || moved.back() == "--denormals") && !words.empty()) {
       moved.push_back(words[0]);
       words.erase(words.begin());
     }
@@ -90,6 +92,7 @@ int dispatch(int argc, char** argv) {
   Args words = normalise_global_options(Args(argv + 1, argv + argc));
   choose_blas_kernels();                // before any GEMM: OpenBLAS's fallback replaced where it took one
   apply_thread_count(kDefaultThreads);  // explicit, whatever the environment says
+  set_denormals(Denormals::kFlush);     // the default of --denormals, before any thread starts
   keep_freed_memory_for_reuse();
   report_file_size_limit_as_error();
   use_huge_pages_for_large_tensors();

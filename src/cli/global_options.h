@@ -4,7 +4,9 @@
 namespace bnlab::cli {
 
 // Options every command accepts (also before the command name):
-//   --threads N   LibTorch and OpenBLAS threads (default 1; see core/threads.h)
+//   --threads N            LibTorch and OpenBLAS threads (default 1; see core/threads.h)
+//   --denormals flush|keep denormal floats flushed to zero (default) or kept
+//                          (core/denormals.h)
 void add_global_options(cxxopts::Options& options);
 void apply_global_options(const cxxopts::ParseResult& result);
 

@@ -65,6 +65,7 @@ json to_json(const RunRecord& r) {
               {"cpu", r.cpu},
               {"kernel_copy", r.kernel_copy},
               {"threads", r.threads},
+              {"denormals", r.denormals},
               {"host", r.host},
               {"pid", r.pid},
               {"data_parallel", r.data_parallel}};
@@ -103,6 +104,7 @@ RunRecord record_from_json(const json& in, const std::filesystem::path& file) {
     r.kernel_copy = in.value("kernel_copy", "");
     r.host = in.value("host", "");
     r.threads = in.value("threads", 1);
+    r.denormals = in.value("denormals", "");
     r.pid = in.value("pid", int64_t(0));
     r.data_parallel = in.value("data_parallel", json());
     r.model = in.value("model", json());

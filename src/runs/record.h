@@ -34,6 +34,7 @@ struct RunRecord {
   std::string bnlab_version, bnlab_commit, libtorch, blas, host;
   std::string cpu, kernel_copy;  // core/cpu.h's cpu_description(), and the kernels' compiled copy in use
   int threads = 1;
+  std::string denormals;  // "flush" or "keep" (core/denormals.h); empty in records from before it was kept
   int64_t pid = 0;
   nlohmann::json data_parallel;  // world size, batch sizes, master; rank_ms_per_step at the end
   nlohmann::json model;          // parameters and layers, once built (null before)

@@ -12,6 +12,7 @@
 #include "core/blas.h"
 #include "core/build_info.h"
 #include "core/cpu.h"
+#include "core/denormals.h"
 #include "core/threads.h"
 #include "experiments/config_keys.h"
 #include "experiments/model_options.h"
@@ -81,6 +82,7 @@ runs::RunRecord start_record(const PlannedRun& run, const parallel::Group& group
   record.cpu = cpu_description();
   record.kernel_copy = to_name(active_isa());
   record.threads = at::get_num_threads();
+  record.denormals = to_name(current_denormals());
   record.host = host_name();
   record.pid = getpid();
   record.data_parallel = data_parallel_record(group, run.config);
