@@ -1,6 +1,7 @@
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/command.h"
@@ -29,11 +30,17 @@ void print_usage(std::ostream& out) {
 // options before the command are moved after it, where its parser reads them.
 Args normalise_global_options(Args words) {
   Args moved;
-  auto is_global = [](const std::string& word, const std::string& option) { return word.rfind(option, 0) == 0; };
-  while (!words.empty() && (is_global(words[0], "--threads") || is_global(words[0], "--denormals"))) {
+  const auto& globals = global_options_with_values();
+  auto global_option = [&](const std::string& word) {  // "--threads" or "--threads=2"
+    return std::any_of(globals.begin(), globals.end(), [&](const auto& name) { return word.rfind(name, 0) == 0; });
+  };
+  auto takes_next_word = [&](const std::string& word) {
+    return std::find(globals.begin(), globals.end(), word) != globals.end();
+  };
+  while (!words.empty() && global_option(words[0])) {
     moved.push_back(words[0]);
     words.erase(words.begin());
-    if ((moved.back() == "--threads" || moved.back() == "--denormals") && !words.empty()) {
+    if (takes_next_word(moved.back()) && !words.empty()) {
       moved.push_back(words[0]);
       words.erase(words.begin());
     }

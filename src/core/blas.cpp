@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
-#include <cstring>
 
 #include "core/cpu.h"
 
@@ -13,11 +12,9 @@ namespace {
 // OpenBLAS's Prescott kernels: its fallback for CPUs it does not know.
 constexpr const char* kFallbackCore = "Prescott";
 
-// Set when choose_blas_kernels replaced OpenBLAS's fallback: the core it chose.
-const char*& chosen_core() {
-  static const char* core = nullptr;
-  return core;
-}
+// Set when choose_blas_kernels replaced OpenBLAS's fallback: the core it
+// chose (process-wide, as OpenBLAS's own choice is).
+const char* chosen_core = nullptr;
 
 std::string current_core() {
   auto corename = reinterpret_cast<char* (*)()>(blas_function("openblas_get_corename"));
@@ -40,7 +37,7 @@ void choose_blas_kernels() {
   setenv("OPENBLAS_CORETYPE", core, 1);
   quit();
   init();
-  if (current_core() != kFallbackCore) chosen_core() = core;
+  if (current_core() != kFallbackCore) chosen_core = core;
 }
 
 std::string blas_description() {
@@ -49,8 +46,8 @@ std::string blas_description() {
   std::string text = config();  // "OpenBLAS 0.3.21 DYNAMIC_ARCH ... SkylakeX MAX_THREADS=64"
   if (auto get_threads = reinterpret_cast<int (*)()>(blas_function("openblas_get_num_threads")))
     text += ", " + std::to_string(get_threads()) + " thread(s)";
-  if (chosen_core())
-    text += std::string(" (kernels ") + chosen_core() + " chosen by bnlab: OpenBLAS fell back to " + kFallbackCore +
+  if (chosen_core)
+    text += std::string(" (kernels ") + chosen_core + " chosen by bnlab: OpenBLAS fell back to " + kFallbackCore +
             " on this CPU)";
   return text;
 }
