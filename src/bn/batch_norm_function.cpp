@@ -42,6 +42,23 @@ const parallel::Group* group_of_token(int64_t token) {
   return reinterpret_cast<const parallel::Group*>(static_cast<intptr_t>(token));
 }
 
+// The forward's switches that backward reads, packed in one saved_data entry:
+// each entry costs a string hash and map growth, ~0.1 us per call, and a
+// small layer's forward+backward takes ~20 us in all.
+struct Switches {
+  bool affine, use_batch_stats, channels_last, relu_input, relu_input_in_kernels;
+  Kernels kernels;
+
+  int64_t packed() const {
+    return int64_t(affine) | int64_t(use_batch_stats) << 1 | int64_t(channels_last) << 2 | int64_t(relu_input) << 3 |
+           int64_t(relu_input_in_kernels) << 4 | int64_t(kernels) << 5;
+  }
+  static Switches unpacked(int64_t bits) {
+    return {bool(bits & 1),      bool(bits >> 1 & 1), bool(bits >> 2 & 1),
+            bool(bits >> 3 & 1), bool(bits >> 4 & 1), Kernels(bits >> 5)};
+  }
+};
+
 }  // namespace
 
 // ---- forward ------------------------------------------------------------------
@@ -60,16 +77,16 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   const parallel::Group* synced = use_batch_stats ? sync_group : nullptr;
   const RenormInput* renorming = use_batch_stats ? renorm : nullptr;
   const bool channels_last = is_channels_last(x);
-  auto x3 = as_ncs(x, channels_last);       // (N,C,S), or (NHW,C,1): this rank's shard when synced
+  auto x3 = as_ncs(x, channels_last);  // (N,C,*), or (NHW,C,1): this rank's shard when synced
   // The whole-layer kernels apply a ReLU before BN inside their passes; every
   // other path normalises max(0, x) computed here. Either tensor, saved,
   // gives backward the ReLU's mask (both are <= 0 where it blocked).
   const bool whole_layer = use_batch_stats && !synced && k.forward_batch_stats && !renorming;
   const bool relu_input_in_kernels = relu_input && whole_layer;
   if (relu_input && !whole_layer) x3 = torch::relu(x3);
-  int64_t count = x3.size(0) * x3.size(2);  // M, values per channel (over all ranks when synced)
-  torch::Tensor y3, mean, invstd;           // (N,C,S); (C) float64, (C) float64
-  torch::Tensor relu_mask;                  // (N,C,S) bool, with relu
+  int64_t count = NcsShape(x3).count();     // M, values per channel (over all ranks when synced)
+  torch::Tensor y3, mean, invstd;           // (N,C,*); (C) float64, (C) float64
+  torch::Tensor relu_mask;                  // (N,C,*) bool, with relu
   auto scale = weight, shift = bias;        // (C) what the kernels apply: gamma and beta, renormalised
   RenormCorrection correction;              // (C) float64 r and d, when renormalising
   if (use_batch_stats) {
@@ -107,16 +124,9 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   // in backward inside the passes that read x anyway. Saving xhat instead
   // would keep a second activation-sized tensor alive per BN layer, while x
   // is usually kept alive regardless (it is the previous layer's output).
-  ctx->save_for_backward({x3, scale});
-  ctx->saved_data["affine"] = weight.defined();
-  ctx->saved_data["mean"] = mean;
-  ctx->saved_data["invstd"] = invstd;
-  ctx->saved_data["use_batch_stats"] = use_batch_stats;
-  ctx->saved_data["kernels"] = static_cast<int64_t>(kernels);
-  ctx->saved_data["channels_last"] = channels_last;
-  if (relu) ctx->saved_data["relu_mask"] = relu_mask;
-  ctx->saved_data["relu_input"] = relu_input;
-  ctx->saved_data["relu_input_in_kernels"] = relu_input_in_kernels;
+  ctx->save_for_backward({x3, scale, mean, invstd, relu_mask});
+  ctx->saved_data["switches"] =
+      Switches{weight.defined(), use_batch_stats, channels_last, relu_input, relu_input_in_kernels, kernels}.packed();
   if (renorming) {
     ctx->saved_data["renorm_r"] = correction.r;
     ctx->saved_data["renorm_d"] = correction.d;
@@ -136,23 +146,23 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   TORCH_CHECK(!torch::GradMode::is_enabled(),
               "BatchNormFunction: double backward (create_graph=true) is not supported");
   const auto saved = ctx->get_saved_variables();
-  const torch::Tensor& x3 = saved[0];      // (N,C,S): x, or max(0, x) when forward computed it
+  const torch::Tensor& x3 = saved[0];      // (N,C,*): x, or max(0, x) when forward computed it
   const torch::Tensor& weight = saved[1];  // (C) the scale forward applied (gamma, or gamma * r), or undefined
-  const auto mean = ctx->saved_data["mean"].toTensor();      // (C) float64
-  const auto invstd = ctx->saved_data["invstd"].toTensor();  // (C) float64
-  const bool use_batch_stats = ctx->saved_data["use_batch_stats"].toBool();
-  const KernelSet& k = kernel_set(static_cast<Kernels>(ctx->saved_data["kernels"].toInt()));
+  const torch::Tensor& mean = saved[2];    // (C) float64
+  const torch::Tensor& invstd = saved[3];  // (C) float64
+  const torch::Tensor& relu_mask = saved[4];  // (N,C,*) bool, or undefined without relu
+  const auto switches = Switches::unpacked(ctx->saved_data["switches"].toInt());
+  const bool use_batch_stats = switches.use_batch_stats;
+  const KernelSet& k = kernel_set(switches.kernels);
   const bool was_synced = ctx->saved_data.count("sync_group") > 0;
   const parallel::Group* synced = was_synced ? group_of_token(ctx->saved_data["sync_group"].toInt()) : nullptr;
-  const int64_t count = was_synced ? ctx->saved_data["count"].toInt() : x3.size(0) * x3.size(2);  // M
-  const bool channels_last = ctx->saved_data["channels_last"].toBool();
-  auto dy3 = as_ncs(grad_outputs[0], channels_last);  // (N,C,S), laid out as x3
-  const auto relu_mask =  // (N,C,S) bool, or undefined without relu
-      ctx->saved_data.count("relu_mask") ? ctx->saved_data["relu_mask"].toTensor() : torch::Tensor();
+  const int64_t count = was_synced ? ctx->saved_data["count"].toInt() : NcsShape(x3).count();  // M
+  const bool channels_last = switches.channels_last;
+  auto dy3 = as_ncs(grad_outputs[0], channels_last);  // (N,C,*), laid out as x3
 
-  const bool relu_input = ctx->saved_data["relu_input"].toBool();
+  const bool relu_input = switches.relu_input;
   const bool need_dx = ctx->needs_input_grad(0);
-  const bool need_dweight = ctx->saved_data["affine"].toBool() && ctx->needs_input_grad(1);
+  const bool need_dweight = switches.affine && ctx->needs_input_grad(1);
   const bool renormalised = ctx->saved_data.count("renorm_r") > 0;
   const bool need_dbias = ctx->needs_input_grad(2);
   torch::Tensor dx, dweight, dbias;
@@ -168,7 +178,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
     // The gradient reaching BN: zero where the ReLU after it blocked.
     if (relu_mask.defined()) dy3 = dy3.masked_fill(relu_mask.logical_not(), 0);
     // BN's input: max(0, x) with a ReLU before BN.
-    const auto bn_in = ctx->saved_data["relu_input_in_kernels"].toBool() ? torch::relu(x3) : x3;
+    const auto bn_in = switches.relu_input_in_kernels ? torch::relu(x3) : x3;
     if (need_sums) std::tie(sum_dy, sum_dy_xhat) = k.grad_sums(dy3, bn_in, mean, invstd);
     if (need_dx && use_batch_stats) {
       const auto [batch_sum_dy, batch_sum_dy_xhat] =

@@ -20,23 +20,24 @@ inline torch::Tensor empty_as_absent(const torch::Tensor& t) { return t.numel() 
 // for the view itself.
 inline torch::Tensor affine_or_absent(const torch::Tensor& t) { return t.numel() ? t.contiguous() : torch::Tensor(); }
 
-// The layout the kernels read: (N, C, S) contiguous. A channels-last 4D
-// tensor (N,H,W,C in memory) already is one: the (N*H*W, C, 1) matrix of its
-// pixels, a view with no copy, on which the S == 1 loops run across channels.
-// Anything else is made contiguous (N, C, S): a view when it already is.
+// The layout the kernels read: contiguous (N, C, *), taken as (N, C, S)
+// (kernels.h, NcsShape). A channels-last 4D tensor (N,H,W,C in memory)
+// already is one: the (N*H*W, C, 1) matrix of its pixels, a view with no
+// copy, on which the S == 1 loops run across channels. Anything else is made
+// contiguous, and is itself when it already is (no view: see NcsShape).
 inline bool is_channels_last(const torch::Tensor& x) {
   return x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
 inline torch::Tensor as_ncs(const torch::Tensor& x, bool channels_last) {
   if (channels_last)
     return x.contiguous(at::MemoryFormat::ChannelsLast).permute({0, 2, 3, 1}).reshape({-1, x.size(1), 1});
-  return x.contiguous().view({x.size(0), x.size(1), -1});
+  return x.contiguous();
 }
 // The inverse: a tensor in the kernels' layout back in `sizes`, channels-last
 // when the input was (as native BatchNorm keeps the memory format).
 inline torch::Tensor from_ncs(const torch::Tensor& t3, at::IntArrayRef sizes, bool channels_last) {
   if (channels_last) return t3.view({sizes[0], sizes[2], sizes[3], sizes[1]}).permute({0, 3, 1, 2});
-  return t3.view(sizes);
+  return t3.sizes() == sizes ? t3 : t3.view(sizes);
 }
 
 // What a normalisation answers an empty batch (N = 0 or a zero spatial size)

@@ -16,10 +16,7 @@
 namespace bnlab::bn::fused {
 namespace {
 
-struct Shape {
-  int64_t N, C, S;
-  explicit Shape(const torch::Tensor& x) : N(x.size(0)), C(x.size(1)), S(x.size(2)) {}
-};
+using Shape = NcsShape;
 
 // Channels are independent: split them across threads, each chunk large
 // enough (~64k values) that dispatching it pays off; small layers stay serial.
@@ -103,7 +100,7 @@ uint8_t* mask_bytes(const torch::Tensor& mask) {
 }
 
 void check_contiguous(const torch::Tensor& t) {
-  TORCH_CHECK(t.is_contiguous() && t.dim() == 3, "fused BatchNorm kernels take contiguous (N,C,S) tensors, got ",
+  TORCH_CHECK(t.is_contiguous() && t.dim() >= 2, "fused BatchNorm kernels take contiguous (N,C,*) tensors, got ",
               t.sizes(), t.is_contiguous() ? "" : " (non-contiguous)");
 }
 

@@ -8,12 +8,7 @@
 namespace bnlab::bn::reference {
 namespace {
 
-// (N, C, S) of a contiguous activation tensor.
-struct Layout {
-  int64_t N, C, S;
-  explicit Layout(const torch::Tensor& x) : N(x.size(0)), C(x.size(1)), S(x.size(2)) {}
-  int64_t count() const { return N * S; }  // M, values per channel
-};
+using Layout = NcsShape;  // (N, C, S) of a contiguous activation tensor
 
 // Calls visit(i) for the flat index i of every value of channel c.
 template <typename Visit>

@@ -7,7 +7,8 @@ namespace {
 
 // This rank's [n_r, mean_r (C), M2_r (C)], float64: what gets gathered.
 torch::Tensor local_moments(const KernelSet& k, const torch::Tensor& x3) {
-  const int64_t C = x3.size(1), n = x3.size(0) * x3.size(2);
+  const NcsShape shape(x3);
+  const int64_t C = shape.C, n = shape.count();
   auto packed = torch::zeros({2 * C + 1}, torch::kFloat64);
   double* out = packed.data_ptr<double>();
   out[0] = double(n);
