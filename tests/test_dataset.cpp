@@ -36,7 +36,9 @@ TEST_CASE("make_split keeps the pixels as bytes and gives float images in [0,1]"
   CHECK(split.images().max().item<float>() == 1.0f);
   CHECK(split.images()[0][0][0][2].item<float>() == 51.0f / 255.0f);  // pixel / 255 in float, as before
   CHECK(torch::equal(split.images(1, 2), split.images().slice(0, 1, 2)));
-  CHECK(torch::equal(split.images_at(torch::tensor({1, 0})), split.images().flip(0)));
+  CHECK(torch::equal(split.images_at(torch::tensor({1, 0}), pixel_values(split.scale)), split.images().flip(0)));
+  CHECK_THROWS_WITH(split.images_at(torch::tensor({2}), pixel_values(split.scale)),
+                    Catch::Contains("index 2 out of range for 2 rows"));
   CHECK(split.labels.scalar_type() == torch::kInt64);
 }
 
@@ -83,6 +85,11 @@ TEST_CASE("standardize uses the training split's statistics for both splits", "[
   // float32 images of O(1): a few ulps.
   CHECK_THAT(dataset.train.images(), bnlab::test::AllClose((train_before - mean) / std, 1e-6, 1e-6));
   CHECK_THAT(dataset.test.images(), bnlab::test::AllClose((test_before - mean) / std, 1e-6, 1e-6));
+  // Batches gather through a table of the 256 byte values, made by the same
+  // tensor operations: bit for bit the images above.
+  const auto order = epoch_order(512, 0, 0);
+  CHECK(torch::equal(Batches(dataset.train, order, 64)[1].images,
+                     dataset.train.images().index_select(0, order.slice(0, 64, 128))));
   // What `bnlab data info` reports follows the scaling.
   const auto described = describe_split(dataset.train, 10);
   CHECK_THAT(described.pixel_mean, Catch::Matchers::WithinAbs(0.0, 1e-12));

@@ -176,3 +176,26 @@ TEST_CASE("learning-rate schedules", "[train]") {
   CHECK_THAT(train::learning_rate_for_epoch(config, 0), WithinAbs(0.1, 1e-15));
   CHECK_THAT(train::learning_rate_for_epoch(config, 5), WithinAbs(0.05, 1e-15));
 }
+
+TEST_CASE("count_correct counts as argmax(1).eq(labels).sum() does", "[train]") {
+  const auto dtype = GENERATE(torch::kFloat32, torch::kFloat64);
+  CAPTURE(dtype);
+  torch::manual_seed(3);
+  // Integer-valued scores in a small range make ties common; rows with a NaN
+  // (where argmax takes the first NaN) and with infinities join them.
+  auto logits = torch::randint(-2, 3, {400, 10}).to(dtype);
+  logits[5][3] = std::nan("");
+  logits[6][0] = std::nan("");
+  logits[6][7] = std::nan("");
+  logits[7][9] = std::numeric_limits<double>::infinity();
+  logits[8].fill_(-std::numeric_limits<double>::infinity());
+  const auto labels = torch::randint(0, 10, {400}, torch::kInt64);
+  const auto argmax = logits.argmax(1);
+  for (int64_t row : {5, 6, 7, 8}) labels[row] = argmax[row];  // those rows count only if their argmax agrees
+  const int64_t expected = argmax.eq(labels).sum().item<int64_t>();
+  CHECK(train::count_correct(logits, labels) == expected);
+  // The oracle can fail: a count that ignored ties (the last maximum instead
+  // of the first) would differ on these scores.
+  CHECK(logits.flip(1).argmax(1).eq(9 - labels).sum().item<int64_t>() != expected);
+  CHECK(train::count_correct(logits.slice(0, 0, 0), labels.slice(0, 0, 0)) == 0);
+}

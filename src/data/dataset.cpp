@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <stdexcept>
@@ -84,8 +85,51 @@ PixelScale pixel_moments(const torch::Tensor& pixels) {
 
 torch::Tensor Split::images(int64_t begin, int64_t end) const { return to_images(pixels.slice(0, begin, end), scale); }
 
-torch::Tensor Split::images_at(const torch::Tensor& indices) const {
-  return to_images(pixels.index_select(0, indices), scale);
+PixelValues pixel_values(const PixelScale& scale) {
+  const auto every_byte = torch::arange(256, torch::kInt32).to(torch::kUInt8);
+  const auto images = to_images(every_byte, scale);
+  PixelValues values;
+  std::copy_n(images.data_ptr<float>(), values.size(), values.begin());
+  return values;
+}
+
+namespace {
+// The rows of `table` (N, ...) at `indices` (int64), each value mapped by
+// value_of: index_select and the conversion in one pass.
+template <typename To, typename From, typename ValueOf>
+torch::Tensor gather_rows(const torch::Tensor& table, const torch::Tensor& indices, torch::ScalarType type,
+                          ValueOf&& value_of) {
+  const auto rows = indices.contiguous();
+  TORCH_CHECK(rows.dim() == 1 && rows.scalar_type() == torch::kInt64, "gather_rows: expected int64 indices (B), got ",
+              rows.sizes(), " ", rows.scalar_type());
+  TORCH_CHECK(table.is_contiguous(), "gather_rows: the table must be contiguous");
+  auto sizes = table.sizes().vec();
+  sizes[0] = rows.numel();
+  auto out = torch::empty(sizes, table.options().dtype(type));
+  const int64_t N = table.size(0), row_size = table.numel() / std::max<int64_t>(N, 1);
+  const From* from = table.data_ptr<From>();
+  To* to = out.data_ptr<To>();
+  const int64_t* index = rows.data_ptr<int64_t>();
+  const int64_t B = rows.numel();
+  for (int64_t b = 0; b < B; ++b)
+    TORCH_CHECK(0 <= index[b] && index[b] < N, "gather_rows: index ", index[b], " out of range for ", N, " rows");
+  // Rows sit at random places in a table larger than the caches: the next
+  // row's lines are requested while this one converts.
+  constexpr int64_t kLine = 64;
+  for (int64_t b = 0; b < B; ++b, to += row_size) {
+    if (b + 1 < B) {
+      const char* next = reinterpret_cast<const char*>(from + index[b + 1] * row_size);
+      for (int64_t byte = 0; byte < row_size * int64_t(sizeof(From)); byte += kLine) __builtin_prefetch(next + byte);
+    }
+    const From* row = from + index[b] * row_size;
+    for (int64_t i = 0; i < row_size; ++i) to[i] = value_of(row[i]);
+  }
+  return out;
+}
+}  // namespace
+
+torch::Tensor Split::images_at(const torch::Tensor& indices, const PixelValues& values) const {
+  return gather_rows<float, uint8_t>(pixels, indices, torch::kFloat32, [&](uint8_t byte) { return values[byte]; });
 }
 
 void Split::keep_first(int64_t count) {
@@ -116,7 +160,7 @@ torch::Tensor epoch_order(int64_t split_size, uint64_t seed, int64_t epoch) {
 }
 
 Batches::Batches(const Split& split, torch::Tensor order, int64_t batch_size)
-    : split_(split), order_(std::move(order)), batch_size_(batch_size) {
+    : split_(split), values_(pixel_values(split.scale)), order_(std::move(order)), batch_size_(batch_size) {
   TORCH_CHECK(batch_size > 0, "batch size must be positive, got ", batch_size);
   count_ = (order_.numel() + batch_size - 1) / batch_size;
 }
@@ -129,7 +173,8 @@ Batch Batches::rows(int64_t index, int64_t first, int64_t last) const {
   TORCH_CHECK(0 <= first && first <= last && last <= rows(index), "Batches: rows ", first, "..", last,
               " outside batch ", index, " of ", rows(index), " rows");
   auto indices = order_.slice(0, index * batch_size_ + first, index * batch_size_ + last);
-  return {split_.images_at(indices), split_.labels.index_select(0, indices)};
+  return {split_.images_at(indices, values_),
+          gather_rows<int64_t, int64_t>(split_.labels, indices, torch::kInt64, [](int64_t label) { return label; })};
 }
 
 Batch Batches::operator[](int64_t index) const { return rows(index, 0, rows(index)); }

@@ -16,9 +16,9 @@ namespace {
 using torch::optim::AdamOptions;
 using torch::optim::AdamParamState;
 
-AdamParamState& state_of(torch::optim::Optimizer& optimizer, const torch::Tensor& p, bool amsgrad) {
+AdamParamState& state_of(torch::optim::Optimizer& optimizer, const torch::Tensor& p, const std::string& key,
+                         bool amsgrad) {
   auto& states = optimizer.state();
-  const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
   auto found = states.find(key);
   if (found == states.end()) {
     auto fresh = std::make_unique<AdamParamState>();
@@ -55,6 +55,13 @@ void update_parameter(torch::Tensor& p, AdamParamState& state, const AdamOptions
 
 }  // namespace
 
+const std::string& FusedAdam::state_key(const torch::Tensor& p) {
+  const auto* impl = p.unsafeGetTensorImpl();
+  auto found = state_keys_.find(impl);
+  if (found == state_keys_.end()) found = state_keys_.emplace(impl, c10::guts::to_string(impl)).first;
+  return found->second;
+}
+
 torch::Tensor FusedAdam::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
   torch::Tensor loss;
@@ -66,7 +73,7 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
     const auto& options = static_cast<const AdamOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      update_parameter(p, state_of(*this, p, options.amsgrad()), options);
+      update_parameter(p, state_of(*this, p, state_key(p), options.amsgrad()), options);
     }
   }
   return loss;

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <ATen/Dispatch.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,7 +21,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 // A non-finite loss poisons the running sum, so checking the sum every few
-// steps (one host read) finds a divergence without reading every loss.
+// steps finds a divergence; in a job the check is a collective (the ranks
+// agree to stop together), too dear for every step.
 constexpr int64_t kDivergenceCheckInterval = 25;
 
 // The last batch of an epoch is the remainder; it is used when every rank's
@@ -59,26 +61,55 @@ std::vector<double> per_rank(double value, const parallel::Group& group) {
 
 }  // namespace
 
+namespace {
+// The value of a one-element float tensor, read in place (Tensor::item
+// dispatches an operator, ~1 us).
+double scalar_value(const torch::Tensor& t) {
+  if (t.scalar_type() == torch::kFloat32) return *t.data_ptr<float>();
+  if (t.scalar_type() == torch::kFloat64) return *t.data_ptr<double>();
+  return t.item<double>();
+}
+}  // namespace
+
+int64_t count_correct(const torch::Tensor& logits, const torch::Tensor& labels) {
+  TORCH_CHECK(logits.dim() == 2 && labels.dim() == 1 && labels.size(0) == logits.size(0) &&
+                  labels.scalar_type() == torch::kInt64,
+              "count_correct: expected logits (N, K) and int64 labels (N), got ", logits.sizes(), " and ",
+              labels.sizes(), " ", labels.scalar_type());
+  const auto scores = logits.contiguous();
+  const auto targets = labels.contiguous();
+  const int64_t N = scores.size(0), K = scores.size(1);
+  const int64_t* target = targets.data_ptr<int64_t>();
+  int64_t correct = 0;
+  AT_DISPATCH_FLOATING_TYPES(scores.scalar_type(), "bnlab_count_correct", [&] {
+    const scalar_t* row = scores.data_ptr<scalar_t>();
+    for (int64_t n = 0; n < N; ++n, row += K) {
+      int64_t best = 0;
+      for (int64_t k = 1; k < K && !std::isnan(row[best]); ++k)
+        if (std::isnan(row[k]) || row[k] > row[best]) best = k;
+      correct += K > 0 && best == target[n];
+    }
+  });
+  return correct;
+}
+
 void RunningMetrics::add(const torch::Tensor& batch_loss_sum, const torch::Tensor& logits,
                          const torch::Tensor& labels) {
-  loss_sum.add_(batch_loss_sum.detach());  // float into the float64 sum, in place
-  correct.add_(logits.detach().argmax(1).eq(labels).sum());
+  loss_sum += scalar_value(batch_loss_sum);
+  correct += count_correct(logits.detach(), labels);
   samples += labels.size(0);
 }
 
-double RunningMetrics::loss() const { return samples ? loss_sum.item<double>() / samples : 0.0; }
-double RunningMetrics::accuracy() const { return samples ? double(correct.item<int64_t>()) / samples : 0.0; }
+double RunningMetrics::loss() const { return samples ? loss_sum / samples : 0.0; }
+double RunningMetrics::accuracy() const { return samples ? double(correct) / samples : 0.0; }
 
 RunningMetrics RunningMetrics::over_ranks(const parallel::Group& group) const {
   if (group.size() == 1) return *this;
   // One collective: loss sum, correct count and samples, exact in float64.
-  auto sums = torch::stack({loss_sum, correct.to(torch::kFloat64), torch::tensor(double(samples), torch::kFloat64)});
+  auto sums = torch::tensor({loss_sum, double(correct), double(samples)}, torch::kFloat64);
   group.all_reduce_sum(sums);
-  RunningMetrics all;
-  all.loss_sum.fill_(sums[0].item<double>());
-  all.correct.fill_(int64_t(sums[1].item<double>()));
-  all.samples = int64_t(sums[2].item<double>());
-  return all;
+  const double* summed = sums.data_ptr<double>();
+  return {summed[0], int64_t(summed[1]), int64_t(summed[2])};
 }
 
 void train_step(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, const data::Batch& batch,
@@ -109,21 +140,18 @@ Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, cons
   const bool was_training = model->is_training();
   model->eval();
   const parallel::Shard shard = parallel::shard_of(split.size(), group.rank(), group.size());
-  auto loss_sum = torch::zeros({}, torch::kFloat64);
-  auto correct = torch::zeros({}, torch::kInt64);
+  RunningMetrics sums;
   for (int64_t begin = shard.begin; begin < shard.end; begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, shard.end);
-    auto images = split.images(begin, end);
     auto labels = split.labels.slice(0, begin, end);
-    auto logits = model->forward(images);
-    loss_sum.add_(torch::nn::functional::cross_entropy(
-        logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)));
-    correct.add_(logits.argmax(1).eq(labels).sum());
+    auto logits = model->forward(split.images(begin, end));
+    sums.add(torch::nn::functional::cross_entropy(
+                 logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)),
+             logits, labels);
   }
   model->train(was_training);
-  auto sums = torch::stack({loss_sum, correct.to(torch::kFloat64)});
-  group.all_reduce_sum(sums);
-  return {sums[0].item<double>() / split.size(), sums[1].item<double>() / split.size()};
+  const RunningMetrics all = sums.over_ranks(group);
+  return {all.loss(), all.accuracy()};
 }
 
 void set_training_mode(torch::nn::Sequential& model, bool freeze_bn_stats) {
