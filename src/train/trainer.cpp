@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "models/norm.h"
+#include "train/cross_entropy.h"
 #include "train/interrupt.h"
 #include "train/optimizer.h"
 
@@ -116,10 +117,10 @@ void train_step(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer
                 RunningMetrics& running, const DataParallelStep& data_parallel) {
   clear_gradients(optimizer);
   auto logits = model->forward(batch.images);
-  auto loss_sum = torch::nn::functional::cross_entropy(
-      logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  auto loss_sum = cross_entropy_sum(logits, batch.labels);
   const int64_t rows = data_parallel.global_batch_rows ? data_parallel.global_batch_rows : batch.labels.size(0);
-  loss_sum.div(double(rows)).backward();
+  // The gradient of the mean, loss_sum / rows, seeded directly (no division node).
+  torch::autograd::backward({loss_sum}, {torch::full({}, 1.0 / double(rows), loss_sum.options())});
   if (data_parallel.gradients) data_parallel.gradients->all_reduce();
   optimizer.step();
   running.add(loss_sum, logits, batch.labels);
@@ -145,9 +146,7 @@ Evaluation evaluate(torch::nn::Sequential& model, const data::Split& split, cons
     const int64_t end = std::min(begin + batch_size, shard.end);
     auto labels = split.labels.slice(0, begin, end);
     auto logits = model->forward(split.images(begin, end));
-    sums.add(torch::nn::functional::cross_entropy(
-                 logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)),
-             logits, labels);
+    sums.add(cross_entropy_sum(logits, labels), logits, labels);
   }
   model->train(was_training);
   const RunningMetrics all = sums.over_ranks(group);
