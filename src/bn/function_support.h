@@ -1,6 +1,6 @@
 #pragma once
 // The pieces of BatchNormFunction around its kernels: argument checks,
-// the empty-for-absent convention of Function::apply, the (N,C,S) view, and
+// the empty-for-absent convention of Function::apply, the kernels' layout, and
 // the per-channel finish of batch statistics.
 #include <torch/types.h>
 
