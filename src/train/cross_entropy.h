@@ -10,6 +10,8 @@
 //
 // Equal to torch::nn::functional::cross_entropy with reduction kSum to
 // rounding (the sums are taken in another order), forward and backward.
+// The Function trusts its arguments; call cross_entropy_sum(), which checks
+// them first (a label out of range would read outside the row).
 #include <torch/torch.h>
 
 namespace bnlab::train {
