@@ -94,18 +94,6 @@ PixelValues pixel_values(const PixelScale& scale) {
 }
 
 namespace {
-// Asks the CPU to fetch the rows of `table` (N, ...) at indices [0, count)
-// into its caches: rows sit at random places in a table larger than the
-// caches (MNIST's 47 MB), and the hardware cannot guess the next one.
-void prefetch_rows(const torch::Tensor& table, const int64_t* index, int64_t count) {
-  constexpr int64_t kLine = 64;
-  const auto* base = static_cast<const char*>(table.data_ptr());
-  const int64_t N = table.size(0), row_bytes = table.numel() / std::max<int64_t>(N, 1) * int64_t(table.element_size());
-  for (int64_t b = 0; b < count; ++b)
-    if (0 <= index[b] && index[b] < N)
-      for (int64_t byte = 0; byte < row_bytes; byte += kLine) __builtin_prefetch(base + index[b] * row_bytes + byte);
-}
-
 // The rows of `table` (N, ...) at `indices` (int64), each value mapped by
 // value_of: index_select and the conversion in one pass.
 template <typename To, typename From, typename ValueOf>
@@ -125,8 +113,15 @@ torch::Tensor gather_rows(const torch::Tensor& table, const torch::Tensor& indic
   const int64_t B = rows.numel();
   for (int64_t b = 0; b < B; ++b)
     TORCH_CHECK(0 <= index[b] && index[b] < N, "gather_rows: index ", index[b], " out of range for ", N, " rows");
+  // Rows sit at random places in a table larger than the caches (MNIST's
+  // 47 MB), where the hardware cannot guess the next one: its lines are
+  // requested while this row converts.
+  constexpr int64_t kLine = 64;
+  const int64_t row_bytes = row_size * int64_t(sizeof(From));
   for (int64_t b = 0; b < B; ++b, to += row_size) {
-    if (b + 1 < B) prefetch_rows(table, index + b + 1, 1);
+    if (b + 1 < B)
+      for (int64_t byte = 0; byte < row_bytes; byte += kLine)
+        __builtin_prefetch(reinterpret_cast<const char*>(from + index[b + 1] * row_size) + byte);
     const From* row = from + index[b] * row_size;
     for (int64_t i = 0; i < row_size; ++i) to[i] = value_of(row[i]);
   }
