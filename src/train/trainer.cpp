@@ -60,9 +60,6 @@ std::vector<double> per_rank(double value, const parallel::Group& group) {
   return std::vector<double>(gathered.data_ptr<double>(), gathered.data_ptr<double>() + gathered.numel());
 }
 
-}  // namespace
-
-namespace {
 // The value of a one-element float tensor, read in place (Tensor::item
 // dispatches an operator, ~1 us).
 double scalar_value(const torch::Tensor& t) {
@@ -70,6 +67,7 @@ double scalar_value(const torch::Tensor& t) {
   if (t.scalar_type() == torch::kFloat64) return *t.data_ptr<double>();
   return t.item<double>();
 }
+
 }  // namespace
 
 int64_t count_correct(const torch::Tensor& logits, const torch::Tensor& labels) {
