@@ -170,7 +170,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   // dbeta = sum dy, dgamma = sum dy*xhat (this rank's); the batch-statistics
   // dx needs both too (over all ranks when synced).
   const bool need_sums = need_dweight || need_dbias || (need_dx && use_batch_stats);
-  torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64
+  torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64, or x's dtype from the whole-layer kernels
   if (need_dx && use_batch_stats && !synced && k.backward_with_batch_stats) {
     std::tie(dx, sum_dy, sum_dy_xhat) =
         k.backward_with_batch_stats(dy3, x3, mean, invstd, weight, relu_mask, relu_input);
@@ -194,8 +194,8 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
     dweight = renormalised_dweight({ctx->saved_data["renorm_r"].toTensor(), ctx->saved_data["renorm_d"].toTensor()},
                                    sum_dy, sum_dy_xhat, x3.scalar_type());
   else if (need_dweight)
-    dweight = per_channel_copy(sum_dy_xhat, x3.scalar_type());
-  if (need_dbias) dbias = per_channel_copy(sum_dy, x3.scalar_type());
+    dweight = in_dtype(sum_dy_xhat, x3.scalar_type());
+  if (need_dbias) dbias = in_dtype(sum_dy, x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,
   // running_var, use_batch_stats, momentum, eps, kernels, relu, relu_input, sync_group, renorm.
   return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};

@@ -43,6 +43,10 @@ torch::Tensor per_channel_copy(const torch::Tensor& t, torch::ScalarType type) {
   return out;
 }
 
+torch::Tensor in_dtype(const torch::Tensor& t, torch::ScalarType type) {
+  return t.scalar_type() == type ? t : per_channel_copy(t, type);
+}
+
 namespace {
 void check_per_channel(const torch::Tensor& t, const char* name, const torch::Tensor& x) {
   if (!t.defined()) return;

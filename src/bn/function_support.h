@@ -66,6 +66,10 @@ void finish_batch_statistics(const torch::Tensor& batch_mean, torch::Tensor& var
 // allocation, and a small layer's forward+backward takes ~20 us in all.
 torch::Tensor per_channel_copy(const torch::Tensor& t, torch::ScalarType type);
 
+// t itself when it is of dtype `type` already (no copy: for a fresh result
+// that nothing else holds), else per_channel_copy(t, type).
+torch::Tensor in_dtype(const torch::Tensor& t, torch::ScalarType type);
+
 // PyTorch's checks (rank, dtypes, device, per-channel shapes, running
 // statistics present when used, more than one value per channel with batch
 // statistics: an empty input passes, as in native), with the values seen in

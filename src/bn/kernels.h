@@ -64,9 +64,10 @@ struct KernelSet {
   //   normalised with invstd = 1 / sqrt(var + eps); mean and var of max(0, x)
   //   with relu_input;
   //   backward_with_batch_stats(dy, x, mean, invstd, gamma, relu_mask,
-  //   relu_input) -> (dx, sum_dy, sum_dy_xhat), dy masked first when
-  //   relu_mask is defined; with relu_input dx is the gradient reaching x
-  //   (0 where x <= 0) and the sums are at max(0, x).
+  //   relu_input) -> (dx, sum_dy, sum_dy_xhat), the sums in x's dtype (they
+  //   are dbeta and dgamma), dy masked first when relu_mask is defined; with
+  //   relu_input dx is the gradient reaching x (0 where x <= 0) and the sums
+  //   are at max(0, x).
   BatchStatsForward (*forward_batch_stats)(const torch::Tensor& x, const torch::Tensor& gamma,
                                            const torch::Tensor& beta, double eps, bool relu, bool relu_input);
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*backward_with_batch_stats)(

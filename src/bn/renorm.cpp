@@ -127,7 +127,9 @@ torch::Tensor renormalised_dweight(const RenormCorrection& correction, const tor
   const int64_t C = correction.r.numel();
   auto dweight = torch::empty({C}, correction.r.options().dtype(dtype));
   const double *r = correction.r.data_ptr<double>(), *d = correction.d.data_ptr<double>();
-  const double *s = sum_dy.data_ptr<double>(), *sx = sum_dy_xhat.data_ptr<double>();
+  // The sums come in float64, or in x's dtype from the whole-layer kernels.
+  const auto sum_dy_d = sum_dy.to(torch::kFloat64), sum_dy_xhat_d = sum_dy_xhat.to(torch::kFloat64);
+  const double *s = sum_dy_d.data_ptr<double>(), *sx = sum_dy_xhat_d.data_ptr<double>();
   AT_DISPATCH_FLOATING_TYPES(dtype, "bnlab_renorm_dweight", [&] {
     scalar_t* out = dweight.data_ptr<scalar_t>();
     for (int64_t c = 0; c < C; ++c) out[c] = scalar_t(r[c] * sx[c] + d[c] * s[c]);  // d(gamma*(xhat*r+d))/dgamma

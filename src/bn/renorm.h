@@ -92,7 +92,7 @@ std::pair<torch::Tensor, torch::Tensor> renormalised_affine(const RenormCorrecti
                                                             const torch::Tensor& weight, const torch::Tensor& bias,
                                                             torch::ScalarType dtype);
 
-// dgamma = r * sum(dy * xhat) + d * sum(dy), (C) in `dtype`.
+// dgamma = r * sum(dy * xhat) + d * sum(dy), (C) in `dtype`; the sums (C) in any floating dtype.
 torch::Tensor renormalised_dweight(const RenormCorrection& correction, const torch::Tensor& sum_dy,
                                    const torch::Tensor& sum_dy_xhat, torch::ScalarType dtype);
 
