@@ -1,16 +1,18 @@
 // The 2x2 max-pooling loops, compiled once per instruction set
 // (max_pool_kernels_avx2.cpp, max_pool_kernels_portable.cpp define BNLAB_ISA
 // first); free of LibTorch for the reason given in bn/fused_kernels_impl.h.
+#include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
+#include "models/max_pool_kernels_by_hand.h"
 #include "models/max_pool_kernels_isa.h"
 
 namespace bnlab::models::max_pool_kernels::BNLAB_ISA {
 
 // Rows are short (13 outputs on 26x26 images), so a plain vector loop would
-// spend half its time in its scalar remainder. Each row is done in chunks of
-// one vector of outputs, the last one through a zero-padded copy, so every
-// output goes through the vector code.
+// spend half its time in its scalar remainder. Each row goes through the
+// vector code in chunks of outputs (over_row below).
 #if defined(__AVX512F__)
 constexpr int64_t kVectorBytes = 64;
 #else
@@ -18,6 +20,38 @@ constexpr int64_t kVectorBytes = 32;  // AVX2's; the portable copy keeps its chu
 #endif
 template <typename T>
 constexpr int64_t kChunk = kVectorBytes / sizeof(T);  // outputs per vector
+
+// body(first, m) over outputs [0, count) of one row, m a compile-time chunk
+// size: whole chunks of kM, then the rest as one more chunk ending at count,
+// overlapping the one before (both compute the same outputs from the same
+// inputs, so writing them twice is harmless). Needs count >= kM.
+template <int64_t kM, typename Body>
+inline void chunks_of(int64_t count, Body&& body) {
+  int64_t first = 0;
+  for (; first + kM <= count; first += kM) body(first, std::integral_constant<int64_t, kM>{});
+  if (first < count) body(count - kM, std::integral_constant<int64_t, kM>{});
+}
+
+// Chunks of one vector of outputs (kChunk), or for rows shorter than that
+// the largest power of two that fits, twice. Not a zero-padded copy of the
+// tail: its narrow stores followed by a wide load defeat store forwarding
+// (with 13-output rows in the AVX-512 copy, no whole chunk at all, one load
+// from the pad took 28% of pool_plane). float rows in the AVX2 and AVX-512
+// copies go through max_pool_kernels_by_hand.h instead.
+template <typename T, typename Body>
+inline void over_row(int64_t count, Body&& body) {
+  constexpr int64_t kN = kChunk<T>;
+  if (count >= kN)
+    chunks_of<kN>(count, body);
+  else if (kN > 8 && count >= 8)
+    chunks_of<8>(count, body);
+  else if (count >= 4)
+    chunks_of<4>(count, body);
+  else if (count >= 2)
+    chunks_of<2>(count, body);
+  else
+    chunks_of<1>(count, body);
+}
 
 // count outputs of one row pair: out = max over each 2x2 window, winner = the
 // window position of the value taken (0 top-left, 1 top-right, 2 bottom-left,
@@ -64,26 +98,21 @@ inline void unpool_windows(const T* dy, const uint8_t* winner, T* top, T* bottom
 // One plane: y (OH,OW) and winner (OH,OW) from x (H,W).
 template <typename T>
 void pool_plane(const T* x, T* y, uint8_t* winner, int64_t W, int64_t OH, int64_t OW) {
-  constexpr int64_t kN = kChunk<T>;
-  const int64_t whole = OW - OW % kN, rest = OW - whole;
   for (int64_t oh = 0; oh < OH; ++oh) {
     const T* top = x + 2 * oh * W;
     const T* bottom = top + W;
     T* out = y + oh * OW;
     uint8_t* out_winner = winner + oh * OW;
-    for (int64_t ow = 0; ow < whole; ow += kN) pool_windows(top + 2 * ow, bottom + 2 * ow, out + ow, out_winner + ow, kN);
-    if (rest == 0) continue;
-    T top_pad[2 * kN] = {}, bottom_pad[2 * kN] = {}, out_pad[kN];
-    uint8_t winner_pad[kN];
-    for (int64_t i = 0; i < 2 * rest; ++i) {
-      top_pad[i] = top[2 * whole + i];
-      bottom_pad[i] = bottom[2 * whole + i];
+#if BNLAB_POOL_BY_HAND
+    if constexpr (std::is_same_v<T, float>) {
+      for (int64_t ow = 0; ow < OW; ow += by_hand::kWindows)
+        by_hand::pool(top + 2 * ow, bottom + 2 * ow, out + ow, out_winner + ow, std::min(by_hand::kWindows, OW - ow));
+      continue;
     }
-    pool_windows(top_pad, bottom_pad, out_pad, winner_pad, kN);
-    for (int64_t i = 0; i < rest; ++i) {
-      out[whole + i] = out_pad[i];
-      out_winner[whole + i] = winner_pad[i];
-    }
+#endif
+    over_row<T>(OW, [&](int64_t ow, auto m) {
+      pool_windows(top + 2 * ow, bottom + 2 * ow, out + ow, out_winner + ow, int64_t(m));
+    });
   }
 }
 
@@ -91,27 +120,19 @@ void pool_plane(const T* x, T* y, uint8_t* winner, int64_t W, int64_t OH, int64_
 // row/column an odd H/W leaves out of every window.
 template <typename T>
 void unpool_plane(const T* dy, const uint8_t* winner, T* dx, int64_t H, int64_t W, int64_t OH, int64_t OW) {
-  constexpr int64_t kN = kChunk<T>;
-  const int64_t whole = OW - OW % kN, rest = OW - whole;
   for (int64_t oh = 0; oh < OH; ++oh) {
     T* top = dx + 2 * oh * W;
     T* bottom = top + W;
     const T* g = dy + oh * OW;
     const uint8_t* at = winner + oh * OW;
-    for (int64_t ow = 0; ow < whole; ow += kN) unpool_windows(g + ow, at + ow, top + 2 * ow, bottom + 2 * ow, kN);
-    if (rest > 0) {
-      T g_pad[kN] = {}, top_pad[2 * kN], bottom_pad[2 * kN];
-      uint8_t at_pad[kN] = {};
-      for (int64_t i = 0; i < rest; ++i) {
-        g_pad[i] = g[whole + i];
-        at_pad[i] = at[whole + i];
-      }
-      unpool_windows(g_pad, at_pad, top_pad, bottom_pad, kN);
-      for (int64_t i = 0; i < 2 * rest; ++i) {
-        top[2 * whole + i] = top_pad[i];
-        bottom[2 * whole + i] = bottom_pad[i];
-      }
-    }
+#if BNLAB_POOL_BY_HAND
+    if constexpr (std::is_same_v<T, float>) {
+      for (int64_t ow = 0; ow < OW; ow += by_hand::kWindows)
+        by_hand::unpool(g + ow, at + ow, top + 2 * ow, bottom + 2 * ow, std::min(by_hand::kWindows, OW - ow));
+    } else
+#endif
+      over_row<T>(
+          OW, [&](int64_t ow, auto m) { unpool_windows(g + ow, at + ow, top + 2 * ow, bottom + 2 * ow, int64_t(m)); });
     if (W % 2) top[W - 1] = bottom[W - 1] = T(0);
   }
   if (H % 2)
