@@ -3,8 +3,9 @@
 // with its own autograd Function.
 //
 // Why not torch::nn::MaxPool2d(2): LibTorch 1.13's NCHW max_pool2d kernel
-// took 2.9 ms forward on the keras-cnn batch at batch 32 ((32,32,26,26), 1
-// thread), half of the whole training step; these loops take ~0.2 ms.
+// takes 2.9-3.8 ms forward on the keras-cnn batch at batch 32 ((32,32,26,26),
+// 1 thread), about the whole training step without it; these loops take
+// 0.14 ms (Intel Xeon family 6 model 207, AVX-512 copy; docs/training.md).
 //
 // Same results as torch::nn::MaxPool2d(2), bit for bit: each output is the
 // first maximum of its window in row-major order, a NaN in the window wins

@@ -9,7 +9,7 @@
 // blends, ~7 cycles an output. max_pool_2x2 forward / backward on
 // (128,32,26,26), 1 thread, Intel Xeon family 6 model 207 (medians of 300
 // calls): AVX-512 copy 2.06 / 2.01 ms compiled, 0.51 / 0.72 by hand; AVX2
-// copy (forced) 2.52 / 2.66 compiled, 0.80 / 0.66 by hand.
+// copy (forced) 2.52 / 2.66 compiled, 0.80 / 0.66 by hand (docs/training.md).
 //
 // One call does n <= kWindows windows of a row pair: the 2n values of each
 // input row are loaded as vectors and split into even and odd columns (a,
