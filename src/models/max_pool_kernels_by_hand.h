@@ -99,7 +99,7 @@ inline __m256 columns(__m256 low, __m256 high, bool odd) {
 
 // out[0, n), winner[0, n) from top[0, 2n) and bottom[0, 2n).
 inline void pool(const float* top, const float* bottom, float* out, uint8_t* winner, int64_t n) {
-  const bool whole = n == kWindows;  // plain loads and stores: AMD's Zen cores take masked ones slowly
+  const bool whole = n == kWindows;  // plain loads and stores (see by_hand_chunks on masked ones)
   const __m256i low = first_lanes(std::min<int64_t>(2 * n, 8)), high = first_lanes(std::max<int64_t>(2 * n - 8, 0));
   const __m256 top_low = whole ? _mm256_loadu_ps(top) : _mm256_maskload_ps(top, low);
   const __m256 top_high = whole ? _mm256_loadu_ps(top + 8) : _mm256_maskload_ps(top + 8, high);

@@ -53,6 +53,21 @@ inline void over_row(int64_t count, Body&& body) {
     chunks_of<1>(count, body);
 }
 
+#if BNLAB_POOL_BY_HAND
+// body(first, n) over outputs [0, count) of one row in calls of n <=
+// by_hand::kWindows: whole vectors, the last one moved back to end at count
+// (overlapping the one before, as in chunks_of), so that only rows shorter
+// than a vector take masked loads and stores: AVX2's masked stores are
+// microcoded on AMD's Zen cores (published instruction tables; not measured
+// here, where this made no difference on the Intel Xeon).
+template <typename Body>
+inline void by_hand_chunks(int64_t count, Body&& body) {
+  constexpr int64_t kN = by_hand::kWindows;
+  if (count < kN) return body(0, count);
+  for (int64_t first = 0; first < count; first += kN) body(std::min(first, count - kN), kN);
+}
+#endif
+
 // count outputs of one row pair: out = max over each 2x2 window, winner = the
 // window position of the value taken (0 top-left, 1 top-right, 2 bottom-left,
 // 3 bottom-right). A candidate replaces the best so far when larger or NaN,
@@ -105,8 +120,9 @@ void pool_plane(const T* x, T* y, uint8_t* winner, int64_t W, int64_t OH, int64_
     uint8_t* out_winner = winner + oh * OW;
 #if BNLAB_POOL_BY_HAND
     if constexpr (std::is_same_v<T, float>) {
-      for (int64_t ow = 0; ow < OW; ow += by_hand::kWindows)
-        by_hand::pool(top + 2 * ow, bottom + 2 * ow, out + ow, out_winner + ow, std::min(by_hand::kWindows, OW - ow));
+      by_hand_chunks(OW, [&](int64_t ow, int64_t n) {
+        by_hand::pool(top + 2 * ow, bottom + 2 * ow, out + ow, out_winner + ow, n);
+      });
       continue;
     }
 #endif
@@ -127,8 +143,8 @@ void unpool_plane(const T* dy, const uint8_t* winner, T* dx, int64_t H, int64_t 
     const uint8_t* at = winner + oh * OW;
 #if BNLAB_POOL_BY_HAND
     if constexpr (std::is_same_v<T, float>) {
-      for (int64_t ow = 0; ow < OW; ow += by_hand::kWindows)
-        by_hand::unpool(g + ow, at + ow, top + 2 * ow, bottom + 2 * ow, std::min(by_hand::kWindows, OW - ow));
+      by_hand_chunks(
+          OW, [&](int64_t ow, int64_t n) { by_hand::unpool(g + ow, at + ow, top + 2 * ow, bottom + 2 * ow, n); });
     } else
 #endif
       over_row<T>(
