@@ -110,26 +110,42 @@ inline void unpool_windows(const T* dy, const uint8_t* winner, T* top, T* bottom
   }
 }
 
+// One row pair's count windows: float rows through the by-hand vectors in
+// the copies that have them, every other row through pool_windows in
+// over_row's chunks.
+template <typename T>
+void pool_row(const T* top, const T* bottom, T* out, uint8_t* winner, int64_t count) {
+#if BNLAB_POOL_BY_HAND
+  if constexpr (std::is_same_v<T, float>) {
+    by_hand_chunks(
+        count, [&](int64_t ow, int64_t n) { by_hand::pool(top + 2 * ow, bottom + 2 * ow, out + ow, winner + ow, n); });
+    return;
+  }
+#endif
+  over_row<T>(count, [&](int64_t ow, auto m) {
+    pool_windows(top + 2 * ow, bottom + 2 * ow, out + ow, winner + ow, int64_t(m));
+  });
+}
+
+// The gradients of one row pair from count outputs' dy and winners, chosen as in pool_row.
+template <typename T>
+void unpool_row(const T* dy, const uint8_t* winner, T* top, T* bottom, int64_t count) {
+#if BNLAB_POOL_BY_HAND
+  if constexpr (std::is_same_v<T, float>) {
+    by_hand_chunks(
+        count, [&](int64_t ow, int64_t n) { by_hand::unpool(dy + ow, winner + ow, top + 2 * ow, bottom + 2 * ow, n); });
+    return;
+  }
+#endif
+  over_row<T>(count, [&](int64_t ow, auto m) {
+    unpool_windows(dy + ow, winner + ow, top + 2 * ow, bottom + 2 * ow, int64_t(m));
+  });
+}
+
 // One plane: y (OH,OW) and winner (OH,OW) from x (H,W).
 template <typename T>
 void pool_plane(const T* x, T* y, uint8_t* winner, int64_t W, int64_t OH, int64_t OW) {
-  for (int64_t oh = 0; oh < OH; ++oh) {
-    const T* top = x + 2 * oh * W;
-    const T* bottom = top + W;
-    T* out = y + oh * OW;
-    uint8_t* out_winner = winner + oh * OW;
-#if BNLAB_POOL_BY_HAND
-    if constexpr (std::is_same_v<T, float>) {
-      by_hand_chunks(OW, [&](int64_t ow, int64_t n) {
-        by_hand::pool(top + 2 * ow, bottom + 2 * ow, out + ow, out_winner + ow, n);
-      });
-      continue;
-    }
-#endif
-    over_row<T>(OW, [&](int64_t ow, auto m) {
-      pool_windows(top + 2 * ow, bottom + 2 * ow, out + ow, out_winner + ow, int64_t(m));
-    });
-  }
+  for (int64_t oh = 0; oh < OH; ++oh) pool_row(x + 2 * oh * W, x + (2 * oh + 1) * W, y + oh * OW, winner + oh * OW, OW);
 }
 
 // One plane: dx (H,W) from dy (OH,OW) and winner; 0 also on the last
@@ -139,16 +155,7 @@ void unpool_plane(const T* dy, const uint8_t* winner, T* dx, int64_t H, int64_t 
   for (int64_t oh = 0; oh < OH; ++oh) {
     T* top = dx + 2 * oh * W;
     T* bottom = top + W;
-    const T* g = dy + oh * OW;
-    const uint8_t* at = winner + oh * OW;
-#if BNLAB_POOL_BY_HAND
-    if constexpr (std::is_same_v<T, float>) {
-      by_hand_chunks(
-          OW, [&](int64_t ow, int64_t n) { by_hand::unpool(g + ow, at + ow, top + 2 * ow, bottom + 2 * ow, n); });
-    } else
-#endif
-      over_row<T>(
-          OW, [&](int64_t ow, auto m) { unpool_windows(g + ow, at + ow, top + 2 * ow, bottom + 2 * ow, int64_t(m)); });
+    unpool_row(dy + oh * OW, winner + oh * OW, top, bottom, OW);
     if (W % 2) top[W - 1] = bottom[W - 1] = T(0);
   }
   if (H % 2)
