@@ -20,11 +20,12 @@ const std::map<std::string, std::set<std::string>>& allowed_includes() {
   static const std::map<std::string, std::set<std::string>> allowed = {
       {"core", {}},
       {"data", {"core"}},
+      {"pool", {"core"}},
       {"parallel", {"core"}},
-      {"bn", {"core", "parallel"}},
+      {"bn", {"core", "parallel", "pool"}},
       {"gn", {"core", "bn"}},
       {"verify", {"core", "parallel", "bn", "gn"}},
-      {"models", {"core", "parallel", "bn", "gn"}},
+      {"models", {"core", "parallel", "pool", "bn", "gn"}},
       {"experiments", {"core", "parallel", "bn", "gn", "models"}},
       {"runs", {"core", "experiments"}},
       {"train", {"core", "data", "parallel", "bn", "gn", "models", "experiments", "runs"}},
@@ -32,8 +33,8 @@ const std::map<std::string, std::set<std::string>>& allowed_includes() {
       {"bench", {"core", "data", "parallel", "bn", "gn", "models", "experiments", "runs", "train"}},
       {"results", {"core", "experiments", "runs"}},
       {"cli",
-       {"core", "data", "parallel", "bn", "gn", "verify", "models", "experiments", "runs", "train", "sweep", "bench",
-        "results"}},
+       {"core", "data", "parallel", "pool", "bn", "gn", "verify", "models", "experiments", "runs", "train", "sweep",
+        "bench", "results"}},
   };
   return allowed;
 }

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "core/cpu.h"
-#include "models/max_pool.h"
+#include "pool/max_pool.h"
 
 using namespace bnlab;
 
@@ -26,7 +26,7 @@ PoolResult pool_with_grad(Pool&& pool, const torch::Tensor& x, const torch::Tens
 
 // Exact equality, no tolerance: pooling only moves values, so any difference
 // is a different choice of window element.
-TEST_CASE("MaxPool2x2 equals torch::nn::MaxPool2d(2) in values and gradients", "[models][pool]") {
+TEST_CASE("MaxPool2x2 equals torch::nn::MaxPool2d(2) in values and gradients", "[pool]") {
   const auto isa = GENERATE(from_range(supported_isas()));  // every compiled copy this CPU runs
   const ScopedIsa copy(isa);
   const auto dtype = GENERATE(torch::kFloat32, torch::kFloat64);
@@ -53,22 +53,22 @@ TEST_CASE("MaxPool2x2 equals torch::nn::MaxPool2d(2) in values and gradients", "
 
   torch::nn::MaxPool2d native(2);
   const auto expected = pool_with_grad([&](const torch::Tensor& t) { return native(t); }, x, dy);
-  const auto actual = pool_with_grad([](const torch::Tensor& t) { return models::max_pool_2x2(t); }, x, dy);
+  const auto actual = pool_with_grad([](const torch::Tensor& t) { return pool::max_pool_2x2(t); }, x, dy);
   CHECK(torch::equal(actual.y.isnan(), expected.y.isnan()));
   CHECK(torch::equal(actual.y.nan_to_num(0), expected.y.nan_to_num(0)));
   CHECK(torch::equal(actual.dx, expected.dx));
 }
 
-TEST_CASE("MaxPool2x2 takes non-contiguous input", "[models][pool]") {
+TEST_CASE("MaxPool2x2 takes non-contiguous input", "[pool]") {
   torch::manual_seed(4);
   const auto x = torch::randn({4, 6, 3, 8}).permute({0, 3, 2, 1});  // (4,8,3,6), channels-last strides
   torch::nn::MaxPool2d native(2);
-  CHECK(torch::equal(models::max_pool_2x2(x), native(x)));
+  CHECK(torch::equal(pool::max_pool_2x2(x), native(x)));
 }
 
-TEST_CASE("MaxPool2x2 rejects what it cannot pool", "[models][pool]") {
-  CHECK_THROWS_WITH(models::max_pool_2x2(torch::zeros({2, 3, 4})), Catch::Contains("expected a 4D (N,C,H,W) input"));
-  CHECK_THROWS_WITH(models::max_pool_2x2(torch::zeros({2, 3, 1, 4})), Catch::Contains("at least 2x2"));
-  CHECK_THROWS_WITH(models::max_pool_2x2(torch::zeros({2, 3, 4, 4}, torch::kInt32)),
+TEST_CASE("MaxPool2x2 rejects what it cannot pool", "[pool]") {
+  CHECK_THROWS_WITH(pool::max_pool_2x2(torch::zeros({2, 3, 4})), Catch::Contains("expected a 4D (N,C,H,W) input"));
+  CHECK_THROWS_WITH(pool::max_pool_2x2(torch::zeros({2, 3, 1, 4})), Catch::Contains("at least 2x2"));
+  CHECK_THROWS_WITH(pool::max_pool_2x2(torch::zeros({2, 3, 4, 4}, torch::kInt32)),
                     Catch::Contains("float32 or float64"));
 }

@@ -5,9 +5,9 @@
 #include <map>
 
 #include "bn/batch_norm.h"
-#include "models/max_pool.h"
 #include "models/model.h"
 #include "models/norm.h"
+#include "pool/max_pool.h"
 
 namespace bnlab::models {
 namespace {
@@ -81,7 +81,7 @@ std::string fold_forward(const Children& children, Children& target, size_t at, 
       flattened = true;
       continue;
     }
-    if (dynamic_cast<MaxPool2x2Impl*>(&module)) {
+    if (dynamic_cast<pool::MaxPool2x2Impl*>(&module)) {
       const double smallest = a.scale.min().item<double>();
       if (!(smallest > 0))
         throw FoldError(

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "models/max_pool.h"
 #include "models/norm.h"
+#include "pool/max_pool.h"
 
 namespace bnlab::models {
 namespace {
@@ -55,7 +55,7 @@ void add_block(torch::nn::Sequential& net, const ModelOptions& options, int inde
   if (options.placement == Placement::kBefore) add_norm();
   if (!relu_in_norm) net->push_back(fmt::format("act{}", index), make_activation(options.activation));
   if (options.placement == Placement::kAfter) add_norm();
-  if (spatial_dims == 2) net->push_back(fmt::format("pool{}", index), MaxPool2x2());
+  if (spatial_dims == 2) net->push_back(fmt::format("pool{}", index), pool::MaxPool2x2());
   if (with_dropout && !dropout_first)
     net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(options.dropout));
 }

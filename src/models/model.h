@@ -16,7 +16,7 @@ namespace bnlab::models {
 //       then Linear(., 10). Default: 784-128-64-10, BN between Linear and ReLU
 //       (with bnlab's BN, one layer computing both, either placement: see
 //       fuses_relu).
-//  cnn: per conv entry: Conv2d(3x3), act/norm block (BatchNorm2d), MaxPool2x2 (max_pool.h),
+//  cnn: per conv entry: Conv2d(3x3), act/norm block (BatchNorm2d), MaxPool2x2 (pool/max_pool.h),
 //       [dropout]; Flatten; dense blocks as the mlp; Linear(., 10). Default:
 //       Conv(32)-ReLU-BN-MaxPool-Flatten-Dense(64)-ReLU-BN-Dense(10).
 // Layers are named (dense1, norm1, act1, ..., logits) for inspection.

@@ -1,4 +1,4 @@
-#include "models/max_pool.h"
+#include "pool/max_pool.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -6,10 +6,10 @@
 #include "core/cpu.h"
 
 // The compiled copies of max_pool_kernels_impl.h.
-#define BNLAB_ISA_DECLARATIONS "models/max_pool_kernels_isa.h"
+#define BNLAB_ISA_DECLARATIONS "pool/max_pool_kernels_isa.h"
 #include "core/isa_copies.h"
 
-namespace bnlab::models {
+namespace bnlab::pool {
 namespace {
 
 using torch::autograd::AutogradContext;
@@ -24,7 +24,7 @@ class MaxPool2x2Function : public torch::autograd::Function<MaxPool2x2Function> 
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_in) {
     const auto x = x_in.contiguous();  // (N,C,H,W)
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), OH = H / 2, OW = W / 2;
-    auto y = torch::empty({N, C, OH, OW}, x.options());                    // (N,C,OH,OW)
+    auto y = torch::empty({N, C, OH, OW}, x.options());                            // (N,C,OH,OW)
     auto winner = torch::empty({N, C, OH, OW}, x.options().dtype(torch::kUInt8));  // (N,C,OH,OW)
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bnlab_max_pool_2x2", [&] {
       const scalar_t* xp = x.data_ptr<scalar_t>();
@@ -64,12 +64,11 @@ class MaxPool2x2Function : public torch::autograd::Function<MaxPool2x2Function> 
 
 torch::Tensor max_pool_2x2(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4, "MaxPool2x2: expected a 4D (N,C,H,W) input, got shape ", x.sizes());
-  TORCH_CHECK(x.size(2) >= 2 && x.size(3) >= 2, "MaxPool2x2: each image must be at least 2x2, got shape ",
-              x.sizes());
+  TORCH_CHECK(x.size(2) >= 2 && x.size(3) >= 2, "MaxPool2x2: each image must be at least 2x2, got shape ", x.sizes());
   TORCH_CHECK(x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64,
               "MaxPool2x2: expected float32 or float64 input, got ", x.scalar_type());
   TORCH_CHECK(x.device().is_cpu(), "MaxPool2x2: only CPU tensors are supported, got ", x.device());
   return MaxPool2x2Function::apply(x);
 }
 
-}  // namespace bnlab::models
+}  // namespace bnlab::pool

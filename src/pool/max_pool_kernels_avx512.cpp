@@ -1,3 +1,3 @@
 // The 2x2 max-pooling loops for CPUs with AVX-512 F/BW/VL/DQ (chosen at run time by max_pool.cpp).
 #define BNLAB_ISA avx512
-#include "models/max_pool_kernels_impl.h"
+#include "pool/max_pool_kernels_impl.h"

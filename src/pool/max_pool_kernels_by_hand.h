@@ -1,8 +1,8 @@
 // The 2x2 max-pool's float rows written with intrinsics, for the AVX2 and
-// AVX-512 copies of max_pool_kernels_impl.h (included there; the functions
-// live in the copy's namespace, so each copy has its own); defines
+// AVX-512 copies of max_pool_kernels_impl.h (included there; the functions live in
+// the copy's namespace, so each copy has its own); defines
 // BNLAB_POOL_BY_HAND to 1 where a copy has them, 0 elsewhere (the portable
-// copy). No include guard on purpose.
+// copy).
 //
 // Why by hand: GCC compiles pool_windows (max_pool_kernels_impl.h) for
 // 13-output rows (the CNN's 26x26 images) into 128-bit code with byte
@@ -19,6 +19,7 @@
 // winner and 0 to the other three. Lanes past n are neither read nor
 // written: masked loads and stores (AVX-512's masks, AVX2's maskload and
 // maskstore), and the winner bytes through a register.
+#pragma once
 #include <immintrin.h>
 
 #include <algorithm>
@@ -34,7 +35,7 @@
 #error "define BNLAB_ISA (the namespace of this copy of the kernels)"
 #endif
 
-namespace bnlab::models::max_pool_kernels::BNLAB_ISA::by_hand {
+namespace bnlab::pool::max_pool_kernels::BNLAB_ISA::by_hand {
 
 #if defined(__AVX512F__)
 
@@ -167,4 +168,4 @@ inline void unpool(const float* dy, const uint8_t* winner, float* top, float* bo
 
 #endif
 
-}  // namespace bnlab::models::max_pool_kernels::BNLAB_ISA::by_hand
+}  // namespace bnlab::pool::max_pool_kernels::BNLAB_ISA::by_hand

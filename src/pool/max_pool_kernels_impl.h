@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "models/max_pool_kernels_by_hand.h"
-#include "models/max_pool_kernels_isa.h"
+#include "pool/max_pool_kernels_by_hand.h"
+#include "pool/max_pool_kernels_isa.h"
 
-namespace bnlab::models::max_pool_kernels::BNLAB_ISA {
+namespace bnlab::pool::max_pool_kernels::BNLAB_ISA {
 
 // Rows are short (13 outputs on 26x26 images), so a plain vector loop would
 // spend half its time in its scalar remainder. Each row goes through the
@@ -167,4 +167,4 @@ template void pool_plane<double>(const double*, double*, uint8_t*, int64_t, int6
 template void unpool_plane<float>(const float*, const uint8_t*, float*, int64_t, int64_t, int64_t, int64_t);
 template void unpool_plane<double>(const double*, const uint8_t*, double*, int64_t, int64_t, int64_t, int64_t);
 
-}  // namespace bnlab::models::max_pool_kernels::BNLAB_ISA
+}  // namespace bnlab::pool::max_pool_kernels::BNLAB_ISA

@@ -14,7 +14,7 @@
 // winner's place in its window) instead of the input or int64 indices.
 #include <torch/torch.h>
 
-namespace bnlab::models {
+namespace bnlab::pool {
 
 // x: (N,C,H,W) float32 or float64, H and W >= 2 -> (N,C,H/2,W/2).
 torch::Tensor max_pool_2x2(const torch::Tensor& x);
@@ -27,4 +27,4 @@ class MaxPool2x2Impl : public torch::nn::Cloneable<MaxPool2x2Impl> {
 };
 TORCH_MODULE(MaxPool2x2);
 
-}  // namespace bnlab::models
+}  // namespace bnlab::pool
