@@ -22,12 +22,14 @@ enum class Fault {
   kBiasedRunningVar,  // running_var takes the biased batch variance (no n/(n-1))
   kFiniteRunningVar,  // running_var drops NaN and Inf of the batch (what the fused kernels once did)
   kContiguousOutput,  // y comes back NCHW-contiguous for channels-last input
+  kAveragePool,       // the case's max-pool taken as an average
 };
 
 // BatchNorm in tensor ops with autograd, parameters and buffers named as native's.
 class TensorOpBatchNormImpl : public torch::nn::Module {
  public:
-  TensorOpBatchNormImpl(int64_t channels, double momentum, Fault fault) : momentum_(momentum), fault_(fault) {
+  TensorOpBatchNormImpl(int64_t channels, double momentum, Fault fault, bool max_pool)
+      : momentum_(momentum), fault_(fault), max_pool_(max_pool) {
     weight = register_parameter("weight", torch::ones({channels}));
     bias = register_parameter("bias", torch::zeros({channels}));
     running_mean = register_buffer("running_mean", torch::zeros({channels}));
@@ -51,6 +53,7 @@ class TensorOpBatchNormImpl : public torch::nn::Module {
     }
     const auto xhat = (x - mean.view(shape)) / (var.view(shape) + kEps).sqrt();
     const auto y = xhat * weight.view(shape) + bias.view(shape);
+    if (max_pool_) return fault_ == Fault::kAveragePool ? torch::avg_pool2d(y, {2, 2}) : torch::max_pool2d(y, {2, 2});
     return fault_ == Fault::kContiguousOutput ? y.contiguous() : y;
   }
 
@@ -70,12 +73,13 @@ class TensorOpBatchNormImpl : public torch::nn::Module {
 
   double momentum_;
   Fault fault_;
+  bool max_pool_;
 };
 TORCH_MODULE(TensorOpBatchNorm);
 
 bnlab::verify::CandidateFactory candidate(Fault fault) {
   return [fault](const EquivalenceCase& c) {
-    TensorOpBatchNorm layer(c.shape[1], *c.momentum, fault);
+    TensorOpBatchNorm layer(c.shape[1], *c.momentum, fault, c.max_pool);
     layer->to(c.dtype);
     return Candidate{layer.ptr(), [layer](const Tensor& x) mutable { return layer(x); }};
   };
@@ -134,4 +138,17 @@ TEST_CASE("the equivalence harness fails a BatchNorm that hides NaN or loses the
     const auto report = bnlab::verify::compare_with_native(c, 5, candidate(Fault::kContiguousOutput));
     CHECK(failing(report) == std::vector<std::string>{"y_channels_last"});
   }
+}
+
+TEST_CASE("the equivalence harness compares the max-pool after BatchNorm", "[bn][oracle][pool]") {
+  EquivalenceCase c;
+  c.shape = {6, 3, 6, 5};
+  c.dtype = torch::kFloat64;
+  c.steps = 2;
+  c.max_pool = true;
+  CHECK(bnlab::verify::compare_with_native(c, 5, candidate(Fault::kNone)).pass());
+  const auto report = bnlab::verify::compare_with_native(c, 5, candidate(Fault::kAveragePool));
+  // dbias = the sum of BN's output gradient, which either pool's backward
+  // preserves (all of each window's gradient, to one value or spread over four).
+  CHECK(failing(report) == std::vector<std::string>{"y", "dx", "dweight"});
 }

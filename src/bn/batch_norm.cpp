@@ -4,6 +4,7 @@
 
 #include "bn/batch_norm_function.h"
 #include "bn/function_support.h"
+#include "pool/max_pool.h"
 
 namespace bnlab::bn {
 
@@ -81,6 +82,7 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
          << ", track_running_stats=" << options.track_running_stats() << ", kernels=" << to_string(options.kernels())
          << (options.sync_group() ? ", sync=" + std::to_string(options.sync_group()->size()) + " ranks" : "")
          << (options.relu_input() ? ", relu_input=true" : "") << (options.relu() ? ", relu=true" : "")
+         << (options.max_pool_2x2() ? ", max_pool_2x2=true" : "")
          << (options.virtual_batch_size() ? ", virtual_batch_size=" + std::to_string(options.virtual_batch_size())
                                           : "");
   if (const auto& renorm = options.renorm())
@@ -99,6 +101,7 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
   // Refused before num_batches_tracked changes, as native refuses a wrong rank.
   detail::check_batch_norm_arguments(input, weight, bias, running_mean, running_var, use_batch_stats,
                                      sync_group && sync_group->size() > 1);
+  if (options.max_pool_2x2()) pool::check_max_pool_2x2_input(input);
   const int64_t virtual_batch = options.virtual_batch_size();
   if (is_training() && virtual_batch > 0 && input.size(0) > virtual_batch && input.numel() > 0)
     return normalise_in_virtual_batches(input);
@@ -134,7 +137,8 @@ torch::Tensor BatchNormImpl::normalise(const torch::Tensor& input, bool use_batc
     momentum = options.momentum() ? *options.momentum() : 1.0 / static_cast<double>(count + 1);
   }
   return batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, momentum, options.eps(),
-                    options.kernels(), options.relu(), sync_group, renorm ? &*renorm : nullptr, options.relu_input());
+                    options.kernels(), options.relu(), sync_group, renorm ? &*renorm : nullptr, options.relu_input(),
+                    options.max_pool_2x2());
 }
 
 RenormInput BatchNormImpl::renorm_input(int64_t step) const {

@@ -50,6 +50,15 @@ struct BatchNormOptions {
   // the ReLU layer's passes each way are gone. Same results as
   // torch::nn::ReLU then BatchNorm. Default false.
   TORCH_ARG(bool, relu_input) = false;
+  // bnlab only: output the 2x2 max-pool (stride 2, floor of odd sizes; as
+  // torch::nn::MaxPool2d(2), pool/max_pool.h) of the layer's output, after
+  // the ReLU with relu: BatchNorm and the CNN block's max-pool as one layer,
+  // (N,C,H,W) input only, H and W >= 2. In training with the fused kernels
+  // on NCHW input, the pool happens inside the passes: BN's full-size output
+  // is never written, and backward reads the pooled gradient and a byte per
+  // output instead of a dense one (docs/batchnorm.md). Same results as
+  // BatchNorm then MaxPool2x2, bit for bit. Default false.
+  TORCH_ARG(bool, max_pool_2x2) = false;
   // bnlab only: Ghost BatchNorm (Hoffer et al. 2017). In training, a batch
   // of more than this many samples is normalised in virtual batches of this
   // many (in order; the remainder, when it does not divide N, is a smaller

@@ -6,6 +6,7 @@
 #include "bn/function_support.h"
 #include "bn/kernels.h"
 #include "bn/sync_statistics.h"
+#include "pool/max_pool.h"
 
 namespace bnlab::bn {
 namespace {
@@ -46,16 +47,16 @@ const parallel::Group* group_of_token(int64_t token) {
 // each entry costs a string hash and map growth, ~0.1 us per call, and a
 // small layer's forward+backward takes ~20 us in all.
 struct Switches {
-  bool affine, use_batch_stats, channels_last, relu_input, relu_input_in_kernels;
+  bool affine, use_batch_stats, channels_last, relu_input, relu_input_in_kernels, pooled_in_kernels;
   Kernels kernels;
 
   int64_t packed() const {
     return int64_t(affine) | int64_t(use_batch_stats) << 1 | int64_t(channels_last) << 2 | int64_t(relu_input) << 3 |
-           int64_t(relu_input_in_kernels) << 4 | int64_t(kernels) << 5;
+           int64_t(relu_input_in_kernels) << 4 | int64_t(pooled_in_kernels) << 5 | int64_t(kernels) << 6;
   }
   static Switches unpacked(int64_t bits) {
-    return {bool(bits & 1),      bool(bits >> 1 & 1), bool(bits >> 2 & 1),
-            bool(bits >> 3 & 1), bool(bits >> 4 & 1), Kernels(bits >> 5)};
+    return {bool(bits & 1),      bool(bits >> 1 & 1), bool(bits >> 2 & 1), bool(bits >> 3 & 1),
+            bool(bits >> 4 & 1), bool(bits >> 5 & 1), Kernels(bits >> 6)};
   }
 };
 
@@ -68,7 +69,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
                                          const torch::Tensor& running_mean_or_empty,
                                          const torch::Tensor& running_var_or_empty, bool use_batch_stats,
                                          double momentum, double eps, Kernels kernels, bool relu, bool relu_input,
-                                         const parallel::Group* sync_group, const RenormInput* renorm) {
+                                         bool max_pool, const parallel::Group* sync_group, const RenormInput* renorm) {
   const KernelSet& k = kernel_set(kernels);
   const auto weight = affine_or_absent(weight_or_empty);  // (C) or undefined
   const auto bias = affine_or_absent(bias_or_empty);
@@ -83,10 +84,14 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   // gives backward the ReLU's mask (both are <= 0 where it blocked).
   const bool whole_layer = use_batch_stats && !synced && k.forward_batch_stats && !renorming;
   const bool relu_input_in_kernels = relu_input && whole_layer;
+  // The max-pool after BN: inside the kernels' passes where they have the
+  // entries for it (NCHW input), else MaxPool2x2's halves on BN's output.
+  const bool pooled_in_kernels = max_pool && whole_layer && k.forward_batch_stats_pooled && !channels_last;
   if (relu_input && !whole_layer) x3 = torch::relu(x3);
   int64_t count = NcsShape(x3).count();     // M, values per channel (over all ranks when synced)
   torch::Tensor y3, mean, invstd;           // (N,C,*); (C) float64, (C) float64
-  torch::Tensor relu_mask;                  // (N,C,*) bool, with relu
+  torch::Tensor relu_mask;                  // (N,C,*) bool, with relu (unless pooled_in_kernels)
+  torch::Tensor winner;                     // (N,C,H/2,W/2) uint8, with max_pool
   auto scale = weight, shift = bias;        // (C) what the kernels apply: gamma and beta, renormalised
   RenormCorrection correction;              // (C) float64 r and d, when renormalising
   if (use_batch_stats) {
@@ -101,11 +106,13 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
       invstd = merged.var;
       count = merged.count;
     } else if (whole_layer) {  // not with renorm: it needs the statistics before y
-      auto out = k.forward_batch_stats(x3, weight, bias, eps, relu, relu_input_in_kernels);
-      y3 = out.y;
+      auto out = pooled_in_kernels ? k.forward_batch_stats_pooled(x3, weight, bias, eps, relu, relu_input_in_kernels)
+                                   : k.forward_batch_stats(x3, weight, bias, eps, relu, relu_input_in_kernels);
+      y3 = out.y;  // pooled: (N,C,H/2,W/2)
       mean = out.mean;
       invstd = out.var;
       relu_mask = out.relu_mask;
+      winner = out.winner;
     } else {
       std::tie(mean, invstd) = k.batch_moments(x3);
     }
@@ -118,15 +125,24 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
     std::tie(mean, invstd) = running_statistics(running_mean, running_var, eps);
   }
   if (!y3.defined()) y3 = k.normalize_forward(x3, mean, invstd, scale, shift);
-  if (relu && !relu_mask.defined()) relu_mask = apply_relu_(y3);
+  if (relu && !pooled_in_kernels && !relu_mask.defined()) relu_mask = apply_relu_(y3);
+  auto y = pooled_in_kernels ? y3 : from_ncs(y3, x.sizes(), channels_last);
+  if (max_pool && !pooled_in_kernels) {
+    auto pooled = pool::max_pool_2x2_forward(y);
+    // Channels-last input gives channels-last output, as native max_pool2d's.
+    y = channels_last ? pooled.y.contiguous(at::MemoryFormat::ChannelsLast) : pooled.y;
+    winner = pooled.winner;
+  }
 
   // Saved: x and the per-channel mean and invstd (O(C)); xhat is recomputed
   // in backward inside the passes that read x anyway. Saving xhat instead
   // would keep a second activation-sized tensor alive per BN layer, while x
   // is usually kept alive regardless (it is the previous layer's output).
-  ctx->save_for_backward({x3, scale, mean, invstd, relu_mask});
-  ctx->saved_data["switches"] =
-      Switches{weight.defined(), use_batch_stats, channels_last, relu_input, relu_input_in_kernels, kernels}.packed();
+  ctx->save_for_backward({x3, scale, mean, invstd, relu_mask, winner});
+  ctx->saved_data["switches"] = Switches{weight.defined(),      use_batch_stats,   channels_last, relu_input,
+                                         relu_input_in_kernels, pooled_in_kernels, kernels}
+                                    .packed();
+  if (max_pool) ctx->saved_data["input_size"] = x.sizes();
   if (renorming) {
     ctx->saved_data["renorm_r"] = correction.r;
     ctx->saved_data["renorm_d"] = correction.d;
@@ -135,7 +151,7 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
     ctx->saved_data["count"] = count;
     ctx->saved_data["sync_group"] = group_token(synced);
   }
-  return from_ncs(y3, x.sizes(), channels_last);
+  return y;
 }
 
 // ---- backward -----------------------------------------------------------------
@@ -151,6 +167,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const torch::Tensor& mean = saved[2];    // (C) float64
   const torch::Tensor& invstd = saved[3];  // (C) float64
   const torch::Tensor& relu_mask = saved[4];  // (N,C,*) bool, or undefined without relu
+  const torch::Tensor& winner = saved[5];     // (N,C,H/2,W/2) uint8, or undefined without max_pool
   const auto switches = Switches::unpacked(ctx->saved_data["switches"].toInt());
   const bool use_batch_stats = switches.use_batch_stats;
   const KernelSet& k = kernel_set(switches.kernels);
@@ -158,10 +175,17 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   const parallel::Group* synced = was_synced ? group_of_token(ctx->saved_data["sync_group"].toInt()) : nullptr;
   const int64_t count = was_synced ? ctx->saved_data["count"].toInt() : NcsShape(x3).count();  // M
   const bool channels_last = switches.channels_last;
-  auto dy3 = as_ncs(grad_outputs[0], channels_last);  // (N,C,*), laid out as x3
-
   const bool relu_input = switches.relu_input;
   const bool need_dx = ctx->needs_input_grad(0);
+  // With max_pool, the gradient of BN's (+ ReLU's) output is the pool's
+  // backward of grad_outputs[0], done in the kernels' passes where forward's
+  // were, else here.
+  const auto x_size = winner.defined() ? ctx->saved_data["input_size"].toIntVector() : grad_outputs[0].sizes().vec();
+  const bool pooled_in_kernels = switches.pooled_in_kernels && need_dx;
+  auto dy = winner.defined() && !pooled_in_kernels ? pool::max_pool_2x2_backward(grad_outputs[0], winner, x_size)
+                                                   : grad_outputs[0];
+  auto dy3 = pooled_in_kernels ? dy.contiguous() : as_ncs(dy, channels_last);  // (N,C,*), laid out as x3; or pooled
+
   const bool need_dweight = switches.affine && ctx->needs_input_grad(1);
   const bool renormalised = ctx->saved_data.count("renorm_r") > 0;
   const bool need_dbias = ctx->needs_input_grad(2);
@@ -171,7 +195,10 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   // dx needs both too (over all ranks when synced).
   const bool need_sums = need_dweight || need_dbias || (need_dx && use_batch_stats);
   torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64, or x's dtype from the whole-layer kernels
-  if (need_dx && use_batch_stats && !synced && k.backward_with_batch_stats) {
+  if (pooled_in_kernels) {
+    std::tie(dx, sum_dy, sum_dy_xhat) =
+        k.backward_with_batch_stats_pooled(dy3, winner, x3, mean, invstd, weight, relu_input);
+  } else if (need_dx && use_batch_stats && !synced && k.backward_with_batch_stats) {
     std::tie(dx, sum_dy, sum_dy_xhat) =
         k.backward_with_batch_stats(dy3, x3, mean, invstd, weight, relu_mask, relu_input);
   } else {
@@ -189,7 +216,7 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
     }
     if (need_dx && relu_input) dx.masked_fill_(x3.le(0), 0);  // the ReLU before BN blocked there
   }
-  if (need_dx) dx = from_ncs(dx, grad_outputs[0].sizes(), channels_last);  // x's shape and memory format
+  if (need_dx) dx = from_ncs(dx, x_size, channels_last);  // x's shape and memory format
   if (need_dweight && renormalised)
     dweight = renormalised_dweight({ctx->saved_data["renorm_r"].toTensor(), ctx->saved_data["renorm_d"].toTensor()},
                                    sum_dy, sum_dy_xhat, x3.scalar_type());
@@ -197,8 +224,8 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
     dweight = in_dtype(sum_dy_xhat, x3.scalar_type());
   if (need_dbias) dbias = in_dtype(sum_dy, x3.scalar_type());
   // One entry per forward argument: x, weight, bias, running_mean,
-  // running_var, use_batch_stats, momentum, eps, kernels, relu, relu_input, sync_group, renorm.
-  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  // running_var, use_batch_stats, momentum, eps, kernels, relu, relu_input, max_pool, sync_group, renorm.
+  return {dx, dweight, dbias, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
 }
 
 // ---- validated entry point ----------------------------------------------------
@@ -206,16 +233,18 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
 torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                          const torch::Tensor& running_mean, const torch::Tensor& running_var, bool use_batch_stats,
                          double momentum, double eps, Kernels kernels, bool relu, const parallel::Group* sync_group,
-                         const RenormInput* renorm, bool relu_input) {
+                         const RenormInput* renorm, bool relu_input, bool max_pool) {
   const parallel::Group* synced = sync_group && sync_group->size() > 1 ? sync_group : nullptr;
   check_batch_norm_arguments(x, weight, bias, running_mean, running_var, use_batch_stats, synced != nullptr);
+  if (max_pool) pool::check_max_pool_2x2_input(x);
   if (x.numel() == 0 && !synced) {  // the running statistics are left alone, as native does
-    const auto y = empty_normalised(x, weight, bias);
-    return relu ? torch::relu(y) : y;
+    auto y = empty_normalised(x, weight, bias);
+    if (relu) y = torch::relu(y);
+    return max_pool ? pool::max_pool_2x2(y) : y;
   }
   return BatchNormFunction::apply(x, absent_as_empty(weight, x), absent_as_empty(bias, x),
                                   absent_as_empty(running_mean, x), absent_as_empty(running_var, x), use_batch_stats,
-                                  momentum, eps, kernels, relu, relu_input, synced, renorm);
+                                  momentum, eps, kernels, relu, relu_input, max_pool, synced, renorm);
 }
 
 }  // namespace bnlab::bn

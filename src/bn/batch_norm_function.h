@@ -35,6 +35,13 @@ namespace bnlab::bn {
 //                the other paths compute it first. Backward returns the
 //                gradient reaching x, 0 where x <= 0 (NaN passes), as
 //                torch::relu's backward does
+//   max_pool     return MaxPool2x2 (pool/max_pool.h) of the output (after
+//                the ReLU with relu): (N,C,H,W) input only, H, W >= 2. The
+//                whole-layer kernels' pooled entries do it inside their
+//                passes for NCHW input (BN's output is never written, and
+//                backward reads the pooled gradient and a winner byte per
+//                output instead of a dense dy); the other paths pool BN's
+//                output with MaxPool2x2's halves. Same results either way
 //   sync_group   null: the batch is this process's x. Otherwise (with
 //                use_batch_stats) x is this rank's shard of one batch split
 //                over the group's ranks, and the statistics are the whole
@@ -47,7 +54,7 @@ namespace bnlab::bn {
 //                update, constants in backward. The kernels then run plain
 //                BatchNorm with scale gamma * r and shift gamma * d + beta,
 //                and dgamma = r * sum(dy * xhat) + d * sum(dy).
-// Returns y, shaped like x.
+// Returns y, shaped like x (pooled with max_pool).
 //
 // The one difference between the two ways, local and synced, is where the
 // statistics and the gradient sums come from; the whole-layer kernel entries
@@ -60,10 +67,11 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
                                bool use_batch_stats, double momentum, double eps, Kernels kernels, bool relu,
-                               bool relu_input, const parallel::Group* sync_group, const RenormInput* renorm);
+                               bool relu_input, bool max_pool, const parallel::Group* sync_group,
+                               const RenormInput* renorm);
 
   // Returns dx, dweight, dbias (each undefined when not needed) and undefined
-  // gradients for the ten non-differentiable arguments.
+  // gradients for the eleven non-differentiable arguments.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs);
 };
@@ -77,6 +85,6 @@ torch::Tensor batch_norm(const torch::Tensor& x, const torch::Tensor& weight, co
                          const torch::Tensor& running_mean, const torch::Tensor& running_var, bool use_batch_stats,
                          double momentum, double eps, Kernels kernels = Kernels::kFused, bool relu = false,
                          const parallel::Group* sync_group = nullptr, const RenormInput* renorm = nullptr,
-                         bool relu_input = false);
+                         bool relu_input = false, bool max_pool = false);
 
 }  // namespace bnlab::bn

@@ -107,6 +107,54 @@ void check_contiguous(const torch::Tensor& t) {
               t.sizes(), t.is_contiguous() ? "" : " (non-contiguous)");
 }
 
+void check_poolable(const torch::Tensor& x) {
+  check_contiguous(x);
+  TORCH_CHECK(x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2,
+              "fused BatchNorm kernels with max-pool take (N,C,H,W) tensors with H and W >= 2, got ", x.sizes());
+}
+
+// H*W values of T for the pooled kernels' plane, the calling thread's own
+// (kept between calls, as Workspace's buffer).
+template <typename T>
+T* plane_buffer(int64_t S) {
+  thread_local std::vector<double> buffer;
+  const size_t doubles = (size_t(S) * sizeof(T) + sizeof(double) - 1) / sizeof(double);
+  if (buffer.size() < doubles) buffer.resize(doubles);
+  return reinterpret_cast<T*>(buffer.data());
+}
+
+// One block of channels of a backward whole-layer kernel: [c0, c1) and
+// where its per-channel sums go, in double.
+struct Block {
+  int64_t c0, c1;
+  double *sum_dy, *sum_dy_xhat;
+};
+
+// Runs kernel(T{}, work, Block) over x's channels in blocks sized for the
+// L2 (channels_per_block, `reread` tensors the size of x read twice), and returns
+// the sums the kernel wrote, as (C) tensors in x's dtype: what backward
+// returns as dbeta and dgamma, so that a small layer pays for no further
+// tensors (~0.5 us each).
+template <typename Kernel>
+std::pair<torch::Tensor, torch::Tensor> gradient_sums_in_blocks(const torch::Tensor& x, const Shape& s, int64_t reread,
+                                                                const Kernel& kernel) {
+  auto sum_dy = per_channel(s, x, x.scalar_type()), sum_dy_xhat = per_channel(s, x, x.scalar_type());
+  const int64_t block = channels_per_block(s.N, s.C, s.S, x.element_size(), reread, l2_cache_bytes() / 4);
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t r0, int64_t r1) {
+    using T = decltype(type);
+    double *sum_dy_d = work.sums, *sum_dy_xhat_d = work.sums + s.C;  // (C) the kernels' sums, in double
+    in_channel_blocks(r0, r1, block, [&](int64_t c0, int64_t c1) {
+      kernel(type, work, Block{c0, c1, sum_dy_d, sum_dy_xhat_d});
+    });
+    T *out_dy = sum_dy.data_ptr<T>(), *out_dy_xhat = sum_dy_xhat.data_ptr<T>();
+    for (int64_t c = r0; c < r1; ++c) {
+      out_dy[c] = T(sum_dy_d[c]);
+      out_dy_xhat[c] = T(sum_dy_xhat_d[c]);
+    }
+  });
+  return {sum_dy, sum_dy_xhat};
+}
+
 // Calls the AVX2 or the portable copy of a kernel.
 #define BNLAB_FUSED_CALL(kernel, T, ...) BNLAB_ISA_COPY(bnlab::bn::fused, kernel<T>)(__VA_ARGS__)
 
@@ -142,7 +190,8 @@ BatchStatsForward forward_batch_stats(const torch::Tensor& x, const torch::Tenso
   check_contiguous(x);
   const Shape s(x);
   BatchStatsForward out{torch::empty_like(x), per_channel(s, x, torch::kFloat64), per_channel(s, x, torch::kFloat64),
-                        relu ? torch::empty_like(x, x.options().dtype(torch::kBool)) : torch::Tensor()};
+                        relu ? torch::empty_like(x, x.options().dtype(torch::kBool)) : torch::Tensor(),
+                        torch::Tensor()};
   const int64_t block = channels_per_block(s.N, s.C, s.S, x.element_size(), 1, l2_cache_bytes() / 4);
   for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t r0, int64_t r1) {
     using T = decltype(type);
@@ -200,23 +249,59 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
   }
   const Shape s(x);
   auto dx = torch::empty_like(x);
-  // (C) in x's dtype: what backward returns as dbeta and dgamma, so that a
-  // small layer pays for no further tensors (~0.5 us each).
-  auto sum_dy = per_channel(s, x, x.scalar_type()), sum_dy_xhat = per_channel(s, x, x.scalar_type());
-  const int64_t block = channels_per_block(s.N, s.C, s.S, x.element_size(), 2, l2_cache_bytes() / 4);
+  // Read twice: dy and x.
+  auto [sum_dy, sum_dy_xhat] = gradient_sums_in_blocks(x, s, 2, [&](auto type, const auto& work, Block b) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(backward_with_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S,
+                     b.c0, b.c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma), b.sum_dy,
+                     b.sum_dy_xhat, streams_dx(x), mask_bytes(relu_mask), relu_input, work.d, work.t);
+  });
+  return {dx, sum_dy, sum_dy_xhat};
+}
+
+BatchStatsForward forward_batch_stats_pooled(const torch::Tensor& x, const torch::Tensor& gamma,
+                                             const torch::Tensor& beta, double eps, bool relu, bool relu_input) {
+  check_poolable(x);
+  const Shape s(x);
+  const int64_t H = x.size(2), W = x.size(3);
+  const std::vector<int64_t> pooled_size = {s.N, s.C, H / 2, W / 2};
+  BatchStatsForward out{torch::empty(pooled_size, x.options()), per_channel(s, x, torch::kFloat64),
+                        per_channel(s, x, torch::kFloat64), torch::Tensor(),
+                        torch::empty(pooled_size, x.options().dtype(torch::kUInt8))};
+  const int64_t block = channels_per_block(s.N, s.C, s.S, x.element_size(), 1, l2_cache_bytes() / 4);
   for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t r0, int64_t r1) {
     using T = decltype(type);
-    double *sum_dy_d = work.sums, *sum_dy_xhat_d = work.sums + s.C;  // (C) the kernels' sums, in double
+    T* plane = plane_buffer<T>(s.S);
     in_channel_blocks(r0, r1, block, [&](int64_t c0, int64_t c1) {
-      BNLAB_FUSED_CALL(backward_with_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S,
-                       c0, c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma), sum_dy_d,
-                       sum_dy_xhat_d, streams_dx(x), mask_bytes(relu_mask), relu_input, work.d, work.t);
+      BNLAB_FUSED_CALL(forward_batch_stats_pooled, T, x.data_ptr<T>(), out.y.data_ptr<T>(),
+                       out.winner.data_ptr<uint8_t>(), s.N, s.C, H, W, c0, c1, eps, data_or_null<T>(gamma),
+                       data_or_null<T>(beta), out.mean.data_ptr<double>(), out.var.data_ptr<double>(), relu, relu_input,
+                       plane, work.d, work.t);
     });
-    T *out_dy = sum_dy.data_ptr<T>(), *out_dy_xhat = sum_dy_xhat.data_ptr<T>();
-    for (int64_t c = r0; c < r1; ++c) {
-      out_dy[c] = T(sum_dy_d[c]);
-      out_dy_xhat[c] = T(sum_dy_xhat_d[c]);
-    }
+  });
+  return out;
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats_pooled(
+    const torch::Tensor& dy, const torch::Tensor& winner, const torch::Tensor& x, const torch::Tensor& mean,
+    const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input) {
+  check_poolable(x);
+  const Shape s(x);
+  const int64_t H = x.size(2), W = x.size(3);
+  const std::vector<int64_t> pooled_size = {s.N, s.C, H / 2, W / 2};
+  TORCH_CHECK(dy.sizes() == pooled_size && winner.sizes() == pooled_size && dy.is_contiguous() &&
+                  winner.is_contiguous() && winner.scalar_type() == torch::kUInt8,
+              "fused BatchNorm kernels with max-pool: expected a contiguous gradient and uint8 winners of shape ",
+              at::IntArrayRef(pooled_size), " for x ", x.sizes(), ", got ", dy.sizes(), " and ", winner.sizes(), " ",
+              winner.scalar_type());
+  auto dx = torch::empty_like(x);
+  // Read twice: x (dy is a quarter of its size, the winners a sixteenth).
+  auto [sum_dy, sum_dy_xhat] = gradient_sums_in_blocks(x, s, 1, [&](auto type, const auto& work, Block b) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(backward_with_batch_stats_pooled, T, dy.data_ptr<T>(), winner.data_ptr<uint8_t>(), x.data_ptr<T>(),
+                     dx.data_ptr<T>(), s.N, s.C, H, W, b.c0, b.c1, mean.data_ptr<double>(), invstd.data_ptr<double>(),
+                     data_or_null<T>(gamma), b.sum_dy, b.sum_dy_xhat, streams_dx(x), relu_input, plane_buffer<T>(s.S),
+                     work.d, work.t);
   });
   return {dx, sum_dy, sum_dy_xhat};
 }
@@ -251,7 +336,9 @@ const KernelSet& kernel_set() {
                                 normalize_backward_batch_stats,
                                 normalize_backward_fixed_stats,
                                 forward_batch_stats,
-                                backward_with_batch_stats};
+                                backward_with_batch_stats,
+                                forward_batch_stats_pooled,
+                                backward_with_batch_stats_pooled};
   return set;
 }
 

@@ -36,6 +36,11 @@ BatchStatsForward forward_batch_stats(const torch::Tensor& x, const torch::Tenso
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats(
     const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
     const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input);
+BatchStatsForward forward_batch_stats_pooled(const torch::Tensor& x, const torch::Tensor& gamma,
+                                             const torch::Tensor& beta, double eps, bool relu, bool relu_input);
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats_pooled(
+    const torch::Tensor& dy, const torch::Tensor& winner, const torch::Tensor& x, const torch::Tensor& mean,
+    const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input);
 std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const torch::Tensor& x,
                                                   const torch::Tensor& mean, const torch::Tensor& invstd);
 torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean,

@@ -18,6 +18,7 @@
 // working on disjoint channel ranges share one buffer.
 #include "bn/fused_kernels_isa.h"
 #include "bn/fused_kernels_loops.h"
+#include "bn/fused_kernels_terms.h"
 
 namespace bnlab::bn::fused::BNLAB_ISA {
 
@@ -39,17 +40,6 @@ inline void moments_from_shifted_sums(double K, double s, double q, double M, do
   mean = K + shift_mean;
   const double v = q / M - shift_mean * shift_mean;
   var = v < 0 ? 0 : v;  // rounding can leave -0.x ulp; NaN (from NaN or Inf input) passes, as in native
-}
-
-// The high part of the mean split hi + lo (see normalize). hi = 0 beyond
-// 2^100 (float; 2^968 for double): there x - hi could leave T's range (values
-// of both signs near the maximum), while below it |x| + |hi| stays within
-// half an ulp of the maximum. Means that large are native's form then,
-// x * alpha + (beta - mean * alpha), and as accurate as native.
-template <typename T>
-inline T mean_high_part(double mean) {
-  const double limit = sizeof(T) == 4 ? 0x1p100 : 0x1p968;
-  return mean <= limit && mean >= -limit ? T(mean) : T(0);
 }
 
 // The exact fallback for one channel: two passes in double, as native
@@ -106,18 +96,12 @@ void moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1
 // x * alpha + (beta - mean * alpha) would cancel them away; the small lo
 // term goes into the shift, beta - lo * alpha, computed in double.
 // kRelu: y = max(0, that), and relu_mask written (see activate). kReluIn:
-// of max(0, x) (see bn_input). work_t: hi, alpha, shift per channel.
+// of max(0, x) (see bn_input). work_t: as normalize_coefficients.
 template <bool kRelu, bool kReluIn, typename T>
 void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const double* mean,
                     const double* invstd, const T* gamma, const T* beta, bool stream, uint8_t* relu_mask, T* work_t) {
-  T *hi = work_t, *alpha = work_t + C, *shift = work_t + 2 * C;
-  for (int64_t c = c0; c < c1; ++c) {
-    hi[c] = mean_high_part<T>(mean[c]);
-    const double lo = mean[c] - double(hi[c]);
-    const double a = invstd[c] * (gamma ? double(gamma[c]) : 1.0);
-    alpha[c] = T(a);
-    shift[c] = T((beta ? double(beta[c]) : 0.0) - lo * a);
-  }
+  normalize_coefficients(C, c0, c1, mean, invstd, gamma, beta, work_t);
+  const T *hi = work_t, *alpha = work_t + C, *shift = work_t + 2 * C;
   if (S == 1 && rows_per_tile(C, c0, c1) > 1) {
     const int64_t R = rows_per_tile(C, c0, c1);
     alignas(64) T tiled_hi[kTileValues], tiled_alpha[kTileValues], tiled_shift[kTileValues];
@@ -129,7 +113,7 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
       const T* in = x + n * C;
       uint8_t* m = kRelu ? relu_mask + n * C : nullptr;
       write_row(y + n * C, min_of(R, N - n) * C, stream,
-                [=](int64_t i) { return activate<kRelu>((bn_input<kReluIn>(in[i]) - h[i]) * a[i] + b[i], m, i); });
+                [=](int64_t i) { return activate<kRelu>(normalized<kReluIn>(in[i], h[i], a[i], b[i]), m, i); });
     }
     if (stream) finish_streaming();
     return;
@@ -140,7 +124,7 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
       const T *h = hi + c0, *a = alpha + c0, *b = shift + c0;
       uint8_t* m = kRelu ? relu_mask + n * C + c0 : nullptr;
       write_row(y + n * C + c0, c1 - c0, stream,
-                [=](int64_t i) { return activate<kRelu>((bn_input<kReluIn>(in[i]) - h[i]) * a[i] + b[i], m, i); });
+                [=](int64_t i) { return activate<kRelu>(normalized<kReluIn>(in[i], h[i], a[i], b[i]), m, i); });
     }
     if (stream) finish_streaming();
     return;
@@ -151,7 +135,7 @@ void normalize_rows(const T* x, T* y, int64_t N, int64_t C, int64_t S, int64_t c
       const T h = hi[c], a = alpha[c], b = shift[c];
       uint8_t* m = kRelu ? relu_mask + (n * C + c) * S : nullptr;
       write_row(y + (n * C + c) * S, S, stream,
-                [=](int64_t i) { return activate<kRelu>((bn_input<kReluIn>(in[i]) - h) * a + b, m, i); });
+                [=](int64_t i) { return activate<kRelu>(normalized<kReluIn>(in[i], h, a, b), m, i); });
     }
   if (stream) finish_streaming();
 }
@@ -206,28 +190,16 @@ void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t
     hi[c] = mean_high_part<T>(mean[c]);
   }
   auto grad_terms = [=](int64_t c, int64_t k, T& sum_g, T& sum_g_xc) {
-    const T g = grad_in<kRelu>(dy, relu_mask, k);
-    sum_g += g;
-    sum_g_xc += g * (bn_input<kReluIn>(x[k]) - hi[c]);
+    add_grad_terms<kReluIn>(grad_in<kRelu>(dy, relu_mask, k), x[k], hi[c], sum_g, sum_g_xc);
   };
   add_channel_sums<T>(N, C, S, c0, c1, grad_terms, sum_dy, sum_dy_xhat, work_t + C, work_t + 2 * C);
-  for (int64_t c = c0; c < c1; ++c) {
-    const double lo = mean[c] - double(hi[c]);
-    sum_dy_xhat[c] = (sum_dy_xhat[c] - lo * sum_dy[c]) * invstd[c];
-    // T sums that overflowed (magnitudes near T's maximum): again in double.
-    if (!__builtin_isfinite(sum_dy[c]) || !__builtin_isfinite(sum_dy_xhat[c])) {
-      double g_sum = 0, g_xc_sum = 0;
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t i = 0; i < S; ++i) {
-          const int64_t k = (n * C + c) * S + i;
-          const double g = double(grad_in<kRelu>(dy, relu_mask, k));
-          g_sum += g;
-          g_xc_sum += g * (double(bn_input<kReluIn>(x[k])) - mean[c]);
-        }
-      sum_dy[c] = g_sum;
-      sum_dy_xhat[c] = g_xc_sum * invstd[c];
-    }
-  }
+  finish_grad_sums(c0, c1, mean, hi, invstd, sum_dy, sum_dy_xhat, [&](int64_t c) {
+    ExactGradSums exact;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = (n * C + c) * S; k < (n * C + c + 1) * S; ++k)
+        add_grad_terms<kReluIn>(double(grad_in<kRelu>(dy, relu_mask, k)), double(x[k]), mean[c], exact.g, exact.g_xc);
+    return exact;
+  });
 }
 
 template <typename T>
@@ -243,21 +215,14 @@ void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t
 // b = -a*invstd*sum_dy_xhat/M, k = -a*sum_dy/M - b*lo (hi + lo the mean, as
 // in normalize): a subtraction and two FMAs per element. kRelu: dy masked
 // by relu_mask first (grad_in). kReluIn: BN of max(0, x), and dx the
-// gradient reaching x (through_input_relu). work_t: hi, a, b, k.
+// gradient reaching x (through_input_relu). work_t: hi, a, b, k
+// (backward_coefficients, fused_kernels_terms.h).
 template <bool kRelu, bool kReluIn, typename T>
 void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int64_t N, int64_t C, int64_t S,
                    int64_t c0, int64_t c1, const double* mean, const double* invstd, const T* gamma,
                    const double* sum_dy, const double* sum_dy_xhat, double M, bool stream, T* work_t) {
-  T *hi = work_t, *a = work_t + C, *b = work_t + 2 * C, *k = work_t + 3 * C;
-  for (int64_t c = c0; c < c1; ++c) {
-    hi[c] = mean_high_part<T>(mean[c]);
-    const double lo = mean[c] - double(hi[c]);
-    const double ac = invstd[c] * (gamma ? double(gamma[c]) : 1.0);
-    const double bc = -ac * invstd[c] * sum_dy_xhat[c] / M;
-    a[c] = T(ac);
-    b[c] = T(bc);
-    k[c] = T(-ac * sum_dy[c] / M - bc * lo);
-  }
+  backward_coefficients(C, c0, c1, mean, invstd, gamma, sum_dy, sum_dy_xhat, M, work_t);
+  const T *hi = work_t, *a = work_t + C, *b = work_t + 2 * C, *k = work_t + 3 * C;
   if (S == 1 && rows_per_tile(C, c0, c1) > 1) {
     const int64_t R = rows_per_tile(C, c0, c1);
     alignas(64) T tiled_hi[kTileValues], tiled_a[kTileValues], tiled_b[kTileValues], tiled_k[kTileValues];
@@ -271,9 +236,7 @@ void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int
       const uint8_t* m = kRelu ? relu_mask + n * C : nullptr;
       const T* in = x + n * C;
       write_row(dx + n * C, min_of(R, N - n) * C, stream, [=](int64_t i) {
-        const T v = in[i];
-        return through_input_relu<kReluIn>(
-            v, fma_of(ac[i], grad_in<kRelu>(g, m, i), fma_of(bc[i], bn_input<kReluIn>(v) - hc[i], kc[i])));
+        return dx_value<kReluIn>(in[i], grad_in<kRelu>(g, m, i), hc[i], ac[i], bc[i], kc[i]);
       });
     }
     if (stream) finish_streaming();
@@ -286,9 +249,7 @@ void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int
       const T* in = x + n * C + c0;
       const T *hc = hi + c0, *ac = a + c0, *bc = b + c0, *kc = k + c0;
       write_row(dx + n * C + c0, c1 - c0, stream, [=](int64_t i) {
-        const T v = in[i];
-        return through_input_relu<kReluIn>(
-            v, fma_of(ac[i], grad_in<kRelu>(g, m, i), fma_of(bc[i], bn_input<kReluIn>(v) - hc[i], kc[i])));
+        return dx_value<kReluIn>(in[i], grad_in<kRelu>(g, m, i), hc[i], ac[i], bc[i], kc[i]);
       });
     }
     if (stream) finish_streaming();
@@ -301,11 +262,8 @@ void backward_rows(const T* dy, const uint8_t* relu_mask, const T* x, T* dx, int
       const uint8_t* m = kRelu ? relu_mask + base : nullptr;
       const T* in = x + base;
       const T hc = hi[c], ac = a[c], bc = b[c], kc = k[c];
-      write_row(dx + base, S, stream, [=](int64_t i) {
-        const T v = in[i];
-        return through_input_relu<kReluIn>(
-            v, fma_of(ac, grad_in<kRelu>(g, m, i), fma_of(bc, bn_input<kReluIn>(v) - hc, kc)));
-      });
+      write_row(dx + base, S, stream,
+                [=](int64_t i) { return dx_value<kReluIn>(in[i], grad_in<kRelu>(g, m, i), hc, ac, bc, kc); });
     }
   if (stream) finish_streaming();
 }

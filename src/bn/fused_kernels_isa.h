@@ -59,6 +59,25 @@ void backward_with_batch_stats(const T* dy, const T* x, T* dx, int64_t N, int64_
                                double* sum_dy_xhat, bool stream_dx, const uint8_t* relu_mask, bool relu_input,
                                double* work_d, T* work_t);
 
+// BatchNorm followed by a 2x2 max-pool (pooled_kernels_impl.h), x (N, C, H,
+// W) with H, W >= 2: forward_batch_stats's statistics (relu, relu_input as
+// there), then out (N, C, H/2, W/2) = the max-pool of y and winner the
+// place of each output's maximum in its window, as MaxPool2x2 writes it
+// (pool/max_pool_kernels_isa.h), or kNoWinner where the ReLU after BN
+// blocked the whole window. plane: H*W values of T, the calling thread's.
+template <typename T>
+void forward_batch_stats_pooled(const T* x, T* out, uint8_t* winner, int64_t N, int64_t C, int64_t H, int64_t W,
+                                int64_t c0, int64_t c1, double eps, const T* gamma, const T* beta, double* mean,
+                                double* var, bool relu, bool relu_input, T* plane, double* work_d, T* work_t);
+
+// backward_with_batch_stats of that layer from dout (N, C, H/2, W/2), the
+// gradient of out, and forward's winner: dx (N, C, H, W).
+template <typename T>
+void backward_with_batch_stats_pooled(const T* dout, const uint8_t* winner, const T* x, T* dx, int64_t N, int64_t C,
+                                      int64_t H, int64_t W, int64_t c0, int64_t c1, const double* mean,
+                                      const double* invstd, const T* gamma, double* sum_dy, double* sum_dy_xhat,
+                                      bool stream_dx, bool relu_input, T* plane, double* work_d, T* work_t);
+
 // dx = dy * invstd * gamma (eval mode: the statistics are constants).
 template <typename T>
 void backward_fixed_stats(const T* dy, T* dx, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1,

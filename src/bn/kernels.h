@@ -35,6 +35,10 @@ struct BatchStatsForward {
   torch::Tensor y;          // (N,C,S), or max(0, y) with relu
   torch::Tensor mean, var;  // (C) float64: batch mean and biased variance
   torch::Tensor relu_mask;  // (N,C,S) bool, true where the ReLU passed its input; undefined without relu
+  // forward_batch_stats_pooled: y is (N,C,H/2,W/2), the max-pool of BN's
+  // output; winner (N,C,H/2,W/2) uint8 each output's place in its window,
+  // for backward (relu_mask stays undefined: winner carries the ReLU's say).
+  torch::Tensor winner;
 };
 
 struct KernelSet {
@@ -73,6 +77,20 @@ struct KernelSet {
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*backward_with_batch_stats)(
       const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
       const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input);
+
+  // Optional: the whole-layer entries with the 2x2 max-pool after BN (and
+  // its ReLU) in the same passes, for contiguous (N,C,H,W) x, H and W >= 2
+  // (null: the Function pools BN's output with pool/max_pool.h). Same
+  // results as forward_batch_stats then MaxPool2x2, and as their backwards:
+  //   forward_batch_stats_pooled: as forward_batch_stats, with y pooled and
+  //   winner set (see BatchStatsForward);
+  //   backward_with_batch_stats_pooled(dy, winner, x, mean, invstd, gamma,
+  //   relu_input): dy (N,C,H/2,W/2) the gradient of the pooled output.
+  BatchStatsForward (*forward_batch_stats_pooled)(const torch::Tensor& x, const torch::Tensor& gamma,
+                                                  const torch::Tensor& beta, double eps, bool relu, bool relu_input);
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*backward_with_batch_stats_pooled)(
+      const torch::Tensor& dy, const torch::Tensor& winner, const torch::Tensor& x, const torch::Tensor& mean,
+      const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input);
 };
 
 const KernelSet& kernel_set(Kernels which);

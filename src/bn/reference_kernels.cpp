@@ -178,7 +178,9 @@ const KernelSet& kernel_set() {
                                 normalize_backward_batch_stats,
                                 normalize_backward_fixed_stats,
                                 /*forward_batch_stats=*/nullptr,
-                                /*backward_with_batch_stats=*/nullptr};
+                                /*backward_with_batch_stats=*/nullptr,
+                                /*forward_batch_stats_pooled=*/nullptr,
+                                /*backward_with_batch_stats_pooled=*/nullptr};
   return set;
 }
 

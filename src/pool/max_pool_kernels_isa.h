@@ -3,6 +3,8 @@
 // core/cpu.h). No include guard on purpose.
 #include <cstdint>
 
+#include "pool/max_pool_winner.h"
+
 #ifndef BNLAB_ISA
 #error "define BNLAB_ISA (the namespace of this copy of the kernels)"
 #endif
@@ -14,13 +16,8 @@ namespace bnlab::pool::max_pool_kernels::BNLAB_ISA {
 template <typename T>
 void pool_plane(const T* x, T* y, uint8_t* winner, int64_t W, int64_t OH, int64_t OW);
 
-// A winner byte of kNoWinner sends its window's dy nowhere (BatchNorm's
-// fused ReLU and max-pool mark so the windows whose every value the ReLU
-// blocked: bn/pooled_kernels_impl.h).
-constexpr uint8_t kNoWinner = 4;
-
 // dx (H, W) of one plane: each window's dy to its winner, zero elsewhere
-// (and in every window whose winner byte is kNoWinner).
+// (and in every window whose winner byte is kNoWinner, max_pool_winner.h).
 template <typename T>
 void unpool_plane(const T* dy, const uint8_t* winner, T* dx, int64_t H, int64_t W, int64_t OH, int64_t OW);
 

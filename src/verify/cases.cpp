@@ -37,13 +37,18 @@ std::string EquivalenceCase::describe() const {
                        offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "",
                        channels_last ? " channels-last" : "");
   return fmt::format(
-      "{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}{}{}", kernels_text(), fmt::join(shape, ","),
+      "{} ({}) {} momentum={} affine={} track={} {} steps={}{}{}{}{}{}{}{}{}{}", kernels_text(), fmt::join(shape, ","),
       dtype == torch::kFloat64 ? "f64" : "f32", momentum ? fmt::format("{}", *momentum) : "none", affine ? 1 : 0,
       track_running_stats ? 1 : 0, training ? "train" : "eval", steps, relu_input ? " relu+" : "", relu ? " +relu" : "",
-      non_contiguous ? " non-contig" : "",
+      max_pool ? " +pool" : "", non_contiguous ? " non-contig" : "",
       offset != 0 || spread != 1 ? fmt::format(" x~{}+{}*N(0,1)", offset, spread) : "", input_text,
       channels_last ? " channels-last" : "", virtual_batch_size ? fmt::format(" ghost={}", virtual_batch_size) : "",
       renorm ? describe_renorm(*renorm) : "");
+}
+
+std::vector<int64_t> EquivalenceCase::output_shape() const {
+  if (!max_pool) return shape;
+  return {shape[0], shape[1], shape[2] / 2, shape[3] / 2};
 }
 
 std::string EquivalenceCase::kernels_text() const {
@@ -152,6 +157,14 @@ std::vector<EquivalenceCase> edge_cases() {
   }
   add({4, 3, 5, 5}, InputKind::kNonFinite, true, false);
   add({4, 3, 5, 5}, InputKind::kExtreme, true, false);
+  // The max-pool after BN: non-finite values (a NaN wins its window), the
+  // ReLU blocking whole windows, channels-last input, an empty batch.
+  const size_t before_pool = cases.size();
+  add({4, 3, 5, 5}, InputKind::kNonFinite, false, true);
+  add({4, 3, 6, 7}, InputKind::kNormal, false, false, /*relu_input=*/true);
+  add({4, 3, 5, 5}, InputKind::kNormal, true, true);
+  add({0, 3, 4, 4}, InputKind::kNormal, false, true);
+  for (size_t i = before_pool; i < cases.size(); ++i) cases[i].max_pool = true;
   return cases;
 }
 
@@ -176,6 +189,7 @@ std::vector<EquivalenceCase> standard_cases() {
         c.non_contiguous = variant % 5 == 1;
         c.relu = variant % 7 < 2;
         c.relu_input = variant % 7 == 3 || variant % 7 == 4;
+        c.max_pool = shape.size() == 4 && shape[2] >= 2 && variant % 3 != 1;
         c.steps = 3;
         cases.push_back(c);
         ++variant;
@@ -203,6 +217,7 @@ std::vector<EquivalenceCase> random_cases(int count, uint64_t seed, std::optiona
     c.relu = pick(0, 3) == 0;
     c.relu_input = pick(0, 3) == 0;  // with relu too at times: ReLU-BN-ReLU
     c.steps = static_cast<int>(pick(1, 3));
+    c.max_pool = rank == 4 && c.shape[2] >= 2 && c.shape[3] >= 2 && pick(0, 1) == 0;
     cases.push_back(c);
   }
   return cases;
@@ -232,6 +247,7 @@ std::vector<EquivalenceCase> ghost_cases(std::optional<torch::Dtype> dtype) {
       c.relu_input = variant % 4 == 2;
       c.channels_last = shape.size() == 4 && variant % 2 == 0;
       c.non_contiguous = !c.channels_last && variant % 7 == 5;
+      c.max_pool = shape.size() == 4 && shape[2] >= 2 && variant % 3 == 0;  // pooled per virtual batch, then joined
       cases.push_back(c);
       ++variant;
     }
@@ -289,6 +305,7 @@ std::vector<EquivalenceCase> renorm_cases(std::optional<torch::Dtype> dtype) {
       c.relu_input = variant % 3 == 2;
       c.channels_last = row.shape.size() == 4 && variant % 2 == 0;
       c.non_contiguous = !c.channels_last && variant % 7 == 5;
+      c.max_pool = row.shape.size() == 4 && variant % 3 == 0;  // pooled outside the kernels: renorm has no pooled pass
       cases.push_back(c);
       ++variant;
     }

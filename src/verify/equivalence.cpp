@@ -54,6 +54,7 @@ Candidate bnlab_batch_norm(const EquivalenceCase& c, std::shared_ptr<const paral
                           .sync_group(std::move(sync_group))
                           .relu(c.relu)
                           .relu_input(c.relu_input)
+                          .max_pool_2x2(c.max_pool)
                           .virtual_batch_size(c.virtual_batch_size)
                           .renorm(c.renorm ? c10::optional<bn::RenormOptions>(*c.renorm) : c10::nullopt));
   layer->to(c.dtype);
@@ -93,7 +94,7 @@ CaseReport compare_with_native(const EquivalenceCase& c, uint64_t seed, const Ca
   for (int step = 0; step < total_steps; ++step) {
     const bool train = c.training || step < c.steps;
     auto x_base = make_input_base(c, gen);
-    auto dy = torch::randn(c.shape, gen, torch::TensorOptions().dtype(c.dtype));
+    auto dy = torch::randn(c.output_shape(), gen, torch::TensorOptions().dtype(c.dtype));
     StepOutputs from_native = native.step(x_base, c.non_contiguous, dy, train, c.channels_last);
     StepOutputs from_ours = ours.step(x_base, c.non_contiguous, dy, train, c.channels_last);
     if (c.family == NormFamily::kLayer || c.family == NormFamily::kInstance) {

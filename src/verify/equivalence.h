@@ -55,6 +55,9 @@ struct EquivalenceCase {
   std::optional<Isa> isa;  // fused kernels: the compiled copy to run (nullopt: the one in use)
   bool relu = false;  // ours with BatchNormOptions::relu against native BN then torch::relu
   bool relu_input = false;  // ours with BatchNormOptions::relu_input against torch::relu then native BN
+  // ours with BatchNormOptions::max_pool_2x2 against native BN (and its
+  // ReLUs) then torch::max_pool2d(2); (N,C,H,W) shapes with H, W >= 2 only.
+  bool max_pool = false;
   InputKind input = InputKind::kNormal;
   bool channels_last = false;  // 4D input in channels-last memory format
   // Ghost BatchNorm: ours with BatchNormOptions::virtual_batch_size, native
@@ -70,6 +73,7 @@ struct EquivalenceCase {
 
   std::string describe() const;
   std::string kernels_text() const;  // "ref", "fused" or "fused/avx512"
+  std::vector<int64_t> output_shape() const;  // shape, or (N, C, H/2, W/2) with max_pool
   // Renorm whose bounds pin r = 1 and d = 0 at every step.
   bool renorm_is_identity() const;
 };

@@ -113,11 +113,12 @@ Tensor native_forward(Native& bn, const Tensor& x, int64_t virtual_batch) {
 template <typename Native>
 Runner native_runner(Native bn, const EquivalenceCase& c, torch::Dtype dtype) {
   bn->to(dtype);
-  const bool relu = c.relu, relu_input = c.relu_input;
+  const bool relu = c.relu, relu_input = c.relu_input, max_pool = c.max_pool;
   const int64_t virtual_batch = c.virtual_batch_size;
-  return Runner({bn.ptr(), [bn, relu, relu_input, virtual_batch](const Tensor& x) mutable {
-                   const auto y = native_forward(bn, relu_input ? torch::relu(x) : x, virtual_batch);
-                   return relu ? torch::relu(y) : y;
+  return Runner({bn.ptr(), [bn, relu, relu_input, max_pool, virtual_batch](const Tensor& x) mutable {
+                   auto y = native_forward(bn, relu_input ? torch::relu(x) : x, virtual_batch);
+                   if (relu) y = torch::relu(y);
+                   return max_pool ? torch::max_pool2d(y, {2, 2}) : y;
                  }});
 }
 
@@ -152,14 +153,16 @@ Runner make_native_group_family(const EquivalenceCase& c, torch::Dtype dtype, st
 Runner make_native(const EquivalenceCase& c, torch::Dtype dtype, std::string& name) {
   if (c.family != NormFamily::kBatch) return make_native_group_family(c, dtype, name);
   if (c.renorm && !c.renorm_is_identity()) {
-    name = fmt::format("{}renorm reference (tensor ops + autograd, r and d detached){}",
-                       c.relu_input ? "torch::relu + " : "", c.relu ? " + torch::relu" : "");
+    name = fmt::format("{}renorm reference (tensor ops + autograd, r and d detached){}{}",
+                       c.relu_input ? "torch::relu + " : "", c.relu ? " + torch::relu" : "",
+                       c.max_pool ? " + torch::max_pool2d(2)" : "");
     const c10::optional<double> momentum = c.momentum ? c10::optional<double>(*c.momentum) : c10::nullopt;
     return native_runner(RenormReference(RenormReferenceOptions{c.shape[1], 1e-5, momentum, c.affine, *c.renorm}), c,
                          dtype);
   }
   const char* ghost = c.virtual_batch_size ? " per virtual batch" : "";
-  const char* relu = c.relu ? " + torch::relu" : "";
+  const std::string relu =
+      fmt::format("{}{}", c.relu ? " + torch::relu" : "", c.max_pool ? " + torch::max_pool2d(2)" : "");
   const char* relu_input = c.relu_input ? "torch::relu + " : "";
   if (c.shape.size() == 4) {
     name = fmt::format("{}torch::nn::BatchNorm2d{}{}", relu_input, ghost, relu);
