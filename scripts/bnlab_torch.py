@@ -86,7 +86,8 @@ def add_block(layers, config, index, features, spatial_dims):
     """Norm before or after the activation, max-pool on conv blocks, dropout
     at the end or right before the norm (models/model.cpp add_block). bnlab's
     BN with its ReLU inside (bn.fuse_relu) is norm<i> and act<i> here, in
-    the placement's order."""
+    the placement's order, and with its max-pool inside (bn.fuse_pool)
+    norm<i> then pool<i>."""
     kind = config["model.norm"]
     with_norm = kind != "none" and (spatial_dims > 0 or kind not in ("instance", "native-instance"))
     dropout = config["model.dropout"]

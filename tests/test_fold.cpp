@@ -53,7 +53,8 @@ TEST_CASE("folded BatchNorm computes what BatchNorm did, for every placement", "
       {Arch::kCnn, NormKind::kNative, Placement::kAfter},   // through max-pool and flatten
       {Arch::kCnn, NormKind::kCustom, Placement::kBefore},  // into the conv before it
       {Arch::kMlp, NormKind::kCustom, Placement::kAfter},   // ReLU+BN fused: not into the Linear before it
-      {Arch::kCnn, NormKind::kCustom, Placement::kAfter},   // ReLU+BN fused: through max-pool, not into the conv
+      {Arch::kCnn, NormKind::kCustom,
+       Placement::kAfter},  // ReLU+BN+max-pool fused: through its pool, not into the conv
   }));
   CAPTURE(bnlab::to_name(arch), bnlab::to_name(kind), bnlab::to_name(placement));
   torch::manual_seed(3);
@@ -78,6 +79,13 @@ TEST_CASE("folding refuses what it cannot fold exactly, naming the layer", "[fol
     randomise_batch_norms(model, -1);
     REQUIRE_THROWS_WITH(fold_batch_norms(model, options),
                         Contains("norm1: followed by the max-pool pool1") && Contains("every scale is positive"));
+  }
+  SECTION("a negative scale before the max-pool inside bnlab's BatchNorm (bn.fuse_pool)") {
+    auto options = options_for(Arch::kCnn, NormKind::kCustom, Placement::kAfter);
+    auto model = build_model(options);
+    randomise_batch_norms(model, -1);
+    REQUIRE_THROWS_WITH(fold_batch_norms(model, options),
+                        Contains("norm1: followed by the max-pool inside it") && Contains("every scale is positive"));
   }
   SECTION("group norms, whose statistics are each sample's") {
     auto options = options_for(Arch::kMlp, NormKind::kLayer, Placement::kBefore);

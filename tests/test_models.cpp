@@ -39,6 +39,31 @@ int count_batch_norms(torch::nn::Sequential& model) {
   return count;
 }
 
+// Five SGD steps of two models built alike (same seed), on the same
+// batches: every parameter and buffer stays bit-identical.
+void check_train_alike(torch::nn::Sequential& fused, torch::nn::Sequential& separate) {
+  torch::optim::SGD fused_sgd(fused->parameters(), 0.1), separate_sgd(separate->parameters(), 0.1);
+  for (int step = 0; step < 5; ++step) {
+    auto images = torch::rand({16, 1, 28, 28});
+    auto labels = torch::randint(10, {16});
+    for (auto [model, sgd] : {std::pair{&fused, &fused_sgd}, std::pair{&separate, &separate_sgd}}) {
+      sgd->zero_grad();
+      torch::nn::functional::cross_entropy((*model)->forward(images), labels).backward();
+      sgd->step();
+    }
+  }
+  const auto fused_params = fused->named_parameters(), separate_params = separate->named_parameters();
+  REQUIRE(fused_params.size() == separate_params.size());
+  for (const auto& item : separate_params) {
+    CAPTURE(item.key());
+    CHECK(torch::equal(fused_params[item.key()], item.value()));
+  }
+  for (const auto& item : separate->named_buffers()) {
+    CAPTURE(item.key());
+    CHECK(torch::equal(fused->named_buffers()[item.key()], item.value()));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("every switch combination builds a model with 10 logits", "[models]") {
@@ -105,26 +130,7 @@ TEST_CASE("bnlab's BN next to a ReLU is one layer, with the same results", "[mod
     CHECK(norm->options.relu_input() == (placement == "after"));
   }
 
-  torch::optim::SGD fused_sgd(fused->parameters(), 0.1), separate_sgd(separate->parameters(), 0.1);
-  for (int step = 0; step < 5; ++step) {
-    auto images = torch::rand({16, 1, 28, 28});
-    auto labels = torch::randint(10, {16});
-    for (auto [model, sgd] : {std::pair{&fused, &fused_sgd}, std::pair{&separate, &separate_sgd}}) {
-      sgd->zero_grad();
-      torch::nn::functional::cross_entropy((*model)->forward(images), labels).backward();
-      sgd->step();
-    }
-  }
-  const auto fused_params = fused->named_parameters(), separate_params = separate->named_parameters();
-  REQUIRE(fused_params.size() == separate_params.size());
-  for (const auto& item : separate_params) {
-    CAPTURE(item.key());
-    CHECK(torch::equal(fused_params[item.key()], item.value()));
-  }
-  for (const auto& item : separate->named_buffers()) {
-    CAPTURE(item.key());
-    CHECK(torch::equal(fused->named_buffers()[item.key()], item.value()));
-  }
+  check_train_alike(fused, separate);
 }
 
 TEST_CASE("BN and a ReLU stay separate layers where they are not next to each other", "[models][relu]") {
@@ -189,4 +195,42 @@ TEST_CASE("BN options reach both implementations", "[models]") {
   REQUIRE(native);
   CHECK(native->options.eps() == 1e-3);
   CHECK(native->options.momentum() == c10::optional<double>(0.01));
+}
+
+TEST_CASE("bnlab's BN before a max-pool is one layer, with the same results", "[models][pool]") {
+  // bn.fuse_pool (default on) puts each conv block's max-pool inside its
+  // BatchNorm layer when BN is the last thing before it: after the ReLU
+  // (placement after), or with the ReLU after it fused (placement before).
+  const auto placement = GENERATE(as<std::string>{}, "after", "before");
+  CAPTURE(placement);
+  experiments::Overrides overrides = {{"model.norm", std::string("custom")},
+                                      {"model.arch", std::string("cnn")},
+                                      {"model.placement", placement},
+                                      {"model.conv_channels", std::vector<int64_t>{8, 16}}};
+  auto fused_config = options_with(overrides);
+  overrides.emplace_back("bn.fuse_pool", false);
+  auto separate_config = options_with(overrides);
+  REQUIRE(models::fuses_pool(fused_config));
+  torch::manual_seed(5);
+  auto fused = models::build_model(fused_config);
+  torch::manual_seed(5);
+  auto separate = models::build_model(separate_config);
+  std::vector<std::string> without_pool;
+  for (const auto& name : layer_names(separate))
+    if (name.rfind("pool", 0) != 0) without_pool.push_back(name);
+  CHECK(layer_names(fused) == without_pool);
+  CHECK(without_pool.size() + 2 == layer_names(separate).size());
+  CHECK(fused->named_children()[1].value()->as<bn::BatchNormImpl>()->options.max_pool_2x2());
+  CHECK_THAT(models::model_summary(fused)[1], Catch::Matchers::Contains("(8, 13, 13)"));
+  check_train_alike(fused, separate);
+}
+
+TEST_CASE("BN and a max-pool stay separate layers where they are not next to each other", "[models][pool]") {
+  // Conv-BN-tanh-MaxPool: the activation sits between them; native BN has no pool inside.
+  CHECK_FALSE(models::fuses_pool(options_with({{"model.norm", std::string("custom")},
+                                               {"model.arch", std::string("cnn")},
+                                               {"model.placement", std::string("before")},
+                                               {"model.activation", std::string("tanh")}})));
+  auto model = model_with({{"model.norm", std::string("native")}, {"model.arch", std::string("cnn")}});
+  CHECK(layer_names(model)[3] == "pool1");
 }

@@ -50,6 +50,11 @@ std::vector<ConfigKey> build_registry() {
             "bnlab's BN next to a ReLU (model.norm = custom, model.activation = relu; either placement, unless "
             "dropout sits between them): compute the ReLU inside the BatchNorm layer, in the same kernel passes "
             "(same results, less memory traffic; the model then lists no separate act layer)"),
+      field("bn.fuse_pool", &R::bn, &BnConfig::fuse_pool,
+            "bnlab's BN right before a CNN block's 2x2 max-pool (model.norm = custom, model.arch = cnn; after the "
+            "ReLU, or with the ReLU after it fused): compute the max-pool inside the BatchNorm layer, in the same "
+            "kernel passes (same results; BN's full-size output is never written; the model then lists no "
+            "separate pool layer)"),
       field("bn.mode", &R::bn, &BnConfig::mode,
             "bnlab's BN in a data-parallel job: local (each rank its own batch statistics) or sync "
             "(statistics of the whole batch over all ranks)"),

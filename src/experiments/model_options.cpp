@@ -18,6 +18,7 @@ models::ModelOptions model_options(const RunConfig& config, int64_t num_classes,
   options.placement = *config.model.placement;
   options.init = config.model.init;
   options.fuse_relu = config.bn.fuse_relu;
+  options.fuse_pool = config.bn.fuse_pool;
   options.num_classes = num_classes;
 
   models::NormOptions& norm = options.norm;

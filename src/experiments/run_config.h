@@ -56,6 +56,7 @@ struct BnConfig {
   bn::Kernels kernels = bn::Kernels::kFused;  // custom BN only
   BnMode mode = BnMode::kLocal;               // custom BN across ranks
   bool fuse_relu = true;                      // custom BN next to a ReLU: one layer (models::fuses_relu)
+  bool fuse_pool = true;                      // custom BN before a max-pool: one layer (models::fuses_pool)
   int64_t virtual_batch_size = 0;             // custom BN: Ghost BatchNorm's virtual batches (0: off)
   // custom BN: Batch Renormalization (bn::RenormOptions has the meanings)
   bool renorm = false;

@@ -68,10 +68,23 @@ void fold_into_inputs(Tensor& weight, Tensor& bias, const Affine& a, int64_t pos
 
 using Children = torch::OrderedDict<std::string, std::shared_ptr<torch::nn::Module>>;
 
+// A max-pool commutes with BN's affine map when every scale is positive.
+void check_pool_commutes(const std::string& name, const std::string& pool, const Affine& a) {
+  const double smallest = a.scale.min().item<double>();
+  if (!(smallest > 0))
+    throw FoldError(
+        fmt::format("{}: followed by the max-pool {}, and its scale gamma / sqrt(var + eps) is {} for "
+                    "some channel; a max-pool commutes with the affine map only when every scale is "
+                    "positive, so {} does not fold into the layer after it",
+                    name, pool, smallest, name));
+}
+
 // BN at children[at] into the first Linear or Conv after it, through
-// dropout, flatten and (every scale > 0) max-pool; returns the step's line.
-std::string fold_forward(const Children& children, Children& target, size_t at, const Affine& a) {
+// dropout, flatten and (every scale > 0) max-pool, its own (pools: BN with
+// max_pool_2x2) or a layer's; returns the step's line.
+std::string fold_forward(const Children& children, Children& target, size_t at, const Affine& a, bool pools) {
   const std::string& name = children[at].key();
+  if (pools) check_pool_commutes(name, "inside it", a);
   bool flattened = false;
   for (size_t j = at + 1; j < children.size(); ++j) {
     const std::string& next = children[j].key();
@@ -82,13 +95,7 @@ std::string fold_forward(const Children& children, Children& target, size_t at, 
       continue;
     }
     if (dynamic_cast<pool::MaxPool2x2Impl*>(&module)) {
-      const double smallest = a.scale.min().item<double>();
-      if (!(smallest > 0))
-        throw FoldError(
-            fmt::format("{}: followed by the max-pool {}, and its scale gamma / sqrt(var + eps) is {} for "
-                        "some channel; a max-pool commutes with the affine map only when every scale is "
-                        "positive, so {} does not fold into the layer after it",
-                        name, next, smallest, name));
+      check_pool_commutes(name, next, a);
       continue;
     }
     auto [weight, bias] = linear_parameters(*target[next]);
@@ -142,7 +149,7 @@ FoldResult fold_batch_norms(torch::nn::Sequential& model, const ModelOptions& op
         continue;
       }
     }
-    result.steps.push_back(fold_forward(children, target, i, a));
+    result.steps.push_back(fold_forward(children, target, i, a, custom && custom->options.max_pool_2x2()));
   }
   return result;
 }

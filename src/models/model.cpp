@@ -31,31 +31,39 @@ bool fuses_relu(const ModelOptions& options) {
          !dropout_between;
 }
 
+bool fuses_pool(const ModelOptions& options) {
+  const bool norm_last = options.placement == Placement::kAfter || fuses_relu(options);
+  return options.fuse_pool && options.arch == Arch::kCnn && options.norm.kind == NormKind::kCustom && norm_last;
+}
+
 namespace {
 
 // Appends the activation with its normalisation layer before or after it,
 // as the config's placement says ("before": Linear-BN-ReLU, "after":
 // Linear-ReLU-BN), and dropout at the end of the block or, with
 // dropout_placement "before-norm", right before the BatchNorm layer. Conv
-// blocks pool before their dropout, so pooling goes here too.
+// blocks pool before their dropout, so pooling goes here too: inside the
+// norm layer when it sits right before the pool (fuses_pool).
 void add_block(torch::nn::Sequential& net, const ModelOptions& options, int index, int64_t features, int spatial_dims) {
   const bool with_norm =
       options.norm.kind != NormKind::kNone && (spatial_dims > 0 || normalises_dense_layers(options.norm.kind));
   const bool with_dropout = options.dropout > 0;
   const bool dropout_first = with_dropout && with_norm && options.dropout_placement == DropoutPlacement::kBeforeNorm;
   const bool relu_in_norm = with_norm && fuses_relu(options);
+  const bool pool_in_norm = with_norm && spatial_dims == 2 && fuses_pool(options);
   const FusedRelu fused_relu = !relu_in_norm                            ? FusedRelu::kNone
                                : options.placement == Placement::kAfter ? FusedRelu::kBeforeNorm
                                                                         : FusedRelu::kAfterNorm;
   auto add_norm = [&] {
     if (!with_norm) return;
     if (dropout_first) net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(options.dropout));
-    net->push_back(fmt::format("norm{}", index), make_norm(options.norm, features, spatial_dims, fused_relu));
+    net->push_back(fmt::format("norm{}", index),
+                   make_norm(options.norm, features, spatial_dims, fused_relu, pool_in_norm));
   };
   if (options.placement == Placement::kBefore) add_norm();
   if (!relu_in_norm) net->push_back(fmt::format("act{}", index), make_activation(options.activation));
   if (options.placement == Placement::kAfter) add_norm();
-  if (spatial_dims == 2) net->push_back(fmt::format("pool{}", index), pool::MaxPool2x2());
+  if (spatial_dims == 2 && !pool_in_norm) net->push_back(fmt::format("pool{}", index), pool::MaxPool2x2());
   if (with_dropout && !dropout_first)
     net->push_back(fmt::format("dropout{}", index), torch::nn::Dropout(options.dropout));
 }

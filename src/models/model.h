@@ -28,6 +28,12 @@ torch::nn::Sequential build_model(const ModelOptions& options);
 // between the ReLU and BN (placement after, dropout before the norm).
 bool fuses_relu(const ModelOptions& options);
 
+// Whether each conv block's BatchNorm and max-pool are one layer (named
+// normK, no poolK): bnlab's BN right before the pool, that is after the
+// ReLU (placement after) or with the ReLU after it inside (fuses_relu),
+// with fuse_pool on.
+bool fuses_pool(const ModelOptions& options);
+
 // Parameters that train (requires_grad), summed.
 int64_t count_parameters(const torch::nn::Module& model);
 

@@ -57,11 +57,14 @@ torch::nn::AnyModule make_group_kind_norm(const NormOptions& config, int64_t fea
 
 }  // namespace
 
-torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int spatial_dims, FusedRelu fused_relu) {
+torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int spatial_dims, FusedRelu fused_relu,
+                               bool max_pool) {
   const NormKind kind = config.kind;
-  if (fused_relu != FusedRelu::kNone && kind != NormKind::kCustom)
-    throw std::invalid_argument("make_norm: only bnlab's BatchNorm (custom) computes a ReLU inside, not '" +
+  if ((fused_relu != FusedRelu::kNone || max_pool) && kind != NormKind::kCustom)
+    throw std::invalid_argument("make_norm: only bnlab's BatchNorm (custom) computes a ReLU or max-pool inside, not '" +
                                 to_name(kind) + "'");
+  if (max_pool && spatial_dims != 2)
+    throw std::invalid_argument("make_norm: a max-pool inside the norm needs a conv layer's (N,C,H,W) output");
   if (kind == NormKind::kCustom) {
     bn::BatchNorm layer(bn::BatchNormOptions(features)
                             .eps(config.eps)
@@ -71,6 +74,7 @@ torch::nn::AnyModule make_norm(const NormOptions& config, int64_t features, int 
                             .sync_group(config.sync_group)
                             .relu(fused_relu == FusedRelu::kAfterNorm)
                             .relu_input(fused_relu == FusedRelu::kBeforeNorm)
+                            .max_pool_2x2(max_pool)
                             .virtual_batch_size(config.virtual_batch_size)
                             .renorm(config.renorm ? c10::optional<bn::RenormOptions>(*config.renorm) : c10::nullopt));
     init_affine(layer, config);

@@ -13,10 +13,12 @@ namespace bnlab::models {
 // momentum, affine, gamma and beta init; custom also kernels and sync group).
 // fused_relu: bnlab's BatchNorm with the ReLU after it (kAfterNorm,
 // bn::BatchNormOptions::relu) or before it (kBeforeNorm, relu_input)
-// computed inside (custom only). Throws std::invalid_argument for kind none.
+// computed inside (custom only). max_pool: the 2x2 max-pool after it inside
+// too (custom only, spatial_dims 2; bn::BatchNormOptions::max_pool_2x2).
+// Throws std::invalid_argument for kind none.
 enum class FusedRelu { kNone, kBeforeNorm, kAfterNorm };
 torch::nn::AnyModule make_norm(const NormOptions& options, int64_t features, int spatial_dims,
-                               FusedRelu fused_relu = FusedRelu::kNone);
+                               FusedRelu fused_relu = FusedRelu::kNone, bool max_pool = false);
 
 // The number of groups a group-kind norm uses on a layer of `channels`
 // channels, a Dense layer (one value per channel and sample) or a conv layer

@@ -70,6 +70,9 @@ struct ModelOptions {
   // bnlab's BatchNorm right before or after a ReLU computes the ReLU inside
   // (one layer, same results; bn::BatchNormOptions::relu and relu_input).
   bool fuse_relu = true;
+  // bnlab's BatchNorm right before a conv block's 2x2 max-pool computes the
+  // pool inside (one layer, same results; bn::BatchNormOptions::max_pool_2x2).
+  bool fuse_pool = true;
   int64_t num_classes = 10;
 };
 

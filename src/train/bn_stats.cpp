@@ -7,6 +7,7 @@
 
 #include "bn/batch_norm.h"
 #include "models/norm.h"
+#include "pool/max_pool.h"
 #include "train/rng_state.h"
 
 namespace bnlab::train {
@@ -20,41 +21,44 @@ struct Capture {
 };
 
 // bnlab's BatchNorm computing a ReLU inside, after or before it
-// (models::fuses_relu), or null.
-bn::BatchNormImpl* fused_relu_norm(torch::nn::AnyModule& layer) {
+// (models::fuses_relu), or the max-pool after it (models::fuses_pool), or null.
+bn::BatchNormImpl* fused_norm(torch::nn::AnyModule& layer) {
   auto* norm = dynamic_cast<bn::BatchNormImpl*>(layer.ptr().get());
-  return norm && (norm->options.relu() || norm->options.relu_input()) ? norm : nullptr;
+  return norm && (norm->options.relu() || norm->options.relu_input() || norm->options.max_pool_2x2()) ? norm : nullptr;
 }
 
-// Turns a layer's fused ReLUs off until destroyed.
-class FusedReluOff {
+// Turns a layer's fused ReLUs and max-pool off until destroyed.
+class FusedOpsOff {
  public:
-  explicit FusedReluOff(bn::BatchNormImpl& norm)
-      : norm_(norm), relu_(norm.options.relu()), relu_input_(norm.options.relu_input()) {
-    norm_.options.relu(false).relu_input(false);
+  explicit FusedOpsOff(bn::BatchNormImpl& norm)
+      : norm_(norm),
+        relu_(norm.options.relu()),
+        relu_input_(norm.options.relu_input()),
+        max_pool_(norm.options.max_pool_2x2()) {
+    norm_.options.relu(false).relu_input(false).max_pool_2x2(false);
   }
-  ~FusedReluOff() { norm_.options.relu(relu_).relu_input(relu_input_); }
-  FusedReluOff(const FusedReluOff&) = delete;
-  FusedReluOff& operator=(const FusedReluOff&) = delete;
+  ~FusedOpsOff() { norm_.options.relu(relu_).relu_input(relu_input_).max_pool_2x2(max_pool_); }
+  FusedOpsOff(const FusedOpsOff&) = delete;
+  FusedOpsOff& operator=(const FusedOpsOff&) = delete;
 
  private:
   bn::BatchNormImpl& norm_;
-  bool relu_, relu_input_;
+  bool relu_, relu_input_, max_pool_;
 };
 
 // A layer's output, where a BatchNorm layer's output is BN's alone, of its
-// input as a separate act layer would pass it: a fused ReLU is left out, so
-// that the statistics read the same values with the ReLU fused as without.
+// input as a separate act layer would pass it: a fused ReLU or max-pool is
+// left out, so that the statistics read the same values fused as not.
 torch::Tensor norm_output(torch::nn::AnyModule& layer, const torch::Tensor& x) {
-  auto* norm = fused_relu_norm(layer);
+  auto* norm = fused_norm(layer);
   if (!norm) return layer.forward(x);
-  const FusedReluOff off(*norm);
+  const FusedOpsOff off(*norm);
   return norm->forward(x);
 }
 
 // Inputs and outputs of every layer; a BatchNorm layer normK with a ReLU
-// fused shows as normK and a ReLU actK, in their order, as the separate
-// layers would.
+// or max-pool fused shows as normK, a ReLU actK and a pool poolK, in their
+// order, as the separate layers would.
 Capture forward_capturing(torch::nn::Sequential& model, torch::Tensor x) {
   Capture capture;
   const auto children = model->named_children();
@@ -67,11 +71,12 @@ Capture forward_capturing(torch::nn::Sequential& model, torch::Tensor x) {
   auto relu = [](const torch::Tensor& input) { return torch::relu(input); };
   for (auto& layer : *model) {
     const std::string& name = children[index++].key();
-    const auto* fused = fused_relu_norm(layer);
-    const std::string act = fused ? "act" + name.substr(std::string("norm").size()) : "";
-    if (fused && fused->options.relu_input()) record(act, relu);
+    const auto* fused = fused_norm(layer);
+    const std::string block = fused ? name.substr(std::string("norm").size()) : "";
+    if (fused && fused->options.relu_input()) record("act" + block, relu);
     record(name, [&](const torch::Tensor& input) { return norm_output(layer, input); });
-    if (fused && fused->options.relu()) record(act, relu);
+    if (fused && fused->options.relu()) record("act" + block, relu);
+    if (fused && fused->options.max_pool_2x2()) record("pool" + block, pool::max_pool_2x2);
   }
   return capture;
 }
