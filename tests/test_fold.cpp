@@ -73,19 +73,14 @@ TEST_CASE("folded BatchNorm computes what BatchNorm did, for every placement", "
 }
 
 TEST_CASE("folding refuses what it cannot fold exactly, naming the layer", "[fold]") {
-  SECTION("a negative scale before a max-pool") {
-    auto options = options_for(Arch::kCnn, NormKind::kNative, Placement::kAfter);
+  SECTION("a negative scale before a max-pool: a pool layer, or the pool inside bnlab's BN (bn.fuse_pool)") {
+    const auto [kind, pool] = GENERATE(table<NormKind, std::string>(
+        {{NormKind::kNative, "norm1: followed by the max-pool pool1"},
+         {NormKind::kCustom, "norm1: followed by the max-pool inside it"}}));
+    auto options = options_for(Arch::kCnn, kind, Placement::kAfter);
     auto model = build_model(options);
     randomise_batch_norms(model, -1);
-    REQUIRE_THROWS_WITH(fold_batch_norms(model, options),
-                        Contains("norm1: followed by the max-pool pool1") && Contains("every scale is positive"));
-  }
-  SECTION("a negative scale before the max-pool inside bnlab's BatchNorm (bn.fuse_pool)") {
-    auto options = options_for(Arch::kCnn, NormKind::kCustom, Placement::kAfter);
-    auto model = build_model(options);
-    randomise_batch_norms(model, -1);
-    REQUIRE_THROWS_WITH(fold_batch_norms(model, options),
-                        Contains("norm1: followed by the max-pool inside it") && Contains("every scale is positive"));
+    REQUIRE_THROWS_WITH(fold_batch_norms(model, options), Contains(pool) && Contains("every scale is positive"));
   }
   SECTION("group norms, whose statistics are each sample's") {
     auto options = options_for(Arch::kMlp, NormKind::kLayer, Placement::kBefore);

@@ -33,6 +33,27 @@ std::vector<std::string> layer_names(torch::nn::Sequential& model) {
   return names;
 }
 
+// The model as configured (a fusion switch on, its default) and with the
+// boolean config key `off` set to false, from the same seed.
+std::pair<torch::nn::Sequential, torch::nn::Sequential> built_with_and_without(experiments::Overrides overrides,
+                                                                               const std::string& off) {
+  const auto on_config = options_with(overrides);
+  overrides.emplace_back(off, false);
+  const auto off_config = options_with(overrides);
+  torch::manual_seed(5);
+  auto on = models::build_model(on_config);
+  torch::manual_seed(5);
+  return {on, models::build_model(off_config)};
+}
+
+// The model's layer names but those starting with prefix.
+std::vector<std::string> names_without(torch::nn::Sequential& model, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& name : layer_names(model))
+    if (name.rfind(prefix, 0) != 0) names.push_back(name);
+  return names;
+}
+
 int count_batch_norms(torch::nn::Sequential& model) {
   int count = 0;
   for (const auto& m : model->modules(false)) count += models::is_batch_norm(*m);
@@ -109,17 +130,9 @@ TEST_CASE("bnlab's BN next to a ReLU is one layer, with the same results", "[mod
   CAPTURE(arch, placement);
   experiments::Overrides overrides = {
       {"model.norm", std::string("custom")}, {"model.arch", arch}, {"model.placement", placement}};
-  auto fused_config = options_with(overrides);
-  overrides.emplace_back("bn.fuse_relu", false);
-  auto separate_config = options_with(overrides);
-  REQUIRE(models::fuses_relu(fused_config));
-  torch::manual_seed(5);
-  auto fused = models::build_model(fused_config);
-  torch::manual_seed(5);
-  auto separate = models::build_model(separate_config);
-  std::vector<std::string> without_act;
-  for (const auto& name : layer_names(separate))
-    if (name.rfind("act", 0) != 0) without_act.push_back(name);
+  REQUIRE(models::fuses_relu(options_with(overrides)));
+  auto [fused, separate] = built_with_and_without(overrides, "bn.fuse_relu");
+  const auto without_act = names_without(separate, "act");
   CHECK(layer_names(fused) == without_act);
   CHECK(without_act.size() < layer_names(separate).size());
   for (const auto& child : fused->named_children()) {
@@ -207,17 +220,9 @@ TEST_CASE("bnlab's BN before a max-pool is one layer, with the same results", "[
                                       {"model.arch", std::string("cnn")},
                                       {"model.placement", placement},
                                       {"model.conv_channels", std::vector<int64_t>{8, 16}}};
-  auto fused_config = options_with(overrides);
-  overrides.emplace_back("bn.fuse_pool", false);
-  auto separate_config = options_with(overrides);
-  REQUIRE(models::fuses_pool(fused_config));
-  torch::manual_seed(5);
-  auto fused = models::build_model(fused_config);
-  torch::manual_seed(5);
-  auto separate = models::build_model(separate_config);
-  std::vector<std::string> without_pool;
-  for (const auto& name : layer_names(separate))
-    if (name.rfind("pool", 0) != 0) without_pool.push_back(name);
+  REQUIRE(models::fuses_pool(options_with(overrides)));
+  auto [fused, separate] = built_with_and_without(overrides, "bn.fuse_pool");
+  const auto without_pool = names_without(separate, "pool");
   CHECK(layer_names(fused) == without_pool);
   CHECK(without_pool.size() + 2 == layer_names(separate).size());
   CHECK(fused->named_children()[1].value()->as<bn::BatchNormImpl>()->options.max_pool_2x2());
