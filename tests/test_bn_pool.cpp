@@ -141,3 +141,22 @@ TEST_CASE("max_pool_2x2 refuses what it cannot pool before any state changes", "
   CHECK(layer->num_batches_tracked.item<int64_t>() == 0);
   CHECK(layer(torch::randn({0, 3, 4, 4})).sizes() == std::vector<int64_t>{0, 3, 2, 2});  // empty: empty pooled
 }
+
+TEST_CASE("max_pool_2x2 with no gradient wanted for x: dgamma and dbeta as BatchNorm then MaxPool2x2", "[bn][pool]") {
+  // backward then skips the pooled kernels (they return dx) and expands the
+  // pooled gradient first, with the ReLU's marks in the winner bytes.
+  const bool relu = GENERATE(false, true);
+  CAPTURE(relu);
+  torch::manual_seed(13);
+  const auto x = awkward_input({8, 4, 6, 6}, torch::kFloat32);  // requires no gradient
+  const auto dy = torch::randn({8, 4, 3, 3});
+  auto options = bn::BatchNormOptions(4).relu(relu);
+  bn::BatchNorm fused(bn::BatchNormOptions(options).max_pool_2x2(true)), separate(options);
+  auto parameter_grads = [&](bn::BatchNorm layer, bool pool_after) {
+    auto y = layer(x);
+    if (pool_after) y = pool::max_pool_2x2(y);
+    return torch::autograd::grad({y}, {layer->weight, layer->bias}, {dy});
+  };
+  const auto actual = parameter_grads(fused, false), expected = parameter_grads(separate, true);
+  check_bit_identical({actual[0], actual[1]}, {expected[0], expected[1]}, {"dweight", "dbias"});
+}
