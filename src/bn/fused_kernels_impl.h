@@ -185,10 +185,7 @@ void grad_sums_masked(const T* dy, const uint8_t* relu_mask, const T* x, int64_t
                       int64_t c1, const double* mean, const double* invstd, double* sum_dy, double* sum_dy_xhat,
                       T* work_t) {
   T* hi = work_t;
-  for (int64_t c = c0; c < c1; ++c) {
-    sum_dy[c] = sum_dy_xhat[c] = 0;
-    hi[c] = mean_high_part<T>(mean[c]);
-  }
+  start_grad_sums(c0, c1, mean, sum_dy, sum_dy_xhat, hi);
   auto grad_terms = [=](int64_t c, int64_t k, T& sum_g, T& sum_g_xc) {
     add_grad_terms<kReluIn>(grad_in<kRelu>(dy, relu_mask, k), x[k], hi[c], sum_g, sum_g_xc);
   };

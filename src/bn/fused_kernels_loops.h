@@ -257,13 +257,19 @@ inline T where_relu_passes(T x, T v) {
   return __builtin_bit_cast(T, __builtin_bit_cast(U, v) & (U(0) - U(!(x <= T(0)))));
 }
 
-// The value BN reads at x: max(0, x) (kReluIn), else x.
-template <bool kReluIn, typename T>
-inline T bn_input(T x) {
-  if constexpr (kReluIn)
+// max(0, x) by torch::relu's rule (kOn), else x.
+template <bool kOn, typename T>
+inline T relu_if(T x) {
+  if constexpr (kOn)
     return where_relu_passes(x, x);
   else
     return x;
+}
+
+// The value BN reads at x: max(0, x) (kReluIn), else x.
+template <bool kReluIn, typename T>
+inline T bn_input(T x) {
+  return relu_if<kReluIn>(x);
 }
 
 // The gradient reaching x given BN's gradient dx at max(0, x) (kReluIn).

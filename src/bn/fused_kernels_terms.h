@@ -48,17 +48,17 @@ inline T normalized(T x, T hi, T alpha, T shift) {
   return fma_of(bn_input<kReluIn>(x) - hi, alpha, shift);
 }
 
-// The ReLU after BN as activate (fused_kernels_loops.h) applies it, without
-// the mask byte (kRelu; else z).
-template <bool kRelu, typename T>
-inline T relu_of(T z) {
-  if constexpr (kRelu)
-    return z <= T(0) ? T(0) : z;
-  else
-    return z;
+// ---- backward: gradient sums -------------------------------------------------------
+// Zero sums and hi (the mean's high part, as normalize_coefficients) for
+// channels [c0, c1), before a gradient-sums pass.
+template <typename T>
+void start_grad_sums(int64_t c0, int64_t c1, const double* mean, double* sum_dy, double* sum_dy_xhat, T* hi) {
+  for (int64_t c = c0; c < c1; ++c) {
+    sum_dy[c] = sum_dy_xhat[c] = 0;
+    hi[c] = mean_high_part<T>(mean[c]);
+  }
 }
 
-// ---- backward: gradient sums -------------------------------------------------------
 // One value's terms: g into sum_g, g * (x - hi) into sum_g_xc (x read
 // through the ReLU before BN, kReluIn), the product added by one FMA
 // (fma_of): left to the compiler, the double copy of one loop contracted it

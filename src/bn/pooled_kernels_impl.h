@@ -45,7 +45,7 @@ void normalize_pooled(const T* x, T* out, uint8_t* winner, int64_t N, int64_t C,
     const T* in = x + p * H * W;  // (H,W)
     const T h = hi[c], a = alpha[c], b = shift[c];
 #pragma omp simd
-    for (int64_t i = 0; i < in_windows; ++i) plane[i] = relu_of<kRelu>(normalized<kReluIn>(in[i], h, a, b));
+    for (int64_t i = 0; i < in_windows; ++i) plane[i] = relu_if<kRelu>(normalized<kReluIn>(in[i], h, a, b));
     T* o = out + p * pooled;           // (OH,OW)
     uint8_t* w = winner + p * pooled;  // (OH,OW)
     pooling::pool_plane(plane, o, w, W, OH, OW);
@@ -93,10 +93,7 @@ void backward_pooled_of(const T* dout, const uint8_t* winner, const T* x, T* dx,
     return static_cast<const T*>(plane);
   };
   T* hi = work_t;
-  for (int64_t c = c0; c < c1; ++c) {
-    sum_dy[c] = sum_dy_xhat[c] = 0;
-    hi[c] = mean_high_part<T>(mean[c]);
-  }
+  start_grad_sums(c0, c1, mean, sum_dy, sum_dy_xhat, hi);
   over_planes(N, C, c0, c1, [&](int64_t p, int64_t c) {
     const T *g = dense_dy(p), *in = x + p * S;
     const T h = hi[c];
