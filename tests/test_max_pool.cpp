@@ -30,12 +30,14 @@ TEST_CASE("MaxPool2x2 equals torch::nn::MaxPool2d(2) in values and gradients", "
   const auto isa = GENERATE(from_range(supported_isas()));  // every compiled copy this CPU runs
   const ScopedIsa copy(isa);
   const auto dtype = GENERATE(torch::kFloat32, torch::kFloat64);
-  // Row lengths (OW) that take every path of the kernels: 1, 4, 5, 13 (the
-  // CNN's), 15, 16, 17 and 32: a single window, part of a vector, whole
-  // vectors and what is left after them; odd H and W leave a row or column out.
+  // Row lengths (OW) that take every path of the kernels: 1, 4, 5, 6, 7, 10,
+  // 13 (the CNN's), 15, 16, 17 and 32: a single window, part of a vector,
+  // whole vectors and what is left after them (AVX2's unpool goes four
+  // windows a step: 0 to 3 are left); odd H and W leave a row or column out.
   const auto shape =
       GENERATE(std::vector<int64_t>{32, 4, 26, 26}, std::vector<int64_t>{2, 3, 7, 9}, std::vector<int64_t>{1, 1, 2, 2},
-               std::vector<int64_t>{3, 2, 5, 2}, std::vector<int64_t>{2, 2, 11, 11}, std::vector<int64_t>{1, 2, 3, 31},
+               std::vector<int64_t>{3, 2, 5, 2}, std::vector<int64_t>{2, 2, 11, 11}, std::vector<int64_t>{1, 2, 3, 13},
+               std::vector<int64_t>{1, 3, 4, 14}, std::vector<int64_t>{2, 1, 2, 20}, std::vector<int64_t>{1, 2, 3, 31},
                std::vector<int64_t>{1, 2, 4, 32}, std::vector<int64_t>{2, 1, 4, 35}, std::vector<int64_t>{1, 2, 2, 64});
   const auto data = GENERATE(as<std::string>{}, "gaussian", "relu-ties", "nan-and-inf");
   CAPTURE(to_name(isa), dtype, shape, data);

@@ -53,21 +53,6 @@ inline void over_row(int64_t count, Body&& body) {
     chunks_of<1>(count, body);
 }
 
-#if BNLAB_POOL_BY_HAND
-// body(first, n) over outputs [0, count) of one row in calls of n <=
-// by_hand::kWindows: whole vectors, the last one moved back to end at count
-// (overlapping the one before, as in chunks_of), so that only rows shorter
-// than a vector take masked loads and stores: AVX2's masked stores are
-// microcoded on AMD's Zen cores (published instruction tables; not measured
-// here, where this made no difference on the Intel Xeon).
-template <typename Body>
-inline void by_hand_chunks(int64_t count, Body&& body) {
-  constexpr int64_t kN = by_hand::kWindows;
-  if (count < kN) return body(0, count);
-  for (int64_t first = 0; first < count; first += kN) body(std::min(first, count - kN), kN);
-}
-#endif
-
 // count outputs of one row pair: out = max over each 2x2 window, winner = the
 // window position of the value taken (0 top-left, 1 top-right, 2 bottom-left,
 // 3 bottom-right). A candidate replaces the best so far when larger or NaN,
@@ -117,8 +102,7 @@ template <typename T>
 void pool_row(const T* top, const T* bottom, T* out, uint8_t* winner, int64_t count) {
 #if BNLAB_POOL_BY_HAND
   if constexpr (std::is_same_v<T, float>) {
-    by_hand_chunks(
-        count, [&](int64_t ow, int64_t n) { by_hand::pool(top + 2 * ow, bottom + 2 * ow, out + ow, winner + ow, n); });
+    by_hand::pool_row(top, bottom, out, winner, count);
     return;
   }
 #endif
@@ -132,8 +116,7 @@ template <typename T>
 void unpool_row(const T* dy, const uint8_t* winner, T* top, T* bottom, int64_t count) {
 #if BNLAB_POOL_BY_HAND
   if constexpr (std::is_same_v<T, float>) {
-    by_hand_chunks(
-        count, [&](int64_t ow, int64_t n) { by_hand::unpool(dy + ow, winner + ow, top + 2 * ow, bottom + 2 * ow, n); });
+    by_hand::unpool_row(dy, winner, top, bottom, count);
     return;
   }
 #endif
