@@ -46,7 +46,8 @@ namespace bnlab::pool::max_pool_kernels::BNLAB_ISA::by_hand {
 // body(first, n) over the windows [0, count) of one row in calls of n <= kN:
 // whole vectors, the last one moved back to end at count (overlapping the
 // one before; both compute the same outputs from the same inputs), so that
-// only rows shorter than a vector take masked loads and stores.
+// only rows shorter than a vector take masked loads (and, in the AVX-512
+// copy, masked stores).
 template <int64_t kN, typename Body>
 inline void in_whole_vectors(int64_t count, Body&& body) {
   if (count < kN) return body(0, count);
@@ -123,8 +124,9 @@ inline __m256 columns(__m256 low, __m256 high, bool odd) {
 }
 
 // Windows 0 1 4 5 | 2 3 6 7 (columns' order) -> 0 ... 7: the 64-bit quarters reordered.
-inline __m256i in_window_order(__m256i v) { return _mm256_permute4x64_epi64(v, _MM_SHUFFLE(3, 1, 2, 0)); }
-inline __m256 in_window_order(__m256 v) { return _mm256_castsi256_ps(in_window_order(_mm256_castps_si256(v))); }
+inline __m256 in_window_order(__m256 v) {
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
 
 // The first k < 8 values of v to to[0, k): halves, then 2 and 1 values,
 // no masked stores.
