@@ -121,16 +121,17 @@ TEST_CASE("the pooled kernels equal the whole-layer kernels then MaxPool2x2, blo
 
   auto invstd = (whole.var + 1e-5).rsqrt();
   const auto actual =
-      bn::fused::backward_with_batch_stats_pooled(dy, pooled.winner, x, pooled.mean, invstd, gamma, false);
+      bn::fused::backward_with_batch_stats_pooled(dy, pooled.winner, x, pooled.mean, invstd, gamma, false, true);
   const auto dense_dy = pool::max_pool_2x2_backward(dy, winner, x.sizes());
   const auto expected =
-      bn::fused::backward_with_batch_stats(dense_dy, x, whole.mean, invstd, gamma, whole.relu_mask, false);
+      bn::fused::backward_with_batch_stats(dense_dy, x, whole.mean, invstd, gamma, whole.relu_mask, false, true);
   check_bit_identical({std::get<0>(actual), std::get<1>(actual), std::get<2>(actual)},
                       {std::get<0>(expected), std::get<1>(expected), std::get<2>(expected)},
                       {"dx", "sum_dy", "sum_dy_xhat"});
 
   const auto unmarked = pooled.winner.masked_fill(pooled.winner.eq(pool::kNoWinner), 0);
-  const auto wrong = bn::fused::backward_with_batch_stats_pooled(dy, unmarked, x, pooled.mean, invstd, gamma, false);
+  const auto wrong =
+      bn::fused::backward_with_batch_stats_pooled(dy, unmarked, x, pooled.mean, invstd, gamma, false, true);
   CHECK_FALSE(torch::allclose(std::get<0>(wrong), std::get<0>(expected), 0, 0, true));
 }
 

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "bn/fused_kernels.h"
 #include "core/cpu.h"
 
 #define BNLAB_ISA_DECLARATIONS "bn/fused_kernels_isa.h"
@@ -58,4 +59,19 @@ TEST_CASE("streamed and plain stores write the same y and dx", "[bn]") {
   CHECK(torch::equal(plain.y, streamed.y));
   CHECK(torch::equal(plain.dx, streamed.dx));
   if (relu) CHECK(torch::equal(plain.mask, streamed.mask));
+}
+
+TEST_CASE("dx is streamed only when nothing reads it next, or when it would leave the cache before", "[bn]") {
+  using bnlab::bn::fused::streams_dx;
+  constexpr int64_t MB = 1 << 20, l3 = 32 * MB;  // an AMD EPYC's L3
+  // {dx bytes, bytes its pass reads and writes, read next by a layer below, streamed}
+  const auto [dx_bytes, pass_bytes, read_next, streamed] = GENERATE(table<int64_t, int64_t, bool, bool>({
+      {4 * MB, 12 * MB, false, false},  // small: plain stores, whoever reads it
+      {8 * MB, 24 * MB, false, true},   // 8 MB and nobody reads it (bench bn's leaf x)
+      {11 * MB, 25 * MB, true, false},  // keras-cnn at batch 128, pooled: read next, fits the L3
+      {11 * MB, 33 * MB, true, true},   // the same layer unpooled: its pass overflows the L3
+      {22 * MB, 66 * MB, false, true},
+  }));
+  CAPTURE(dx_bytes, pass_bytes, read_next);
+  CHECK(streams_dx(dx_bytes, pass_bytes, read_next, l3) == streamed);
 }

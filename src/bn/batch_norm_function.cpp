@@ -48,15 +48,17 @@ const parallel::Group* group_of_token(int64_t token) {
 // small layer's forward+backward takes ~20 us in all.
 struct Switches {
   bool affine, use_batch_stats, channels_last, relu_input, relu_input_in_kernels, pooled_in_kernels;
+  bool dx_read_next;  // x came from a layer (it has a grad_fn), whose backward reads dx next
   Kernels kernels;
 
   int64_t packed() const {
     return int64_t(affine) | int64_t(use_batch_stats) << 1 | int64_t(channels_last) << 2 | int64_t(relu_input) << 3 |
-           int64_t(relu_input_in_kernels) << 4 | int64_t(pooled_in_kernels) << 5 | int64_t(kernels) << 6;
+           int64_t(relu_input_in_kernels) << 4 | int64_t(pooled_in_kernels) << 5 | int64_t(dx_read_next) << 6 |
+           int64_t(kernels) << 7;
   }
   static Switches unpacked(int64_t bits) {
     return {bool(bits & 1),      bool(bits >> 1 & 1), bool(bits >> 2 & 1), bool(bits >> 3 & 1),
-            bool(bits >> 4 & 1), bool(bits >> 5 & 1), Kernels(bits >> 6)};
+            bool(bits >> 4 & 1), bool(bits >> 5 & 1), bool(bits >> 6 & 1), Kernels(bits >> 7)};
   }
 };
 
@@ -139,8 +141,8 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   // would keep a second activation-sized tensor alive per BN layer, while x
   // is usually kept alive regardless (it is the previous layer's output).
   ctx->save_for_backward({x3, scale, mean, invstd, relu_mask, winner});
-  ctx->saved_data["switches"] = Switches{weight.defined(),      use_batch_stats,   channels_last, relu_input,
-                                         relu_input_in_kernels, pooled_in_kernels, kernels}
+  ctx->saved_data["switches"] = Switches{weight.defined(),      use_batch_stats,   channels_last,          relu_input,
+                                         relu_input_in_kernels, pooled_in_kernels, x.grad_fn() != nullptr, kernels}
                                     .packed();
   if (max_pool) ctx->saved_data["input_size"] = x.sizes();
   if (renorming) {
@@ -197,10 +199,10 @@ variable_list BatchNormFunction::backward(AutogradContext* ctx, variable_list gr
   torch::Tensor sum_dy, sum_dy_xhat;  // (C) float64, or x's dtype from the whole-layer kernels
   if (pooled_in_kernels) {
     std::tie(dx, sum_dy, sum_dy_xhat) =
-        k.backward_with_batch_stats_pooled(dy3, winner, x3, mean, invstd, weight, relu_input);
+        k.backward_with_batch_stats_pooled(dy3, winner, x3, mean, invstd, weight, relu_input, switches.dx_read_next);
   } else if (need_dx && use_batch_stats && !synced && k.backward_with_batch_stats) {
     std::tie(dx, sum_dy, sum_dy_xhat) =
-        k.backward_with_batch_stats(dy3, x3, mean, invstd, weight, relu_mask, relu_input);
+        k.backward_with_batch_stats(dy3, x3, mean, invstd, weight, relu_mask, relu_input, switches.dx_read_next);
   } else {
     // The gradient reaching BN: zero where the ReLU after it blocked.
     if (relu_mask.defined()) dy3 = dy3.masked_fill(relu_mask.logical_not(), 0);

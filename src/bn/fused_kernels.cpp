@@ -83,13 +83,11 @@ void for_channel_ranges(const torch::Tensor& x, const Shape& s, const Body& body
 // of native, and bench bn is not what a user runs).
 bool streams_y(const torch::Tensor& x) { return 4 * x.numel() * int64_t(x.element_size()) > l3_cache_bytes(); }
 
-// dx: from 8 MB per tensor. Measured on (4096,512) (8 MB): 1.25 -> 1.17 of
-// native (median of 4 alternating runs); a later set of alternating runs on
-// a noisier machine showed no clear difference either way, and keras-cnn at
-// batch 128 on the Intel Xeon above none either (16.4 and 16.7-17.4 ms/step).
-bool streams_dx(const torch::Tensor& x) {
-  constexpr int64_t kStreamBytes = 8 << 20;
-  return x.numel() * int64_t(x.element_size()) >= kStreamBytes;
+// dx (streams_dx below): x's bytes times the tensors its dx pass reads and
+// writes (pass_tensors: x, dy and dx; x, dx and the quarter-sized pooled dy).
+bool streams_dx_of(const torch::Tensor& x, double pass_tensors, bool dx_read_next) {
+  const int64_t bytes = x.numel() * int64_t(x.element_size());
+  return streams_dx(bytes, int64_t(pass_tensors * double(bytes)), dx_read_next, l3_cache_bytes());
 }
 
 template <typename T>
@@ -238,7 +236,7 @@ torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torc
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats(
     const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
-    const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input) {
+    const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input, bool dx_read_next) {
   check_contiguous(x);
   check_contiguous(dy);
   if (relu_mask.defined()) {
@@ -254,7 +252,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
     using T = decltype(type);
     BNLAB_FUSED_CALL(backward_with_batch_stats, T, dy.data_ptr<T>(), x.data_ptr<T>(), dx.data_ptr<T>(), s.N, s.C, s.S,
                      b.c0, b.c1, mean.data_ptr<double>(), invstd.data_ptr<double>(), data_or_null<T>(gamma), b.sum_dy,
-                     b.sum_dy_xhat, streams_dx(x), mask_bytes(relu_mask), relu_input, work.d, work.t);
+                     b.sum_dy_xhat, streams_dx_of(x, 3, dx_read_next), mask_bytes(relu_mask), relu_input, work.d,
+                     work.t);
   });
   return {dx, sum_dy, sum_dy_xhat};
 }
@@ -284,7 +283,7 @@ BatchStatsForward forward_batch_stats_pooled(const torch::Tensor& x, const torch
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats_pooled(
     const torch::Tensor& dy, const torch::Tensor& winner, const torch::Tensor& x, const torch::Tensor& mean,
-    const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input) {
+    const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input, bool dx_read_next) {
   check_poolable(x);
   const Shape s(x);
   const int64_t H = x.size(2), W = x.size(3);
@@ -300,8 +299,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
     using T = decltype(type);
     BNLAB_FUSED_CALL(backward_with_batch_stats_pooled, T, dy.data_ptr<T>(), winner.data_ptr<uint8_t>(), x.data_ptr<T>(),
                      dx.data_ptr<T>(), s.N, s.C, H, W, b.c0, b.c1, mean.data_ptr<double>(), invstd.data_ptr<double>(),
-                     data_or_null<T>(gamma), b.sum_dy, b.sum_dy_xhat, streams_dx(x), relu_input, plane_buffer<T>(s.S),
-                     work.d, work.t);
+                     data_or_null<T>(gamma), b.sum_dy, b.sum_dy_xhat, streams_dx_of(x, 2.25, dx_read_next), relu_input,
+                     plane_buffer<T>(s.S), work.d, work.t);
   });
   return {dx, sum_dy, sum_dy_xhat};
 }
@@ -317,6 +316,17 @@ torch::Tensor normalize_backward_fixed_stats(const torch::Tensor& dy, const torc
                      invstd.data_ptr<double>(), data_or_null<T>(gamma), work.d, work.t);
   });
   return dx;
+}
+
+// dx: from 8 MB, when nothing reads it next ((4096,512), 8 MB, no reader:
+// 1.25 -> 1.17 of native, median of 4 alternating runs) or when it would
+// leave the cache before the layer below reads it. Streaming a dx that a
+// convolution's backward reads next sends it to DRAM just before that read:
+// keras-cnn at batch 128 took 1.18x the step without BN instead of 1.03x
+// (Intel Xeon family 6 model 207, AVX2 copy; docs/batchnorm.md).
+bool streams_dx(int64_t dx_bytes, int64_t pass_bytes, bool dx_read_next, int64_t l3_bytes) {
+  constexpr int64_t kStreamBytes = 8 << 20;
+  return dx_bytes >= kStreamBytes && (!dx_read_next || pass_bytes > l3_bytes);
 }
 
 int64_t channels_per_block(int64_t N, int64_t C, int64_t S, int64_t element_bytes, int64_t reread,

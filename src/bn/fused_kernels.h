@@ -24,6 +24,13 @@ namespace bnlab::bn::fused {
 int64_t channels_per_block(int64_t N, int64_t C, int64_t S, int64_t element_bytes, int64_t reread,
                            int64_t cache_budget);
 
+// Whether a whole-layer backward writes its dx of dx_bytes with
+// non-temporal stores: when dx is 8 MB or more and either no layer reads it
+// next (dx_read_next false: x is a leaf, as in bench bn) or it would not
+// stay in cache until read anyway (pass_bytes, what the dx pass reads and
+// writes, over l3_bytes). fused_kernels.cpp has the measurements.
+bool streams_dx(int64_t dx_bytes, int64_t pass_bytes, bool dx_read_next, int64_t l3_bytes);
+
 // These entry points as a KernelSet (kernels.h), whole-layer entries included.
 const KernelSet& kernel_set();
 
@@ -35,12 +42,12 @@ BatchStatsForward forward_batch_stats(const torch::Tensor& x, const torch::Tenso
                                       double eps, bool relu, bool relu_input);
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats(
     const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
-    const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input);
+    const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input, bool dx_read_next);
 BatchStatsForward forward_batch_stats_pooled(const torch::Tensor& x, const torch::Tensor& gamma,
                                              const torch::Tensor& beta, double eps, bool relu, bool relu_input);
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats_pooled(
     const torch::Tensor& dy, const torch::Tensor& winner, const torch::Tensor& x, const torch::Tensor& mean,
-    const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input);
+    const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input, bool dx_read_next);
 std::pair<torch::Tensor, torch::Tensor> grad_sums(const torch::Tensor& dy, const torch::Tensor& x,
                                                   const torch::Tensor& mean, const torch::Tensor& invstd);
 torch::Tensor normalize_backward_batch_stats(const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean,

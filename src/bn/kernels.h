@@ -68,15 +68,17 @@ struct KernelSet {
   //   normalised with invstd = 1 / sqrt(var + eps); mean and var of max(0, x)
   //   with relu_input;
   //   backward_with_batch_stats(dy, x, mean, invstd, gamma, relu_mask,
-  //   relu_input) -> (dx, sum_dy, sum_dy_xhat), the sums in x's dtype (they
-  //   are dbeta and dgamma), dy masked first when relu_mask is defined; with
-  //   relu_input dx is the gradient reaching x (0 where x <= 0) and the sums
-  //   are at max(0, x).
+  //   relu_input, dx_read_next) -> (dx, sum_dy, sum_dy_xhat), the sums in x's
+  //   dtype (they are dbeta and dgamma), dy masked first when relu_mask is
+  //   defined; with relu_input dx is the gradient reaching x (0 where x <= 0)
+  //   and the sums are at max(0, x). dx_read_next: a layer below reads dx
+  //   right after (x has a grad_fn), so dx is better left in cache than
+  //   streamed (fused::streams_dx).
   BatchStatsForward (*forward_batch_stats)(const torch::Tensor& x, const torch::Tensor& gamma,
                                            const torch::Tensor& beta, double eps, bool relu, bool relu_input);
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*backward_with_batch_stats)(
       const torch::Tensor& dy, const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd,
-      const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input);
+      const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input, bool dx_read_next);
 
   // Optional: the whole-layer entries with the 2x2 max-pool after BN (and
   // its ReLU) in the same passes, for contiguous (N,C,H,W) x, H and W >= 2
@@ -85,12 +87,13 @@ struct KernelSet {
   //   forward_batch_stats_pooled: as forward_batch_stats, with y pooled and
   //   winner set (see BatchStatsForward);
   //   backward_with_batch_stats_pooled(dy, winner, x, mean, invstd, gamma,
-  //   relu_input): dy (N,C,H/2,W/2) the gradient of the pooled output.
+  //   relu_input, dx_read_next): dy (N,C,H/2,W/2) the gradient of the pooled
+  //   output.
   BatchStatsForward (*forward_batch_stats_pooled)(const torch::Tensor& x, const torch::Tensor& gamma,
                                                   const torch::Tensor& beta, double eps, bool relu, bool relu_input);
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*backward_with_batch_stats_pooled)(
       const torch::Tensor& dy, const torch::Tensor& winner, const torch::Tensor& x, const torch::Tensor& mean,
-      const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input);
+      const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input, bool dx_read_next);
 };
 
 const KernelSet& kernel_set(Kernels which);
