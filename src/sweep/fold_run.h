@@ -6,13 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "train/trainer.h"
+
 namespace bnlab::sweep {
 
 struct FoldRunOptions {
   std::filesystem::path run_dir;
   std::filesystem::path data_dir;
   bool overwrite = false;     // replace an existing model-folded.pt
-  int64_t eval_batch = 1000;  // test-split batch for the check and the timing (evaluate's)
+  int64_t eval_batch = train::kEvalBatchRows;  // test-split batch for the check and the timing (evaluate's)
 };
 
 struct FoldRunReport {
