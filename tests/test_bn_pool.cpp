@@ -1,8 +1,9 @@
 // BatchNorm with the 2x2 max-pool fused (BatchNormOptions::max_pool_2x2)
 // against the two layers it replaces, BatchNorm then MaxPool2x2: the same
 // results bit for bit, in every compiled copy of the kernels, whichever path
-// computes them (the pooled kernel passes for NCHW input in training, the
-// pool after BN's output everywhere else). Against native BatchNorm2d and
+// computes them (the pooled kernel passes for NCHW input of the fused
+// kernels, in training and in eval mode; the pool after BN's output
+// everywhere else). Against native BatchNorm2d and
 // max_pool2d the equivalence harness compares them too (test_bn_equivalence).
 #include <torch/torch.h>
 
@@ -72,7 +73,7 @@ TEST_CASE("BatchNorm with max_pool_2x2 equals BatchNorm then MaxPool2x2 bit for 
   const auto shape = GENERATE(std::vector<int64_t>{8, 4, 26, 26}, std::vector<int64_t>{3, 3, 7, 9},
                               std::vector<int64_t>{4, 3, 2, 2}, std::vector<int64_t>{2, 5, 5, 35});
   const auto [relu, relu_input] = GENERATE(table<bool, bool>({{false, false}, {true, false}, {false, true}}));
-  const bool training = GENERATE(true, false);       // false: a training step, then eval (the pool after BN's output)
+  const bool training = GENERATE(true, false);       // false: a training step, then eval (gradients flowing)
   const bool channels_last = GENERATE(false, true);  // the pool after BN's output too
   CAPTURE(to_name(isa), bn::to_string(kernels), dtype, shape, relu, relu_input, training, channels_last);
   torch::manual_seed(11);
@@ -120,6 +121,15 @@ TEST_CASE("the pooled kernels equal the whole-layer kernels then MaxPool2x2, blo
   REQUIRE(pooled.winner.eq(pool::kNoWinner).any().item<bool>());
 
   auto invstd = (whole.var + 1e-5).rsqrt();
+  // Eval mode's entry, with these statistics: normalize_forward, the ReLU,
+  // then the pool; the ReLU's marks where it blocked whole windows.
+  const auto [fixed_y, fixed_winner] =
+      bn::fused::forward_fixed_stats_pooled(x, whole.mean, invstd, gamma, beta, /*relu=*/true, false);
+  const auto [eval_y, eval_winner] =
+      pool::max_pool_2x2_forward(torch::relu(bn::fused::normalize_forward(x, whole.mean, invstd, gamma, beta)));
+  const auto marked = eval_winner.masked_fill(eval_y.eq(0), pool::kNoWinner);
+  check_bit_identical({fixed_y, fixed_winner}, {eval_y, marked}, {"eval y", "eval winner"});
+
   const auto actual =
       bn::fused::backward_with_batch_stats_pooled(dy, pooled.winner, x, pooled.mean, invstd, gamma, false, true);
   const auto dense_dy = pool::max_pool_2x2_backward(dy, winner, x.sizes());

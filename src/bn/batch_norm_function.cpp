@@ -85,11 +85,14 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   // other path normalises max(0, x) computed here. Either tensor, saved,
   // gives backward the ReLU's mask (both are <= 0 where it blocked).
   const bool whole_layer = use_batch_stats && !synced && k.forward_batch_stats && !renorming;
-  const bool relu_input_in_kernels = relu_input && whole_layer;
   // The max-pool after BN: inside the kernels' passes where they have the
-  // entries for it (NCHW input), else MaxPool2x2's halves on BN's output.
+  // entries for it (NCHW input), in training (pooled_in_kernels, which
+  // backward reads) and in eval mode; else MaxPool2x2's halves on BN's output.
   const bool pooled_in_kernels = max_pool && whole_layer && k.forward_batch_stats_pooled && !channels_last;
-  if (relu_input && !whole_layer) x3 = torch::relu(x3);
+  const bool pooled_fixed_stats = max_pool && !use_batch_stats && k.forward_fixed_stats_pooled && !channels_last;
+  const bool pooled = pooled_in_kernels || pooled_fixed_stats;
+  const bool relu_input_in_kernels = relu_input && (whole_layer || pooled_fixed_stats);
+  if (relu_input && !relu_input_in_kernels) x3 = torch::relu(x3);
   int64_t count = NcsShape(x3).count();     // M, values per channel (over all ranks when synced)
   torch::Tensor y3, mean, invstd;           // (N,C,*); (C) float64, (C) float64
   torch::Tensor relu_mask;                  // (N,C,*) bool, with relu (unless pooled_in_kernels)
@@ -125,11 +128,13 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
     finish_batch_statistics(mean, invstd, running_mean, running_var, count, momentum, eps);
   } else {
     std::tie(mean, invstd) = running_statistics(running_mean, running_var, eps);
+    if (pooled_fixed_stats)  // winner carries the ReLU's say, as in training
+      std::tie(y3, winner) = k.forward_fixed_stats_pooled(x3, mean, invstd, scale, shift, relu, relu_input_in_kernels);
   }
   if (!y3.defined()) y3 = k.normalize_forward(x3, mean, invstd, scale, shift);
-  if (relu && !pooled_in_kernels && !relu_mask.defined()) relu_mask = apply_relu_(y3);
-  auto y = pooled_in_kernels ? y3 : from_ncs(y3, x.sizes(), channels_last);
-  if (max_pool && !pooled_in_kernels) {
+  if (relu && !pooled && !relu_mask.defined()) relu_mask = apply_relu_(y3);
+  auto y = pooled ? y3 : from_ncs(y3, x.sizes(), channels_last);
+  if (max_pool && !pooled) {
     auto pooled = pool::max_pool_2x2_forward(y);
     // Channels-last input gives channels-last output, as native max_pool2d's.
     y = channels_last ? pooled.y.contiguous(at::MemoryFormat::ChannelsLast) : pooled.y;

@@ -113,6 +113,11 @@ void check_poolable(const torch::Tensor& x) {
 
 // H*W values of T for the pooled kernels' plane, the calling thread's own
 // (kept between calls, as Workspace's buffer).
+// (N,C,H/2,W/2): a 2x2 max-pool's output for x (N,C,H,W).
+std::vector<int64_t> pooled_size_of(const torch::Tensor& x) {
+  return {x.size(0), x.size(1), x.size(2) / 2, x.size(3) / 2};
+}
+
 template <typename T>
 T* plane_buffer(int64_t S) {
   thread_local std::vector<double> buffer;
@@ -263,7 +268,7 @@ BatchStatsForward forward_batch_stats_pooled(const torch::Tensor& x, const torch
   check_poolable(x);
   const Shape s(x);
   const int64_t H = x.size(2), W = x.size(3);
-  const std::vector<int64_t> pooled_size = {s.N, s.C, H / 2, W / 2};
+  const auto pooled_size = pooled_size_of(x);
   BatchStatsForward out{torch::empty(pooled_size, x.options()), per_channel(s, x, torch::kFloat64),
                         per_channel(s, x, torch::kFloat64), torch::Tensor(),
                         torch::empty(pooled_size, x.options().dtype(torch::kUInt8))};
@@ -281,13 +286,31 @@ BatchStatsForward forward_batch_stats_pooled(const torch::Tensor& x, const torch
   return out;
 }
 
+std::pair<torch::Tensor, torch::Tensor> forward_fixed_stats_pooled(const torch::Tensor& x, const torch::Tensor& mean,
+                                                                   const torch::Tensor& invstd,
+                                                                   const torch::Tensor& gamma,
+                                                                   const torch::Tensor& beta, bool relu,
+                                                                   bool relu_input) {
+  check_poolable(x);
+  const Shape s(x);
+  const auto pooled_size = pooled_size_of(x);
+  auto y = torch::empty(pooled_size, x.options()), winner = torch::empty(pooled_size, x.options().dtype(torch::kUInt8));
+  for_channel_ranges(x, s, [&](auto type, const auto& work, int64_t c0, int64_t c1) {
+    using T = decltype(type);
+    BNLAB_FUSED_CALL(forward_fixed_stats_pooled, T, x.data_ptr<T>(), y.data_ptr<T>(), winner.data_ptr<uint8_t>(), s.N,
+                     s.C, x.size(2), x.size(3), c0, c1, mean.data_ptr<double>(), invstd.data_ptr<double>(),
+                     data_or_null<T>(gamma), data_or_null<T>(beta), relu, relu_input, plane_buffer<T>(s.S), work.t);
+  });
+  return {y, winner};
+}
+
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats_pooled(
     const torch::Tensor& dy, const torch::Tensor& winner, const torch::Tensor& x, const torch::Tensor& mean,
     const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input, bool dx_read_next) {
   check_poolable(x);
   const Shape s(x);
   const int64_t H = x.size(2), W = x.size(3);
-  const std::vector<int64_t> pooled_size = {s.N, s.C, H / 2, W / 2};
+  const auto pooled_size = pooled_size_of(x);
   TORCH_CHECK(dy.sizes() == pooled_size && winner.sizes() == pooled_size && dy.is_contiguous() &&
                   winner.is_contiguous() && winner.scalar_type() == torch::kUInt8,
               "fused BatchNorm kernels with max-pool: expected a contiguous gradient and uint8 winners of shape ",
@@ -348,7 +371,8 @@ const KernelSet& kernel_set() {
                                 forward_batch_stats,
                                 backward_with_batch_stats,
                                 forward_batch_stats_pooled,
-                                backward_with_batch_stats_pooled};
+                                backward_with_batch_stats_pooled,
+                                forward_fixed_stats_pooled};
   return set;
 }
 

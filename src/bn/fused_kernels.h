@@ -45,6 +45,11 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stat
     const torch::Tensor& gamma, const torch::Tensor& relu_mask, bool relu_input, bool dx_read_next);
 BatchStatsForward forward_batch_stats_pooled(const torch::Tensor& x, const torch::Tensor& gamma,
                                              const torch::Tensor& beta, double eps, bool relu, bool relu_input);
+std::pair<torch::Tensor, torch::Tensor> forward_fixed_stats_pooled(const torch::Tensor& x, const torch::Tensor& mean,
+                                                                   const torch::Tensor& invstd,
+                                                                   const torch::Tensor& gamma,
+                                                                   const torch::Tensor& beta, bool relu,
+                                                                   bool relu_input);
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> backward_with_batch_stats_pooled(
     const torch::Tensor& dy, const torch::Tensor& winner, const torch::Tensor& x, const torch::Tensor& mean,
     const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input, bool dx_read_next);

@@ -70,6 +70,14 @@ void forward_batch_stats_pooled(const T* x, T* out, uint8_t* winner, int64_t N, 
                                 int64_t c0, int64_t c1, double eps, const T* gamma, const T* beta, double* mean,
                                 double* var, bool relu, bool relu_input, T* plane, double* work_d, T* work_t);
 
+// The same layer in eval mode: out and winner as above, y normalised with
+// the given statistics (invstd = 1 / sqrt(running_var + eps)), as
+// normalize_forward then MaxPool2x2.
+template <typename T>
+void forward_fixed_stats_pooled(const T* x, T* out, uint8_t* winner, int64_t N, int64_t C, int64_t H, int64_t W,
+                                int64_t c0, int64_t c1, const double* mean, const double* invstd, const T* gamma,
+                                const T* beta, bool relu, bool relu_input, T* plane, T* work_t);
+
 // backward_with_batch_stats of that layer from dout (N, C, H/2, W/2), the
 // gradient of out, and forward's winner: dx (N, C, H, W).
 template <typename T>

@@ -94,6 +94,16 @@ struct KernelSet {
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> (*backward_with_batch_stats_pooled)(
       const torch::Tensor& dy, const torch::Tensor& winner, const torch::Tensor& x, const torch::Tensor& mean,
       const torch::Tensor& invstd, const torch::Tensor& gamma, bool relu_input, bool dx_read_next);
+
+  // Optional: eval mode's normalize_forward with the 2x2 max-pool after it
+  // (and the ReLUs as above) in one pass over x, same input and results as
+  // normalize_forward then MaxPool2x2 (null: the Function does those):
+  //   forward_fixed_stats_pooled(x, mean, invstd, gamma, beta, relu,
+  //   relu_input) -> (y (N,C,H/2,W/2), winner), winner as in
+  //   BatchStatsForward (kNoWinner where the ReLU after BN blocked a window).
+  std::pair<torch::Tensor, torch::Tensor> (*forward_fixed_stats_pooled)(
+      const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& invstd, const torch::Tensor& gamma,
+      const torch::Tensor& beta, bool relu, bool relu_input);
 };
 
 const KernelSet& kernel_set(Kernels which);

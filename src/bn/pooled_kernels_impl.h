@@ -9,7 +9,8 @@
 // twice. Here forward normalises one (n, c) plane into a buffer in L1 and
 // pools it from there, writing only the pooled output and a winner byte per
 // output (a quarter and a sixteenth of y); backward expands one plane of the
-// pooled gradient into that buffer and takes BN's sums and dx from it.
+// pooled gradient into that buffer and takes BN's sums and dx from it. Eval
+// mode's forward is the same plane loop with the running statistics.
 // docs/batchnorm.md has the measurements.
 //
 // Same results as BatchNorm (+ ReLU) then MaxPool2x2, bit for bit: y comes
@@ -54,6 +55,17 @@ void normalize_pooled(const T* x, T* out, uint8_t* winner, int64_t N, int64_t C,
   });
 }
 
+// normalize_pooled with the ReLU after BN chosen at run time.
+template <bool kReluIn, typename T>
+void normalize_pooled_relu(bool relu, const T* x, T* out, uint8_t* winner, int64_t N, int64_t C, int64_t H, int64_t W,
+                           int64_t c0, int64_t c1, const double* mean, const double* invstd, const T* gamma,
+                           const T* beta, T* plane, T* work_t) {
+  if (relu)
+    normalize_pooled<true, kReluIn>(x, out, winner, N, C, H, W, c0, c1, mean, invstd, gamma, beta, plane, work_t);
+  else
+    normalize_pooled<false, kReluIn>(x, out, winner, N, C, H, W, c0, c1, mean, invstd, gamma, beta, plane, work_t);
+}
+
 template <bool kReluIn, typename T>
 void forward_pooled_of(const T* x, T* out, uint8_t* winner, int64_t N, int64_t C, int64_t H, int64_t W, int64_t c0,
                        int64_t c1, double eps, const T* gamma, const T* beta, double* mean, double* var, bool relu,
@@ -61,10 +73,7 @@ void forward_pooled_of(const T* x, T* out, uint8_t* winner, int64_t N, int64_t C
   moments_of<kReluIn>(x, N, C, H * W, c0, c1, mean, var, work_d, work_t);
   double* invstd = work_d + 2 * C;
   for (int64_t c = c0; c < c1; ++c) invstd[c] = 1.0 / sqrt_of(var[c] + eps);
-  if (relu)
-    normalize_pooled<true, kReluIn>(x, out, winner, N, C, H, W, c0, c1, mean, invstd, gamma, beta, plane, work_t);
-  else
-    normalize_pooled<false, kReluIn>(x, out, winner, N, C, H, W, c0, c1, mean, invstd, gamma, beta, plane, work_t);
+  normalize_pooled_relu<kReluIn>(relu, x, out, winner, N, C, H, W, c0, c1, mean, invstd, gamma, beta, plane, work_t);
 }
 
 template <typename T>
@@ -77,6 +86,17 @@ void forward_batch_stats_pooled(const T* x, T* out, uint8_t* winner, int64_t N, 
   else
     forward_pooled_of<false>(x, out, winner, N, C, H, W, c0, c1, eps, gamma, beta, mean, var, relu, plane, work_d,
                              work_t);
+}
+
+// Eval mode: the statistics given (the running ones), no pass to gather them.
+template <typename T>
+void forward_fixed_stats_pooled(const T* x, T* out, uint8_t* winner, int64_t N, int64_t C, int64_t H, int64_t W,
+                                int64_t c0, int64_t c1, const double* mean, const double* invstd, const T* gamma,
+                                const T* beta, bool relu, bool relu_input, T* plane, T* work_t) {
+  if (relu_input)
+    normalize_pooled_relu<true>(relu, x, out, winner, N, C, H, W, c0, c1, mean, invstd, gamma, beta, plane, work_t);
+  else
+    normalize_pooled_relu<false>(relu, x, out, winner, N, C, H, W, c0, c1, mean, invstd, gamma, beta, plane, work_t);
 }
 
 // Backward: each plane's dy (H,W), the gradient reaching BN, expanded from
@@ -138,6 +158,9 @@ void backward_with_batch_stats_pooled(const T* dout, const uint8_t* winner, cons
   template void forward_batch_stats_pooled<T>(const T*, T*, uint8_t*, int64_t, int64_t, int64_t, int64_t, int64_t,     \
                                               int64_t, double, const T*, const T*, double*, double*, bool, bool, T*,   \
                                               double*, T*);                                                            \
+  template void forward_fixed_stats_pooled<T>(const T*, T*, uint8_t*, int64_t, int64_t, int64_t, int64_t, int64_t,     \
+                                              int64_t, const double*, const double*, const T*, const T*, bool, bool,   \
+                                              T*, T*);                                                                 \
   template void backward_with_batch_stats_pooled<T>(const T*, const uint8_t*, const T*, T*, int64_t, int64_t, int64_t, \
                                                     int64_t, int64_t, int64_t, const double*, const double*, const T*, \
                                                     double*, double*, bool, bool, T*, double*, T*);

@@ -180,7 +180,8 @@ const KernelSet& kernel_set() {
                                 /*forward_batch_stats=*/nullptr,
                                 /*backward_with_batch_stats=*/nullptr,
                                 /*forward_batch_stats_pooled=*/nullptr,
-                                /*backward_with_batch_stats_pooled=*/nullptr};
+                                /*backward_with_batch_stats_pooled=*/nullptr,
+                                /*forward_fixed_stats_pooled=*/nullptr};
   return set;
 }
 
