@@ -3,8 +3,8 @@
 // results bit for bit, in every compiled copy of the kernels, whichever path
 // computes them (the pooled kernel passes for NCHW input of the fused
 // kernels, in training and in eval mode; the pool after BN's output
-// everywhere else). Against native BatchNorm2d and
-// max_pool2d the equivalence harness compares them too (test_bn_equivalence).
+// everywhere else). Against native BatchNorm2d and max_pool2d the
+// equivalence harness compares them too (test_bn_equivalence).
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>

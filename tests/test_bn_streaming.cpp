@@ -70,7 +70,7 @@ TEST_CASE("dx is streamed only when nothing reads it next, or when it would leav
       {8 * MB, 24 * MB, false, true},   // 8 MB and nobody reads it (bench bn's leaf x)
       {11 * MB, 25 * MB, true, false},  // keras-cnn at batch 128, pooled: read next, fits the L3
       {11 * MB, 33 * MB, true, true},   // the same layer unpooled: its pass overflows the L3
-      {22 * MB, 66 * MB, false, true},
+      {22 * MB, 66 * MB, false, true},  // both reasons
   }));
   CAPTURE(dx_bytes, pass_bytes, read_next);
   CHECK(streams_dx(dx_bytes, pass_bytes, read_next, l3) == streamed);

@@ -81,9 +81,10 @@ torch::Tensor BatchNormFunction::forward(AutogradContext* ctx, const torch::Tens
   const RenormInput* renorming = use_batch_stats ? renorm : nullptr;
   const bool channels_last = is_channels_last(x);
   auto x3 = as_ncs(x, channels_last);  // (N,C,*), or (NHW,C,1): this rank's shard when synced
-  // The whole-layer kernels apply a ReLU before BN inside their passes; every
-  // other path normalises max(0, x) computed here. Either tensor, saved,
-  // gives backward the ReLU's mask (both are <= 0 where it blocked).
+  // The whole-layer kernels, and eval mode's pooled pass, apply a ReLU before
+  // BN inside their passes; every other path normalises max(0, x) computed
+  // here. Either tensor, saved, gives backward the ReLU's mask (both are <= 0
+  // where it blocked).
   const bool whole_layer = use_batch_stats && !synced && k.forward_batch_stats && !renorming;
   // The max-pool after BN: inside the kernels' passes where they have the
   // entries for it (NCHW input), in training (pooled_in_kernels, which

@@ -111,13 +111,13 @@ void check_poolable(const torch::Tensor& x) {
               "fused BatchNorm kernels with max-pool take (N,C,H,W) tensors with H and W >= 2, got ", x.sizes());
 }
 
-// H*W values of T for the pooled kernels' plane, the calling thread's own
-// (kept between calls, as Workspace's buffer).
 // (N,C,H/2,W/2): a 2x2 max-pool's output for x (N,C,H,W).
 std::vector<int64_t> pooled_size_of(const torch::Tensor& x) {
   return {x.size(0), x.size(1), x.size(2) / 2, x.size(3) / 2};
 }
 
+// H*W values of T for the pooled kernels' plane, the calling thread's own
+// (kept between calls, as Workspace's buffer).
 template <typename T>
 T* plane_buffer(int64_t S) {
   thread_local std::vector<double> buffer;
