@@ -128,8 +128,8 @@ inline __m256 in_window_order(__m256 v) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-// The first k < 8 values of v to to[0, k): halves, then 2 and 1 values,
-// no masked stores.
+// Stores the first k < 8 values of v at to[0, k): halves, then 2 and 1
+// values, no masked stores.
 inline void store_first(float* to, __m256 v, int64_t k) {
   __m128 part = _mm256_castps256_ps128(v);
   if (k & 4) {
