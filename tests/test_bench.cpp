@@ -5,6 +5,7 @@
 
 #include "bench/report.h"
 #include "bench/train_bench.h"
+#include "core/build_info.h"
 #include "experiments/catalog.h"
 #include "experiments/model_options.h"
 #include "models/model.h"
@@ -39,6 +40,20 @@ TEST_CASE("bench train times every configuration of a case, each with its own sa
   CHECK(floor.gemm_ms > 0);
   CHECK(floor.optimizer_gbps > 0);
   for (const auto& row : rows) CHECK(row.x_floor == row.timing.median / floor.total_ms());
+
+  // Its CSV: a row per configuration with its case's floor, and what ran it
+  // (the CPU, the kernel copy, the commit), so that tables can be told apart.
+  bnlab::test::TempDir dir;
+  bnlab::bench::write_train_csv(dir / "train.csv", result);
+  const auto table = bnlab::runs::read_csv(dir / "train.csv");
+  REQUIRE(table.rows.size() == 3);
+  for (const char* column : {"model", "norm", "median_ms", "x_floor", "floor_ms", "cpu", "isa", "commit"})
+    CHECK(table.has_column(column));
+  CHECK(table.rows[2][table.column_index("norm")] == "custom");
+  CHECK(table.rows[0][table.column_index("commit")] == bnlab::build_commit());
+  std::ostringstream header;
+  bnlab::bench::print_train_header(header);
+  CHECK_THAT(header.str(), Catch::Matchers::Contains(std::string("(commit ") + bnlab::build_commit() + ")"));
 }
 
 TEST_CASE("the floor's GEMM step has the model's Linear and Conv2d layers, and Adam moves 7 floats a parameter",

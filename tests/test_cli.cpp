@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "core/build_info.h"
 #include "core/cpu.h"
 #include "runs/csv_table.h"
 #include "support/cli_runner.h"
@@ -67,8 +68,8 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   const auto table = bnlab::runs::read_csv(csv);
   // The six default shapes, then the three 4D ones channels-last, x native, reference, fused.
   CHECK(table.rows.size() == (6 + 3) * 3);
-  for (const char* column :
-       {"norm", "shape", "layout", "impl", "relu", "median_ms", "ratio_to_native", "gbps", "copy_gbps", "cpu", "isa"})
+  for (const char* column : {"norm", "shape", "layout", "impl", "relu", "median_ms", "ratio_to_native", "gbps",
+                             "copy_gbps", "cpu", "isa", "commit"})
     CHECK(table.has_column(column));
   const auto layout = table.column_index("layout");
   CHECK(table.rows[0][layout] == "contiguous");
@@ -76,6 +77,9 @@ TEST_CASE("bench bn writes its table as a CSV bnlab can read", "[cli][bench]") {
   CHECK(table.rows.back()[table.column_index("shape")] == "256x32x26x26");
   CHECK_THAT(result.output, Contains("CPU: " + bnlab::cpu_description()));
   CHECK(table.rows[0][table.column_index("isa")] == bnlab::to_name(bnlab::active_isa()));
+  // The code that was timed, so that tables of different commits are told apart.
+  CHECK(table.rows[0][table.column_index("commit")] == bnlab::build_commit());
+  CHECK_THAT(result.output, Contains(std::string("(commit ") + bnlab::build_commit() + ")"));
   CHECK(table.rows[0][table.column_index("shape")] == "32x128");
   for (double relu : table.numbers("relu")) CHECK(relu == 1);
   for (double ratio : table.numbers("ratio_to_native")) CHECK(ratio > 0);

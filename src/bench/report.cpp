@@ -7,6 +7,7 @@
 
 #include "bn/kernels.h"
 #include "core/blas.h"
+#include "core/build_info.h"
 #include "core/cpu.h"
 #include "core/denormals.h"
 #include "core/threads.h"
@@ -19,6 +20,11 @@ namespace {
 std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("({})", fmt::join(shape, ",")); }
 // "32x128": a CSV field without quotes, so bnlab's CSV reader (bnlab diff) takes the file.
 std::string shape_field(const std::vector<int64_t>& shape) { return fmt::format("{}", fmt::join(shape, "x")); }
+
+// The code that was timed: a table is only comparable with another of the
+// same commit (or one whose changes it knows); "-dirty" marks a build with
+// uncommitted changes.
+std::string code_description() { return fmt::format("bnlab {} (commit {})", build_version(), build_commit()); }
 
 }  // namespace
 
@@ -36,8 +42,8 @@ void print_bn_header(std::ostream& out, const BnBenchResult& result) {
       "{}{}{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}; denormals: {}\n",
       result.relu_before ? "ReLU followed by " : "", display_name(result.norm), result.relu ? " followed by ReLU" : "",
       at::get_num_threads(), to_name(active_isa()), to_name(current_denormals()));
-  out << fmt::format("CPU: {}\ncopy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n\n", cpu_description(),
-                     result.copy_gbps);
+  out << fmt::format("CPU: {}\ncopy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n{}\n\n", cpu_description(),
+                     result.copy_gbps, code_description());
   out << fmt::format("{:<18} {:<13} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "layout", "impl", "median ms",
                      "p25-p75 ms", "x native", "GB/s", "% copy")
       << std::flush;
@@ -56,20 +62,20 @@ void write_bn_csv(const fs::path& file, const BnBenchResult& result) {
     rows.push_back({to_name(result.norm), shape_field(r.shape), r.layout, r.impl, result.relu ? 1.0 : 0.0,
                     result.relu_before ? 1.0 : 0.0, r.timing.median, r.timing.p25, r.timing.p75,
                     double(r.timing.samples), r.ratio_to_native, r.gbps, result.copy_gbps, cpu_description(),
-                    to_name(active_isa())});
+                    to_name(active_isa()), build_commit()});
   runs::write_csv_file(file,
                        {"norm", "shape", "layout", "impl", "relu", "relu_before", "median_ms", "p25_ms", "p75_ms",
-                        "samples", "ratio_to_native", "gbps", "copy_gbps", "cpu", "isa"},
+                        "samples", "ratio_to_native", "gbps", "copy_gbps", "cpu", "isa", "commit"},
                        rows);
 }
 
 void print_train_header(std::ostream& out) {
   out << fmt::format(
       "Training step (clear gradients, forward, loss, backward, Adam step), ms/step; BLAS: {}\n"
-      "CPU: {}; kernel copy: {}; denormals: {}\n"
+      "CPU: {}; kernel copy: {}; denormals: {}\n{}\n"
       "x floor: the median over the step's floor (its GEMMs and convolutions alone, plus the optimiser's\n"
       "bytes at the copy bandwidth of its working set), timed in the same run\n\n",
-      blas_description(), cpu_description(), to_name(active_isa()), to_name(current_denormals()));
+      blas_description(), cpu_description(), to_name(active_isa()), to_name(current_denormals()), code_description());
   out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9} {:>9}\n", "model", "batch", "norm", "threads",
                      "median ms", "p25-p75 ms", "x none", "x floor")
       << std::flush;
@@ -120,12 +126,12 @@ void write_train_csv(const fs::path& file, const TrainBenchResult& result) {
     cells.push_back({r.experiment, double(r.batch_size), r.norm, double(r.threads), r.timing.median, r.timing.p25,
                      r.timing.p75, double(r.timing.samples), r.ratio_to_none, r.x_floor, floor.total_ms(),
                      floor.gemm_ms, floor.optimizer_ms(), floor.optimizer_gbps, cpu_description(),
-                     to_name(active_isa())});
+                     to_name(active_isa()), build_commit()});
   }
   runs::write_csv_file(
       file,
       {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_none", "x_floor",
-       "floor_ms", "floor_gemm_ms", "floor_optimizer_ms", "optimizer_copy_gbps", "cpu", "isa"},
+       "floor_ms", "floor_gemm_ms", "floor_optimizer_ms", "optimizer_copy_gbps", "cpu", "isa", "commit"},
       cells);
 }
 
