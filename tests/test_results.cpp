@@ -1,7 +1,8 @@
 // Results tooling on golden fixtures: diff, report tables, plots.
+#include <algorithm>
 #include <catch2/catch.hpp>
-
 #include <fstream>
+#include <sstream>
 
 #include "core/process.h"
 #include "results/diff.h"
@@ -90,6 +91,37 @@ TEST_CASE("diff: stage,epoch is the key when both have a stage column", "[result
   CHECK(diff.cells[0].key == "stage=finetune,epoch=1");
 }
 
+TEST_CASE("diff: a column of words (a bench CSV's isa, commit) is compared as text", "[results][diff]") {
+  DiffOptions options;
+  options.key = {"shape", "impl"};
+  SECTION("numbers by the tolerances, words equal when the same") {
+    auto diff = diff_files("bench_a.csv", "bench_b.csv", options);
+    REQUIRE(diff.cells.size() == 2 + 3);  // median_ms and ratio_to_native of 32x128 fused; isa in every row
+    CHECK(diff.cells[0].column == "median_ms");
+    CHECK_FALSE(diff.cells[0].text);
+    CHECK(diff.cells[2].column == "isa");
+    CHECK(diff.cells[2].text);
+    CHECK(diff.cells[2].a == "avx512");
+    CHECK(diff.cells[2].b == "avx2");
+    const auto commit =
+        std::find_if(diff.columns.begin(), diff.columns.end(), [](auto& c) { return c.column == "commit"; });
+    REQUIRE(commit != diff.columns.end());
+    CHECK(commit->text);
+    CHECK(commit->compared == 3);
+    CHECK(commit->differing == 0);
+    std::ostringstream text;
+    write_diff_text(text, diff);
+    CHECK_THAT(text.str(), Contains("isa            3 of 3 differ (text)") && Contains("avx512"));
+    options.ignore = {"isa"};
+    options.rtol = 0.05;
+    CHECK(diff_files("bench_a.csv", "bench_b.csv", options).equal());
+  }
+  SECTION("a word where the other table's first row has a number is an error, not text") {
+    REQUIRE_THROWS_WITH(diff_files("bench_numeric_isa.csv", "bench_b.csv", options),
+                        Contains("bench_b.csv") && Contains("row 1, column 'isa': 'avx2' is not a number"));
+  }
+}
+
 TEST_CASE("diff: bad inputs are errors naming the problem", "[results][diff]") {
   REQUIRE_THROWS_WITH(diff_files("base.csv", "bad_cell.csv"),
                       Contains("bad_cell.csv") && Contains("row 2, column 'val_loss': 'oops' is not a number"));
@@ -116,6 +148,8 @@ TEST_CASE("diff command exit codes: 0 equal, 1 different, 2 error", "[results][d
       {"base.csv", "empty.csv", "", 2, "empty file"},
       {"base.csv", "missing.csv", "", 2, "no such file"},
       {"base.csv", "small_changes.csv", "--format=csv", 1, "run,key,column,a,b,abs_diff,rel_diff"},
+      {"bench_a.csv", "bench_b.csv", "--key=shape,impl", 1, "isa            3 of 3 differ (text)"},
+      {"bench_a.csv", "bench_b.csv", "", 2, "no key column 'epoch'"},
       {"base.csv", "base.csv", "--format=xml", 2, "--format: expected text or csv"},
   }));
   std::vector<std::string> args = {"diff", fixture(a), fixture(b)};

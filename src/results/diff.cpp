@@ -71,6 +71,21 @@ std::vector<std::string> compared_columns(const runs::CsvTable& a, const runs::C
   return columns;
 }
 
+bool is_number(const std::string& cell) {
+  try {
+    parse_double(cell, "");
+    return true;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
+// A column of words, not numbers: its first cell is not a number in either
+// table. Not any cell: a metrics file with one bad cell stays an error.
+bool is_text_column(const runs::CsvTable& a, size_t ia, const runs::CsvTable& b, size_t ib) {
+  return !is_number(a.rows.front()[ia]) && !is_number(b.rows.front()[ib]);
+}
+
 bool numbers_equal(double a, double b, const DiffOptions& options) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
   if (a == b) return true;  // also equal infinities
@@ -101,12 +116,20 @@ TableDiff diff_tables(const runs::CsvTable& a, const runs::CsvTable& b, const Di
   for (const auto& column : columns) {
     const size_t ia = a.column_index(column), ib = b.column_index(column);
     ColumnSummary summary{column};
+    summary.text = is_text_column(a, ia, b, ib);
     for (size_t row_a = 0; row_a < a.rows.size(); ++row_a) {  // in A's order, not the keys'
       const std::string& key = key_of_row_a[row_a];
       auto found = rows_b.find(key);
       if (found == rows_b.end()) continue;
-      const double va = a.number(row_a, ia), vb = b.number(found->second, ib);
       ++summary.compared;
+      if (summary.text) {
+        const std::string &ta = a.rows[row_a][ia], &tb = b.rows[found->second][ib];
+        if (ta == tb) continue;
+        ++summary.differing;
+        diff.cells.push_back({key, column, ta, tb, 0, 0, /*text=*/true});
+        continue;
+      }
+      const double va = a.number(row_a, ia), vb = b.number(found->second, ib);
       if (numbers_equal(va, vb, options)) continue;
       const double abs_diff = std::abs(va - vb);
       const double rel_diff = abs_diff / std::max(std::abs(va), std::abs(vb));
@@ -154,13 +177,20 @@ ExperimentDiff diff_experiments(const std::vector<runs::RunRef>& a, const std::v
   return result;
 }
 
+namespace {
+// A difference as the text table shows it; "-" for text cells, which have none.
+std::string difference_text(const CellDiff& cell, double difference) {
+  return cell.text ? "-" : fmt::format("{:.3g}", difference);
+}
+}  // namespace
+
 void write_diff_text(std::ostream& out, const TableDiff& diff) {
   const std::string prefix = diff.label.empty() ? "" : diff.label + ": ";
   if (!diff.cells.empty()) {
     out << fmt::format("{:<22} {:<14} {:>22} {:>22} {:>11} {:>11}\n", "key", "column", "A", "B", "abs diff", "rel diff");
     for (const auto& c : diff.cells)
-      out << fmt::format("{:<22} {:<14} {:>22} {:>22} {:>11.3g} {:>11.3g}\n", c.key, c.column, c.a, c.b, c.abs_diff,
-                         c.rel_diff);
+      out << fmt::format("{:<22} {:<14} {:>22} {:>22} {:>11} {:>11}\n", c.key, c.column, c.a, c.b,
+                         difference_text(c, c.abs_diff), difference_text(c, c.rel_diff));
   }
   for (const auto& key : diff.only_in_a) out << fmt::format("{}row {} only in A\n", prefix, key);
   for (const auto& key : diff.only_in_b) out << fmt::format("{}row {} only in B\n", prefix, key);
@@ -170,15 +200,16 @@ void write_diff_text(std::ostream& out, const TableDiff& diff) {
                      diff.equal() ? " (equal within tolerance)" : "");
   for (const auto& c : diff.columns)
     if (c.differing)
-      out << fmt::format("  {:<14} {} of {} differ, max abs {:.3g}, max rel {:.3g}\n", c.column, c.differing,
-                         c.compared, c.max_abs, c.max_rel);
+      out << fmt::format("  {:<14} {} of {} differ{}\n", c.column, c.differing, c.compared,
+                         c.text ? " (text)" : fmt::format(", max abs {:.3g}, max rel {:.3g}", c.max_abs, c.max_rel));
 }
 
 void write_diff_csv(std::ostream& out, const std::vector<TableDiff>& diffs) {
   out << "run,key,column,a,b,abs_diff,rel_diff\n";
   for (const auto& diff : diffs) {
     for (const auto& c : diff.cells)
-      out << fmt::format("{},\"{}\",{},{},{},{},{}\n", diff.label, c.key, c.column, c.a, c.b, c.abs_diff, c.rel_diff);
+      out << fmt::format("{},\"{}\",{},{},{},{},{}\n", diff.label, c.key, c.column, c.a, c.b,
+                         c.text ? "" : fmt::format("{}", c.abs_diff), c.text ? "" : fmt::format("{}", c.rel_diff));
     for (const auto& key : diff.only_in_a) out << fmt::format("{},\"{}\",,present,missing,,\n", diff.label, key);
     for (const auto& key : diff.only_in_b) out << fmt::format("{},\"{}\",,missing,present,,\n", diff.label, key);
   }

@@ -22,13 +22,15 @@ struct CellDiff {
   std::string key;  // "epoch=3" or "stage=b,epoch=3"
   std::string column;
   std::string a, b;
-  double abs_diff = 0, rel_diff = 0;
+  double abs_diff = 0, rel_diff = 0;  // numbers only
+  bool text = false;                  // a text column's cells (see diff_tables)
 };
 
 struct ColumnSummary {
   std::string column;
   size_t compared = 0, differing = 0;
   double max_abs = 0, max_rel = 0;
+  bool text = false;  // compared as text (see diff_tables)
 };
 
 struct TableDiff {
@@ -41,9 +43,12 @@ struct TableDiff {
   bool equal() const { return cells.empty() && only_in_a.empty() && only_in_b.empty(); }
 };
 
-// Throws std::runtime_error (naming file, row and column) for different
-// column sets, duplicate keys, missing key columns, non-numeric cells and
-// tables without rows.
+// Cells are numbers compared with the tolerances, except in a text column:
+// one whose cell in the first row of both tables is not a number (a bench
+// CSV's shape, impl, cpu, isa, commit), whose cells are equal when the
+// same text. Throws std::runtime_error (naming file, row and column) for
+// different column sets, duplicate keys, missing key columns, a non-numeric
+// cell in a numeric column and tables without rows.
 TableDiff diff_tables(const runs::CsvTable& a, const runs::CsvTable& b, const DiffOptions& options);
 
 struct ExperimentDiff {
