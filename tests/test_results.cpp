@@ -125,6 +125,9 @@ TEST_CASE("diff: a column of words (a bench CSV's isa, commit) is compared as te
 TEST_CASE("diff: bad inputs are errors naming the problem", "[results][diff]") {
   REQUIRE_THROWS_WITH(diff_files("base.csv", "bad_cell.csv"),
                       Contains("bad_cell.csv") && Contains("row 2, column 'val_loss': 'oops' is not a number"));
+  // An empty cell is a missing number, not a word (the column is not compared as text).
+  REQUIRE_THROWS_WITH(diff_files("empty_cell.csv", "empty_cell.csv"),
+                      Contains("row 1, column 'val_loss': '' is not a number"));
   REQUIRE_THROWS_WITH(diff_files("base.csv", "other_columns.csv"),
                       Contains("different columns") && Contains("[val_accuracy]") && Contains("[val_acc]"));
   REQUIRE_THROWS_WITH(diff_files("base.csv", "duplicate_key.csv"), Contains("duplicate key epoch=1 (rows 1 and 2)"));

@@ -71,19 +71,21 @@ std::vector<std::string> compared_columns(const runs::CsvTable& a, const runs::C
   return columns;
 }
 
-bool is_number(const std::string& cell) {
+// A cell that is neither a number nor empty (a missing value is no word).
+bool is_word(const std::string& cell) {
+  if (cell.empty()) return false;
   try {
     parse_double(cell, "");
-    return true;
-  } catch (const std::invalid_argument&) {
     return false;
+  } catch (const std::invalid_argument&) {
+    return true;
   }
 }
 
-// A column of words, not numbers: its first cell is not a number in either
-// table. Not any cell: a metrics file with one bad cell stays an error.
+// A column of words, not numbers: its first cell is a word in both tables.
+// Not any cell: a metrics file with one bad cell stays an error.
 bool is_text_column(const runs::CsvTable& a, size_t ia, const runs::CsvTable& b, size_t ib) {
-  return !is_number(a.rows.front()[ia]) && !is_number(b.rows.front()[ib]);
+  return is_word(a.rows.front()[ia]) && is_word(b.rows.front()[ib]);
 }
 
 bool numbers_equal(double a, double b, const DiffOptions& options) {
