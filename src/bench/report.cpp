@@ -21,11 +21,6 @@ std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("
 // "32x128": a CSV field without quotes, so bnlab's CSV reader (bnlab diff) takes the file.
 std::string shape_field(const std::vector<int64_t>& shape) { return fmt::format("{}", fmt::join(shape, "x")); }
 
-// The code that was timed: a table is only comparable with another of the
-// same commit (or one whose changes it knows); "-dirty" marks a build with
-// uncommitted changes.
-std::string code_description() { return fmt::format("bnlab {} (commit {})", build_version(), build_commit()); }
-
 }  // namespace
 
 void check_output_file(const fs::path& out, bool overwrite) {
@@ -42,8 +37,10 @@ void print_bn_header(std::ostream& out, const BnBenchResult& result) {
       "{}{}{} forward+backward, float32, training mode, {} thread(s); fused kernels: {}; denormals: {}\n",
       result.relu_before ? "ReLU followed by " : "", display_name(result.norm), result.relu ? " followed by ReLU" : "",
       at::get_num_threads(), to_name(active_isa()), to_name(current_denormals()));
+  // The code that was timed too: a table compares with another of the same
+  // commit, or one whose changes it knows ("-dirty": uncommitted changes).
   out << fmt::format("CPU: {}\ncopy bandwidth (read+write, 256 MiB): {:.1f} GB/s\n{}\n\n", cpu_description(),
-                     result.copy_gbps, code_description());
+                     result.copy_gbps, build_description());
   out << fmt::format("{:<18} {:<13} {:<10} {:>10} {:>17} {:>9} {:>8} {:>8}\n", "shape", "layout", "impl", "median ms",
                      "p25-p75 ms", "x native", "GB/s", "% copy")
       << std::flush;
@@ -75,7 +72,7 @@ void print_train_header(std::ostream& out) {
       "CPU: {}; kernel copy: {}; denormals: {}\n{}\n"
       "x floor: the median over the step's floor (its GEMMs and convolutions alone, plus the optimiser's\n"
       "bytes at the copy bandwidth of its working set), timed in the same run\n\n",
-      blas_description(), cpu_description(), to_name(active_isa()), to_name(current_denormals()), code_description());
+      blas_description(), cpu_description(), to_name(active_isa()), to_name(current_denormals()), build_description());
   out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9} {:>9}\n", "model", "batch", "norm", "threads",
                      "median ms", "p25-p75 ms", "x none", "x floor")
       << std::flush;

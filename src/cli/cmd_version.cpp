@@ -22,7 +22,7 @@ int run_version(const Args& args) {
   auto parsed = parse_command(parser, args);
   if (!parsed) return kExitOk;
 
-  std::cout << fmt::format("bnlab {} (commit {})\n", build_version(), build_commit())
+  std::cout << build_description() << "\n"
             << fmt::format("LibTorch {}\n", TORCH_VERSION) << fmt::format("BLAS: {}\n", blas_description())
             << fmt::format("threads: {} (set with --threads N or auto; auto here: {})\n", at::get_num_threads(),
                            parse_thread_count("auto"))
