@@ -171,3 +171,29 @@ TEST_CASE("BNLAB_ISA forces one compiled copy of the kernels, and verify checks 
     CHECK_THAT(bad.output, Contains("--isa: expected portable, avx2, avx512, all or auto, got 'mmx'"));
   }
 }
+
+TEST_CASE("BNLAB_L2_CACHE and BNLAB_L3_CACHE run the choices other caches make", "[cli][bn]") {
+  SECTION("the sizes set are named beside the ones the OS reports, in bnlab version's CPU line") {
+    auto version = run_bnlab({"version"}, {"BNLAB_L2_CACHE=512K", "BNLAB_L3_CACHE=32M"});
+    CHECK(version.exit_code == 0);
+    CHECK_THAT(version.output,
+               Contains("L2 512 KiB set by BNLAB_L2_CACHE (") && Contains("L3 32 MiB set by BNLAB_L3_CACHE ("));
+    CHECK_THAT(run_bnlab({"version"}, {"BNLAB_L2_CACHE=5000"}).output, Contains("L2 5000 bytes set by"));
+  }
+  SECTION("caches smaller than any CPU's block channels and stream y in verify's small cases, which still pass") {
+    // Without the variables these cases run neither path: with the last
+    // channel block skipped, or a streamed row's last 4 bytes left unwritten,
+    // verify failed only with them.
+    auto result = run_bnlab({"verify", "--cases", "20", "--seed", "4", "--norm", "batch", "--isa", "all"},
+                            {"BNLAB_L2_CACHE=4K", "BNLAB_L3_CACHE=64K"});
+    CHECK(result.exit_code == 0);
+    CHECK_THAT(result.output, Contains("L2 4 KiB set by BNLAB_L2_CACHE") && Contains(" 0 failed"));
+  }
+  SECTION("a size that is no size stops every command with exit 2, naming the variable and the value") {
+    const auto setting = GENERATE(as<std::string>{}, "BNLAB_L2_CACHE=lots", "BNLAB_L3_CACHE=32MB", "BNLAB_L2_CACHE=1K",
+                                  "BNLAB_L3_CACHE=65G", "BNLAB_L2_CACHE=-512K", "BNLAB_L2_CACHE=99999999999999999999");
+    auto refused = run_bnlab({"version"}, {setting});
+    CHECK(refused.exit_code == 2);
+    CHECK_THAT(refused.output, Contains(setting + ": expected a cache size from 4K to 64G"));
+  }
+}

@@ -192,8 +192,8 @@ int run_verify(const Args& args) {
     options.norms = {*chosen};
   }
   if (parsed->count("sync-bn")) return verify_sync_bn(options, *parsed);
-  std::cout << fmt::format("fused kernel copies: {} (this CPU runs {})\n", isa_list(options.isas),
-                           supported_isa_list());
+  std::cout << fmt::format("CPU: {}\nfused kernel copies: {} (this CPU runs {})\n", cpu_description(),
+                           isa_list(options.isas), supported_isa_list());
   int exit_code = kExitOk;
   std::string verdicts;
   for (const auto which : options.norms) {

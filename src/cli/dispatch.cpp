@@ -108,7 +108,7 @@ int dispatch(int argc, char** argv) {
     return words.empty() ? kExitUsage : kExitOk;
   }
   try {
-    isa_from_environment();  // a bad BNLAB_ISA stops every command before it starts
+    check_cpu_environment();  // a bad BNLAB_ISA or cache size stops every command before it starts
   } catch (const InputError& error) {
     std::cerr << fmt::format("bnlab: error: {}\n", error.what());
     return kExitUsage;

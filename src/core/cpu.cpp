@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 
 #include "core/input_error.h"
 
@@ -47,10 +49,70 @@ std::string cpuinfo_field(const std::string& key) {
   return "";
 }
 
-std::string cache_text(const char* name, long bytes) {
-  if (bytes <= 0) return "";
-  if (bytes % (1 << 20) == 0) return fmt::format("; {} {} MiB", name, bytes >> 20);
-  return fmt::format("; {} {} KiB", name, bytes >> 10);
+// A cache size set in the environment (cache_override_from_environment).
+struct CacheOverride {
+  const char* variable;
+  std::optional<long> bytes;
+};
+
+constexpr long kSmallestCacheOverride = 4L << 10, kLargestCacheOverride = 64L << 30;
+
+// The binary multiple a size's suffix names: "" bytes, K, M or G (either
+// case); -1 for anything else.
+int suffix_shift(const std::string& suffix) {
+  if (suffix.empty()) return 0;
+  const auto unit = suffix.size() == 1 ? std::string("KMG").find(char(std::toupper(suffix[0]))) : std::string::npos;
+  return unit == std::string::npos ? -1 : 10 * int(unit + 1);
+}
+
+// BNLAB_L2_CACHE / BNLAB_L3_CACHE: unset or empty, or digits with an
+// optional K, M or G, from 4K to 64G.
+CacheOverride cache_override_from_environment(const char* variable) {
+  const char* set = std::getenv(variable);
+  if (!set || !*set) return {variable, std::nullopt};
+  const std::string text = set;
+  const size_t digits = std::min(text.find_first_not_of("0123456789"), text.size());
+  const int shift = suffix_shift(text.substr(digits));
+  const long long number = digits == 0 || digits > 12 ? -1 : std::stoll(text.substr(0, digits));
+  if (shift < 0 || number < 0 || number > (kLargestCacheOverride >> shift) ||
+      (number << shift) < kSmallestCacheOverride)
+    throw InputError(fmt::format(
+        "{}={}: expected a cache size from 4K to 64G, in bytes or with K, M or G (binary: 512K is 524288 bytes)",
+        variable, text));
+  return {variable, long(number << shift)};
+}
+
+const CacheOverride& l2_override() {
+  static const CacheOverride override = cache_override_from_environment("BNLAB_L2_CACHE");
+  return override;
+}
+
+const CacheOverride& l3_override() {
+  static const CacheOverride override = cache_override_from_environment("BNLAB_L3_CACHE");
+  return override;
+}
+
+std::string size_text(long bytes) {
+  if (bytes % (1L << 30) == 0) return fmt::format("{} GiB", bytes >> 30);
+  if (bytes % (1L << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
+  if (bytes % (1L << 10) == 0) return fmt::format("{} KiB", bytes >> 10);
+  return fmt::format("{} bytes", bytes);
+}
+
+// "; L2 2 MiB", or with an override "; L2 512 KiB set by BNLAB_L2_CACHE (2
+// MiB reported)"; "" when the OS reports no such cache and nothing is set.
+std::string cache_text(const char* name, long reported, const CacheOverride* override = nullptr) {
+  if (override && override->bytes)
+    return fmt::format("; {} {} set by {} ({} reported)", name, size_text(*override->bytes), override->variable,
+                       reported > 0 ? size_text(reported) : "none");
+  return reported > 0 ? fmt::format("; {} {}", name, size_text(reported)) : "";
+}
+
+// The override's size, else the OS's, else `otherwise`.
+long cache_bytes(const CacheOverride& override, int sysconf_name, long otherwise) {
+  if (override.bytes) return *override.bytes;
+  const long reported = sysconf(sysconf_name);
+  return reported > 0 ? reported : otherwise;
 }
 
 }  // namespace
@@ -61,11 +123,9 @@ std::string cpu_description() {
     if (model.empty()) model = "unknown CPU";
     std::replace(model.begin(), model.end(), ',', ' ');  // the description goes into CSV cells
     const std::string family = cpuinfo_field("cpu family"), number = cpuinfo_field("model");
-    std::string caches;
-#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
-    caches = cache_text("L1d", sysconf(_SC_LEVEL1_DCACHE_SIZE)) + cache_text("L2", sysconf(_SC_LEVEL2_CACHE_SIZE)) +
-             cache_text("L3", sysconf(_SC_LEVEL3_CACHE_SIZE));
-#endif
+    const std::string caches = cache_text("L1d", sysconf(_SC_LEVEL1_DCACHE_SIZE)) +
+                               cache_text("L2", sysconf(_SC_LEVEL2_CACHE_SIZE), &l2_override()) +
+                               cache_text("L3", sysconf(_SC_LEVEL3_CACHE_SIZE), &l3_override());
     std::string details = family.empty() ? "" : fmt::format("family {} model {}", family, number);
     if (!caches.empty()) details += details.empty() ? caches.substr(2) : "; " + caches.substr(2);
     return details.empty() ? model : fmt::format("{} ({})", model, details);
@@ -73,21 +133,20 @@ std::string cpu_description() {
   return description;
 }
 
-namespace {
-long reported_cache_bytes(int sysconf_name, long otherwise) {
-  const long reported = sysconf(sysconf_name);
-  return reported > 0 ? reported : otherwise;
-}
-}  // namespace
-
 long l2_cache_bytes() {
-  static const long bytes = reported_cache_bytes(_SC_LEVEL2_CACHE_SIZE, 512L << 10);
+  static const long bytes = cache_bytes(l2_override(), _SC_LEVEL2_CACHE_SIZE, 512L << 10);
   return bytes;
 }
 
 long l3_cache_bytes() {
-  static const long bytes = reported_cache_bytes(_SC_LEVEL3_CACHE_SIZE, 32L << 20);
+  static const long bytes = cache_bytes(l3_override(), _SC_LEVEL3_CACHE_SIZE, 32L << 20);
   return bytes;
+}
+
+void check_cpu_environment() {
+  isa_from_environment();
+  l2_override();
+  l3_override();
 }
 
 const EnumNames<Isa>& enum_names(Isa) {

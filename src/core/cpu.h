@@ -1,6 +1,7 @@
 #pragma once
 // The instruction sets kernel families are compiled for, which of them this
 // CPU runs, and the copy in use (see the mechanism below).
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,22 +33,30 @@ Isa active_isa();
 // This CPU as figures should name it: the model name, vendor family and
 // model numbers from /proc/cpuinfo and the cache sizes the OS reports (a VM
 // may report a whole socket's L3), e.g. "AMD EPYC (family 26 model 2; L1d
-// 48 KiB; L2 1 MiB; L3 508 MiB)"; free of commas (it goes into CSV cells).
+// 48 KiB; L2 1 MiB; L3 508 MiB)", or those set in their stead (below: "L2
+// 512 KiB set by BNLAB_L2_CACHE (1 MiB reported)"); free of commas (it goes
+// into CSV cells).
 std::string cpu_description();
 
-// The L2 cache of one core in bytes, as the OS reports it (sysconf), or
-// 512 KiB (the smallest L2 of the x86-64 server cores we meet) when it
-// reports none. Cache-blocked kernels size their blocks from it.
+// The cache sizes cache-blocked kernels size their choices from (channel
+// blocks, which outputs are streamed). As the OS reports them (sysconf; a VM
+// may report a whole socket's L3, or more, while one core reaches less),
+// else 512 KiB for the L2 of one core and 32 MiB for the L3 (the smallest of
+// the x86-64 server cores we meet), unless BNLAB_L2_CACHE / BNLAB_L3_CACHE
+// set them (e.g. 512K, 32M): as BNLAB_ISA runs another CPU's copy, these run
+// the choices another CPU's caches make, on this one's hardware.
+// cpu_description() then names the sizes set and the ones reported.
 long l2_cache_bytes();
-
-// The last-level cache (L3) in bytes as the OS reports it, or 32 MiB when it
-// reports none. A VM may report a whole socket's L3 (or more) while one core
-// reaches less of it.
 long l3_cache_bytes();
 
 // What BNLAB_ISA asks for: nullopt when unset or empty; InputError naming the
 // value when it is not a copy's name or this CPU lacks the instructions.
 std::optional<Isa> isa_from_environment();
+
+// Checks BNLAB_ISA, BNLAB_L2_CACHE and BNLAB_L3_CACHE: InputError naming the
+// variable and its value for the first that bnlab cannot use (a size: digits
+// with an optional K, M or G, from 4K to 64G). Commands call it at start-up.
+void check_cpu_environment();
 
 // Runs kernels with `isa` until destroyed (the test suite and `bnlab verify`
 // run every supported copy this way), then restores the previous choice.
