@@ -2,6 +2,8 @@
 #include <fstream>
 
 #include "core/cpu.h"
+#include "experiments/config_keys.h"
+#include "runs/config_json.h"
 #include "runs/csv_writer.h"
 #include "runs/record.h"
 #include "runs/run_folder.h"
@@ -140,6 +142,49 @@ TEST_CASE("run.json round-trips through its one writer and reader", "[train][rec
   CHECK(back->final_metrics->steps == 0);
   CHECK(back->best_val_accuracy == std::optional<double>(0.8));
   CHECK(finished_run_status(root.path()) == std::optional<RunStatus>(RunStatus::kDiverged));
+}
+
+// fuzz_run_json found the first row: nlohmann's get<int64_t>() of 1e300 is
+// undefined behaviour (UBSan: float-cast-overflow). Each value must be refused
+// by name, never converted.
+TEST_CASE("run.json's fields of the wrong type or out of range are refused by name", "[train][record]") {
+  bnlab::test::TempDir root;
+  const auto [field, message] = GENERATE(table<std::string, std::string>({
+      {R"("epochs_completed": 1e300)", "epochs_completed: expected an integer from"},
+      {R"("seed": 2.5)", "seed: expected an integer"},
+      {R"("pid": 18446744073709551615)", "pid: expected an integer"},
+      {R"("threads": 4294967296)", "threads: expected an integer from -2147483648 to 2147483647, got 4294967296"},
+      {R"("diverged_epoch": "4")", "diverged_epoch: expected an integer"},
+      {R"("final": {"epoch": -1e300})", "final.epoch: expected an integer"},
+      {R"("final": {"loss": "low"})", "final.loss: expected a number, got \"low\""},
+      {R"("final": 3)", "final: expected an object, got 3"},
+      {R"("bnlab": "0.1.0")", "bnlab: expected an object"},
+      {R"("experiment": 7)", "experiment: expected a string, got 7"},
+      {R"("best_val_accuracy": true)", "best_val_accuracy: expected a number, got true"},
+      // A long value is cut short in the message: it names the value, it does not reprint it.
+      {R"("cpu": [")" + std::string(99, 'x') + R"("])",
+       R"(cpu: expected a string, got [")" + std::string(35, 'x') + "..."},
+  }));
+  std::ofstream(root / "run.json") << R"({"status": "completed", )" << field << "}";
+  REQUIRE_THROWS_WITH(read_run_record(root.path()),
+                      Contains("run.json: not a bnlab run record: ") && Contains(message));
+}
+
+TEST_CASE("a run.json that is not an object is refused by name", "[train][record]") {
+  bnlab::test::TempDir root;
+  std::ofstream(root / "run.json") << "[1, 2]";
+  REQUIRE_THROWS_WITH(read_run_record(root.path()),
+                      Contains("run.json: not a bnlab run record: top level: expected an object, got [1,2]"));
+}
+
+TEST_CASE("a run's config in run.json takes integers only where a key holds integers", "[train][record]") {
+  const auto value = GENERATE(as<std::string>{}, "[1e300]", "[32, 2.5]", "[18446744073709551615]");
+  REQUIRE_THROWS_WITH(config_from_json(nlohmann::json::parse(R"({"model.conv_channels": )" + value + "}")),
+                      Contains("model.conv_channels: expected an integer"));
+  CHECK(std::get<std::vector<int64_t>>(
+            bnlab::experiments::find_config_key("model.conv_channels")
+                .get(config_from_json(nlohmann::json::parse(R"({"model.conv_channels": [8, 16]})")))) ==
+        std::vector<int64_t>{8, 16});
 }
 
 TEST_CASE("metrics.csv's header is the column table's, Keras' names first", "[train][csv]") {

@@ -4,6 +4,7 @@
 
 #include "experiments/config_keys.h"
 #include "experiments/resolve.h"
+#include "runs/json_values.h"
 
 namespace bnlab::runs {
 namespace {
@@ -23,12 +24,16 @@ json to_json(const experiments::ConfigValue& value) {
 
 experiments::ConfigValue from_json(const experiments::ConfigKey& key, const json& value) {
   if (value.is_boolean()) return value.get<bool>();
-  if (value.is_number_integer()) return value.get<int64_t>();
+  if (value.is_number_integer()) return json_as<int64_t>(value, key.name);
   if (value.is_number()) return value.get<double>();
   if (value.is_string() && value == "none" && key.type == experiments::ValueType::kFloatOrNone)
     return experiments::NoneValue{};
   if (value.is_string()) return value.get<std::string>();
-  if (value.is_array()) return value.get<std::vector<int64_t>>();
+  if (value.is_array()) {
+    std::vector<int64_t> items;
+    for (const auto& item : value) items.push_back(json_as<int64_t>(item, key.name));
+    return items;
+  }
   throw std::invalid_argument(fmt::format("{}: unexpected value {}", key.name, value.dump()));
 }
 

@@ -1,5 +1,9 @@
 #include "runs/metrics.h"
 
+#include <fmt/format.h>
+
+#include "runs/json_values.h"
+
 namespace bnlab::runs {
 
 const std::vector<Column<EpochMetrics>>& epoch_columns() {
@@ -33,6 +37,23 @@ std::vector<std::string> metrics_csv_columns(bool staged) {
   return names;
 }
 
+namespace {
+
+// Each in_final column by its own type: an integer column takes integers only.
+void read_final_metrics(const nlohmann::json& final_metrics, EpochMetrics& metrics) {
+  for (const auto& column : epoch_columns()) {
+    if (!column.in_final) continue;
+    std::visit(
+        [&](auto m) {
+          using Value = std::decay_t<decltype(metrics.*m)>;
+          metrics.*m = json_field<Value>(final_metrics, column.name, Value(0));
+        },
+        column.member);
+  }
+}
+
+}  // namespace
+
 nlohmann::json final_metrics_json(const EpochMetrics& metrics) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& column : epoch_columns()) {
@@ -44,8 +65,11 @@ nlohmann::json final_metrics_json(const EpochMetrics& metrics) {
 
 EpochMetrics final_metrics_from_json(const nlohmann::json& final_metrics) {
   EpochMetrics metrics;
-  for (const auto& column : epoch_columns())
-    if (column.in_final) column.set(metrics, final_metrics.value(column.name, 0.0));
+  try {
+    read_final_metrics(final_metrics, metrics);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(fmt::format("final.{}", error.what()));  // "final.epoch: expected ..."
+  }
   return metrics;
 }
 

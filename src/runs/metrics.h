@@ -42,9 +42,6 @@ struct Column {
   double get(const Row& row) const {
     return std::visit([&](auto m) { return double(row.*m); }, member);
   }
-  void set(Row& row, double value) const {
-    std::visit([&](auto m) { row.*m = static_cast<std::decay_t<decltype(row.*m)>>(value); }, member);
-  }
 };
 
 const std::vector<Column<EpochMetrics>>& epoch_columns();

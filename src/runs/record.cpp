@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/durable_file.h"
+#include "runs/json_values.h"
 #include "runs/layout.h"
 
 namespace bnlab::runs {
@@ -23,12 +24,6 @@ constexpr std::array<std::pair<RunStatus, const char*>, 5> kStatusNames = {{{Run
 template <typename T>
 json or_null(const std::optional<T>& value) {
   return value ? json(*value) : json(nullptr);
-}
-
-template <typename T>
-std::optional<T> optional_field(const json& object, const char* key) {
-  if (!object.contains(key) || object[key].is_null()) return std::nullopt;
-  return object[key].get<T>();
 }
 
 }  // namespace
@@ -82,36 +77,39 @@ json to_json(const RunRecord& r) {
 RunRecord record_from_json(const json& in, const std::filesystem::path& file) {
   RunRecord r;
   try {
-    r.experiment = in.value("experiment", "");
-    r.variant = in.value("variant", "");
-    r.seed = in.value("seed", int64_t(0));
-    r.status = parse_run_status(in.at("status").get<std::string>());
-    r.started_at = in.value("started_at", "");
-    r.resumed_at = optional_field<std::string>(in, "resumed_at");
-    r.ended_at = optional_field<std::string>(in, "ended_at");
-    r.epochs_completed = in.value("epochs_completed", int64_t(0));
-    r.diverged_epoch = optional_field<int64_t>(in, "diverged_epoch");
-    r.stopped_in_stage = optional_field<std::string>(in, "stopped_in_stage");
-    r.error = optional_field<std::string>(in, "error");
+    json_object(in, "top level");
+    r.experiment = json_field<std::string>(in, "experiment", "");
+    r.variant = json_field<std::string>(in, "variant", "");
+    r.seed = json_field<int64_t>(in, "seed", 0);
+    r.status = parse_run_status(json_as<std::string>(in.at("status"), "status"));
+    r.started_at = json_field<std::string>(in, "started_at", "");
+    r.resumed_at = json_optional<std::string>(in, "resumed_at");
+    r.ended_at = json_optional<std::string>(in, "ended_at");
+    r.epochs_completed = json_field<int64_t>(in, "epochs_completed", 0);
+    r.diverged_epoch = json_optional<int64_t>(in, "diverged_epoch");
+    r.stopped_in_stage = json_optional<std::string>(in, "stopped_in_stage");
+    r.error = json_optional<std::string>(in, "error");
     r.config = in.value("config", json());
     r.stages = in.value("stages", json());
     const json build = in.value("bnlab", json::object());
-    r.bnlab_version = build.value("version", "");
-    r.bnlab_commit = build.value("commit", "");
-    r.libtorch = in.value("libtorch", "");
-    r.blas = in.value("blas", "");
-    r.cpu = in.value("cpu", "");
-    r.kernel_copy = in.value("kernel_copy", "");
-    r.host = in.value("host", "");
-    r.threads = in.value("threads", 1);
-    r.denormals = in.value("denormals", "");
-    r.pid = in.value("pid", int64_t(0));
+    json_object(build, "bnlab");
+    r.bnlab_version = json_field<std::string>(build, "version", "");
+    r.bnlab_commit = json_field<std::string>(build, "commit", "");
+    r.libtorch = json_field<std::string>(in, "libtorch", "");
+    r.blas = json_field<std::string>(in, "blas", "");
+    r.cpu = json_field<std::string>(in, "cpu", "");
+    r.kernel_copy = json_field<std::string>(in, "kernel_copy", "");
+    r.host = json_field<std::string>(in, "host", "");
+    r.threads = json_field<int>(in, "threads", 1);
+    r.denormals = json_field<std::string>(in, "denormals", "");
+    r.pid = json_field<int64_t>(in, "pid", 0);
     r.data_parallel = in.value("data_parallel", json());
     r.model = in.value("model", json());
     r.resumes = in.value("resumes", json::array());
-    if (in.contains("final") && in["final"].is_object()) r.final_metrics = final_metrics_from_json(in["final"]);
-    r.best_val_accuracy = optional_field<double>(in, "best_val_accuracy");
-    r.seconds_to_first_step = optional_field<double>(in, "seconds_to_first_step");
+    if (const auto final_metrics = json_optional<json>(in, "final"))
+      r.final_metrics = final_metrics_from_json(json_object(*final_metrics, "final"));
+    r.best_val_accuracy = json_optional<double>(in, "best_val_accuracy");
+    r.seconds_to_first_step = json_optional<double>(in, "seconds_to_first_step");
   } catch (const std::exception& error) {
     throw std::runtime_error(fmt::format("{}: not a bnlab run record: {}", file.string(), error.what()));
   }
