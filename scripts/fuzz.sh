@@ -10,6 +10,8 @@
 # go to BUILD/fuzz-corpus/TARGET (not into git); a crash, leak or sanitizer
 # report stops the target, leaves the input in BUILD/fuzz-findings/ and makes
 # this script exit 1. The last lines per target give executions and coverage.
+# BNLAB_FUZZ_NO_BUILD=1 (any non-empty value) skips the build, as the ctest
+# smoke runs do; a target that is not built then fails as such, not as a finding.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${BNLAB_SANITIZE_BUILD_DIR:-$root/build-sanitize}"
@@ -36,6 +38,9 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizer/lsan.supp:print_suppressions=0"
 status=0
 for t in "${targets[@]}"; do
+  # A target not built is no finding: say so, and fail as a setup error.
+  [ -x "$build_dir/tests/fuzz/fuzz_$t" ] ||
+    { echo "fuzz.sh: $build_dir/tests/fuzz/fuzz_$t is not built (unset BNLAB_FUZZ_NO_BUILD)" >&2; exit 1; }
   corpus="$build_dir/fuzz-corpus/$t"
   findings="$build_dir/fuzz-findings"
   mkdir -p "$corpus" "$findings"
