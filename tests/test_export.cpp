@@ -5,6 +5,7 @@
 // image in 10,000: float32 sums in another order could flip a near-tie).
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -80,5 +81,20 @@ TEST_CASE("bnlab export refuses what is not a completed run, with exit 2", "[exp
   const auto no_output = bnlab::test::run_bnlab({"export", out.path().string()});
   CHECK(no_output.exit_code == 2);
   CHECK_THAT(no_output.output, Contains("-o FILE.pth"));
+  CHECK_FALSE(fs::exists(out / "x.pth"));
+}
+
+TEST_CASE("bnlab export names run.json and the field of a damaged last stage, with exit 1", "[export][cli]") {
+  bnlab::test::TempDir out;
+  const auto [stage, message] = GENERATE(table<std::string, std::string>({
+      {"3", "stages' last entry: expected an object, got 3"},
+      {R"({"name": "a"})", "stages' last entry has no config"},
+      {R"({"name": 7, "config": {}})", "name: expected a string, got 7"},
+      {R"({"config": {"model.conv_channels": [2.5]}})", "model.conv_channels: expected an integer"},
+  }));
+  std::ofstream(out / "run.json") << R"({"status": "completed", "stages": [)" << stage << "]}";
+  const auto result = bnlab::test::run_bnlab({"export", out.path().string(), "-o", (out / "x.pth").string()});
+  CHECK(result.exit_code == 1);  // a corrupt file (README, exit codes)
+  CHECK_THAT(result.output, Contains("run.json: not a bnlab run record: " + message));
   CHECK_FALSE(fs::exists(out / "x.pth"));
 }

@@ -7,12 +7,35 @@
 #include "experiments/resolve.h"
 #include "models/model.h"
 #include "runs/config_json.h"
+#include "runs/json_values.h"
 #include "runs/layout.h"
 #include "runs/record.h"
 #include "sweep/datasets.h"
 #include "train/checkpoint.h"
 
 namespace bnlab::sweep {
+
+namespace {
+
+struct LastStage {
+  std::string name;
+  experiments::RunConfig config;  // resolved
+};
+
+// run.json's last stage, or std::runtime_error naming the file and the field,
+// worded as runs::record_from_json words a damaged record (exit 1: a corrupt file).
+LastStage last_stage(const nlohmann::json& stages, const std::filesystem::path& run_json) {
+  try {
+    const auto& stage = runs::json_object(stages.back(), "stages' last entry");
+    if (!stage.contains("config")) throw std::invalid_argument("stages' last entry has no config");
+    return {runs::json_field<std::string>(stage, "name", ""),
+            experiments::resolved(runs::config_from_json(stage["config"]))};
+  } catch (const std::invalid_argument& error) {
+    throw std::runtime_error(fmt::format("{}: not a bnlab run record: {}", run_json.string(), error.what()));
+  }
+}
+
+}  // namespace
 
 FinishedRun finished_run(const std::filesystem::path& run_dir, std::string_view purpose) {
   const auto record = runs::read_run_record(run_dir);
@@ -22,10 +45,8 @@ FinishedRun finished_run(const std::filesystem::path& run_dir, std::string_view 
                                  runs::to_string(record->status), purpose));
   if (!record->stages.is_array() || record->stages.empty())
     throw InputError(fmt::format("{}: run.json lists no stages", run_dir.string()));
-  const auto& stage = record->stages.back();
-  const auto name = stage.value("name", std::string());
-  FinishedRun run{run_dir, experiments::resolved(runs::config_from_json(stage.at("config"))),
-                  runs::RunFiles(run_dir).stage_model(name)};
+  auto stage = last_stage(record->stages, runs::RunFiles(run_dir).run_json());
+  FinishedRun run{run_dir, std::move(stage.config), runs::RunFiles(run_dir).stage_model(stage.name)};
   if (!std::filesystem::exists(run.model_file))
     throw InputError(fmt::format("{}: missing (the run's trained model)", run.model_file.string()));
   return run;
