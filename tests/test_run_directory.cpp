@@ -159,6 +159,7 @@ TEST_CASE("run.json's fields of the wrong type or out of range are refused by na
       {R"("final": {"loss": "low"})", "final.loss: expected a number, got \"low\""},
       {R"("final": 3)", "final: expected an object, got 3"},
       {R"("bnlab": "0.1.0")", "bnlab: expected an object"},
+      {R"("resumes": {})", "resumes: expected an array, got {}"},
       {R"("experiment": 7)", "experiment: expected a string, got 7"},
       {R"("best_val_accuracy": true)", "best_val_accuracy: expected a number, got true"},
       // A long value is cut short in the message: it names the value, it does not reprint it.

@@ -68,4 +68,9 @@ const json& json_object(const json& object, std::string_view what) {
   return object;
 }
 
+const json& json_array(const json& array, std::string_view what) {
+  if (!array.is_array()) refuse(array, what, "an array");
+  return array;
+}
+
 }  // namespace bnlab::runs

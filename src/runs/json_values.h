@@ -33,8 +33,9 @@ inline nlohmann::json json_as<nlohmann::json>(const nlohmann::json& value, std::
   return value;
 }
 
-// `object` itself, after checking that it is a JSON object.
+// `object` itself, after checking that it is a JSON object; `array`, an array.
 const nlohmann::json& json_object(const nlohmann::json& object, std::string_view what);
+const nlohmann::json& json_array(const nlohmann::json& array, std::string_view what);
 
 // object[key] as T, or nullopt when the key is absent or null. Check
 // `object` with json_object first: nothing is found in a non-object.

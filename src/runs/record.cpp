@@ -105,7 +105,7 @@ RunRecord record_from_json(const json& in, const std::filesystem::path& file) {
     r.pid = json_field<int64_t>(in, "pid", 0);
     r.data_parallel = in.value("data_parallel", json());
     r.model = in.value("model", json());
-    r.resumes = in.value("resumes", json::array());
+    r.resumes = json_array(in.value("resumes", json::array()), "resumes");  // a resume appends to it
     if (const auto final_metrics = json_optional<json>(in, "final"))
       r.final_metrics = final_metrics_from_json(json_object(*final_metrics, "final"));
     r.best_val_accuracy = json_optional<double>(in, "best_val_accuracy");
