@@ -87,6 +87,7 @@ TEST_CASE("bnlab export refuses what is not a completed run, with exit 2", "[exp
 TEST_CASE("bnlab export names run.json and the field of a damaged last stage, with exit 1", "[export][cli]") {
   bnlab::test::TempDir out;
   const auto [stage, message] = GENERATE(table<std::string, std::string>({
+      {"", "stages: none listed"},
       {"3", "stages' last entry: expected an object, got 3"},
       {R"({"name": "a"})", "stages' last entry has no config"},
       {R"({"name": 7, "config": {}})", "name: expected a string, got 7"},

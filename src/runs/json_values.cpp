@@ -52,12 +52,6 @@ double json_as<double>(const json& value, std::string_view what) {
 }
 
 template <>
-bool json_as<bool>(const json& value, std::string_view what) {
-  if (!value.is_boolean()) refuse(value, what, "true or false");
-  return value.get<bool>();
-}
-
-template <>
 std::string json_as<std::string>(const json& value, std::string_view what) {
   if (!value.is_string()) refuse(value, what, "a string");
   return value.get<std::string>();

@@ -14,7 +14,7 @@
 namespace bnlab::runs {
 
 // `value` as T: int64_t and int (integers within the type's range), double
-// (any number), bool, std::string, nlohmann::json (any value).
+// (any number), std::string, nlohmann::json (any value).
 template <typename T>
 T json_as(const nlohmann::json& value, std::string_view what);
 template <>
@@ -23,8 +23,6 @@ template <>
 int json_as<int>(const nlohmann::json& value, std::string_view what);
 template <>
 double json_as<double>(const nlohmann::json& value, std::string_view what);
-template <>
-bool json_as<bool>(const nlohmann::json& value, std::string_view what);
 template <>
 std::string json_as<std::string>(const nlohmann::json& value, std::string_view what);
 // Any value, as it is (config, stages: read by their own owners).

@@ -26,6 +26,7 @@ struct LastStage {
 // worded as runs::record_from_json words a damaged record (exit 1: a corrupt file).
 LastStage last_stage(const nlohmann::json& stages, const std::filesystem::path& run_json) {
   try {
+    if (runs::json_array(stages, "stages").empty()) throw std::invalid_argument("stages: none listed");
     const auto& stage = runs::json_object(stages.back(), "stages' last entry");
     if (!stage.contains("config")) throw std::invalid_argument("stages' last entry has no config");
     return {runs::json_field<std::string>(stage, "name", ""),
@@ -43,10 +44,9 @@ FinishedRun finished_run(const std::filesystem::path& run_dir, std::string_view 
   if (record->status != runs::RunStatus::kCompleted)
     throw InputError(fmt::format("{}: the run is {}, not completed: nothing to {}", run_dir.string(),
                                  runs::to_string(record->status), purpose));
-  if (!record->stages.is_array() || record->stages.empty())
-    throw InputError(fmt::format("{}: run.json lists no stages", run_dir.string()));
-  auto stage = last_stage(record->stages, runs::RunFiles(run_dir).run_json());
-  FinishedRun run{run_dir, std::move(stage.config), runs::RunFiles(run_dir).stage_model(stage.name)};
+  const runs::RunFiles files(run_dir);
+  auto stage = last_stage(record->stages, files.run_json());
+  FinishedRun run{run_dir, std::move(stage.config), files.stage_model(stage.name)};
   if (!std::filesystem::exists(run.model_file))
     throw InputError(fmt::format("{}: missing (the run's trained model)", run.model_file.string()));
   return run;

@@ -21,7 +21,8 @@ struct FinishedRun {
 // Throws InputError (core/input_error.h) naming the folder when it is not a
 // run, the run is not completed ("<dir>: the run is failed, not completed:
 // nothing to <purpose>"), or its model file is missing; std::runtime_error
-// naming run.json and the field when its last stage cannot be read.
+// naming run.json and the field when it lists no stages or its last stage
+// cannot be read.
 FinishedRun finished_run(const std::filesystem::path& run_dir, std::string_view purpose);
 
 // The model the run trained, with the options it was built from (the data
