@@ -1,12 +1,15 @@
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "core/blas.h"
 #include "core/cpu.h"
 #include "core/denormals.h"
 #include "core/threads.h"
 #include "support/cli_runner.h"
+#include "support/temp_dir.h"
 
 using Catch::Matchers::Contains;
 
@@ -78,4 +81,29 @@ TEST_CASE("denormals: flushed to zero or kept, as asked", "[threads]") {
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.output, Contains("--denormals must be flush or keep, got \"some\""));
   }
+}
+
+TEST_CASE("caches: Linux's cacheinfo gives the data or unified cache of a level, or -1", "[threads]") {
+  const bnlab::test::TempDir cache;
+  // An AMD EPYC family 25 model 1 VM's cpu0, whose L3 glibc's sysconf gave
+  // as the socket's 256 MiB.
+  const auto describe = [&](const std::string& index, const std::string& level, const std::string& type,
+                            const std::string& size) {
+    std::filesystem::create_directories(cache / index);
+    for (const auto& [name, text] : {std::pair{"level", level}, {"type", type}, {"size", size}})
+      std::ofstream(cache / index / name) << text << "\n";
+  };
+  describe("index0", "1", "Data", "32K");
+  describe("index1", "1", "Instruction", "64K");
+  describe("index2", "2", "Unified", "512K");
+  describe("index3", "3", "Unified", "32768K");
+  describe("index4", "4", "Instruction", "16K");  // no data passes through it
+  describe("power", "3", "Unified", "1K");        // not an indexN directory: not a cache
+  CHECK(bnlab::linux_cache_bytes(cache.path(), 1) == 32L << 10);
+  CHECK(bnlab::linux_cache_bytes(cache.path(), 2) == 512L << 10);
+  CHECK(bnlab::linux_cache_bytes(cache.path(), 3) == 32L << 20);
+  CHECK(bnlab::linux_cache_bytes(cache.path(), 4) == -1);
+  CHECK(bnlab::linux_cache_bytes(cache / "missing", 2) == -1);
+  describe("index2", "2", "Unified", "lots");
+  CHECK(bnlab::linux_cache_bytes(cache.path(), 2) == -1);
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 
@@ -65,21 +66,29 @@ int suffix_shift(const std::string& suffix) {
   return unit == std::string::npos ? -1 : 10 * int(unit + 1);
 }
 
+// The number of bytes a size such as "512K" or "32768K" (Linux's cacheinfo)
+// or "32M" names: digits with an optional K, M or G; -1 for anything else or
+// a size over 64G.
+long long size_bytes(const std::string& text) {
+  const size_t digits = std::min(text.find_first_not_of("0123456789"), text.size());
+  const int shift = suffix_shift(text.substr(digits));
+  if (shift < 0 || digits == 0 || digits > 12) return -1;
+  const long long number = std::stoll(text.substr(0, digits));
+  return number > (kLargestCacheOverride >> shift) ? -1 : number << shift;
+}
+
 // BNLAB_L2_CACHE / BNLAB_L3_CACHE: unset or empty, or digits with an
 // optional K, M or G, from 4K to 64G.
 CacheOverride cache_override_from_environment(const char* variable) {
   const char* set = std::getenv(variable);
   if (!set || !*set) return {variable, std::nullopt};
   const std::string text = set;
-  const size_t digits = std::min(text.find_first_not_of("0123456789"), text.size());
-  const int shift = suffix_shift(text.substr(digits));
-  const long long number = digits == 0 || digits > 12 ? -1 : std::stoll(text.substr(0, digits));
-  if (shift < 0 || number < 0 || number > (kLargestCacheOverride >> shift) ||
-      (number << shift) < kSmallestCacheOverride)
+  const long long bytes = size_bytes(text);
+  if (bytes < kSmallestCacheOverride)
     throw InputError(fmt::format(
         "{}={}: expected a cache size from 4K to 64G, in bytes or with K, M or G (binary: 512K is 524288 bytes)",
         variable, text));
-  return {variable, long(number << shift)};
+  return {variable, long(bytes)};
 }
 
 const CacheOverride& l2_override() {
@@ -90,6 +99,24 @@ const CacheOverride& l2_override() {
 const CacheOverride& l3_override() {
   static const CacheOverride override = cache_override_from_environment("BNLAB_L3_CACHE");
   return override;
+}
+
+// The first line of a small text file, or "" when it cannot be read.
+std::string first_line(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Where Linux describes cpu0's caches (one indexN directory each).
+constexpr const char* kLinuxCacheDirectory = "/sys/devices/system/cpu/cpu0/cache";
+
+// The cache size the OS reports for `level`: Linux's cacheinfo for cpu0,
+// else glibc's sysconf (`sysconf_name`), else -1.
+long reported_cache_bytes(int level, int sysconf_name) {
+  const long from_linux = linux_cache_bytes(kLinuxCacheDirectory, level);
+  return from_linux > 0 ? from_linux : sysconf(sysconf_name);
 }
 
 std::string size_text(long bytes) {
@@ -109,13 +136,27 @@ std::string cache_text(const char* name, long reported, const CacheOverride* ove
 }
 
 // The override's size, else the OS's, else `otherwise`.
-long cache_bytes(const CacheOverride& override, int sysconf_name, long otherwise) {
+long cache_bytes(const CacheOverride& override, int level, int sysconf_name, long otherwise) {
   if (override.bytes) return *override.bytes;
-  const long reported = sysconf(sysconf_name);
+  const long reported = reported_cache_bytes(level, sysconf_name);
   return reported > 0 ? reported : otherwise;
 }
 
 }  // namespace
+
+long linux_cache_bytes(const std::filesystem::path& cache_directory, int level) {
+  std::error_code error;
+  for (std::filesystem::directory_iterator entry(cache_directory, error), end; !error && entry != end;
+       entry.increment(error)) {
+    const auto& index = entry->path();
+    if (index.filename().string().rfind("index", 0) != 0) continue;
+    const std::string type = first_line(index / "type");
+    if (first_line(index / "level") != std::to_string(level) || (type != "Data" && type != "Unified")) continue;
+    const long long bytes = size_bytes(first_line(index / "size"));
+    return bytes > 0 ? long(bytes) : -1;
+  }
+  return -1;
+}
 
 std::string cpu_description() {
   static const std::string description = [] {
@@ -123,9 +164,9 @@ std::string cpu_description() {
     if (model.empty()) model = "unknown CPU";
     std::replace(model.begin(), model.end(), ',', ' ');  // the description goes into CSV cells
     const std::string family = cpuinfo_field("cpu family"), number = cpuinfo_field("model");
-    const std::string caches = cache_text("L1d", sysconf(_SC_LEVEL1_DCACHE_SIZE)) +
-                               cache_text("L2", sysconf(_SC_LEVEL2_CACHE_SIZE), &l2_override()) +
-                               cache_text("L3", sysconf(_SC_LEVEL3_CACHE_SIZE), &l3_override());
+    const std::string caches = cache_text("L1d", reported_cache_bytes(1, _SC_LEVEL1_DCACHE_SIZE)) +
+                               cache_text("L2", reported_cache_bytes(2, _SC_LEVEL2_CACHE_SIZE), &l2_override()) +
+                               cache_text("L3", reported_cache_bytes(3, _SC_LEVEL3_CACHE_SIZE), &l3_override());
     std::string details = family.empty() ? "" : fmt::format("family {} model {}", family, number);
     if (!caches.empty()) details += details.empty() ? caches.substr(2) : "; " + caches.substr(2);
     return details.empty() ? model : fmt::format("{} ({})", model, details);
@@ -134,12 +175,12 @@ std::string cpu_description() {
 }
 
 long l2_cache_bytes() {
-  static const long bytes = cache_bytes(l2_override(), _SC_LEVEL2_CACHE_SIZE, 512L << 10);
+  static const long bytes = cache_bytes(l2_override(), 2, _SC_LEVEL2_CACHE_SIZE, 512L << 10);
   return bytes;
 }
 
 long l3_cache_bytes() {
-  static const long bytes = cache_bytes(l3_override(), _SC_LEVEL3_CACHE_SIZE, 32L << 20);
+  static const long bytes = cache_bytes(l3_override(), 3, _SC_LEVEL3_CACHE_SIZE, 32L << 20);
   return bytes;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The instruction sets kernel families are compiled for, which of them this
 // CPU runs, and the copy in use (see the mechanism below).
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,23 +32,31 @@ std::string supported_isa_list();
 Isa active_isa();
 
 // This CPU as figures should name it: the model name, vendor family and
-// model numbers from /proc/cpuinfo and the cache sizes the OS reports (a VM
-// may report a whole socket's L3), e.g. "AMD EPYC (family 26 model 2; L1d
+// model numbers from /proc/cpuinfo and the cache sizes the OS reports
+// (below), e.g. "AMD EPYC (family 26 model 2; L1d
 // 48 KiB; L2 1 MiB; L3 508 MiB)", or those set in their stead (below: "L2
 // 512 KiB set by BNLAB_L2_CACHE (1 MiB reported)"); free of commas (it goes
 // into CSV cells).
 std::string cpu_description();
 
 // The cache sizes cache-blocked kernels size their choices from (channel
-// blocks, which outputs are streamed). As the OS reports them (sysconf; a VM
-// may report a whole socket's L3, or more, while one core reaches less),
-// else 512 KiB for the L2 of one core and 32 MiB for the L3 (the smallest of
-// the x86-64 server cores we meet), unless BNLAB_L2_CACHE / BNLAB_L3_CACHE
+// blocks, which outputs are streamed). As the OS reports them: Linux's
+// cacheinfo for cpu0 (linux_cache_bytes), which gives the share one core
+// reaches, else glibc's sysconf, which may give a whole socket's (AMD EPYC
+// family 25 model 1: L3 256 MiB, where one core's CCX has 32 MiB), else
+// 512 KiB for the L2 of one core and 32 MiB for the L3 (the smallest of the
+// x86-64 server cores we meet), unless BNLAB_L2_CACHE / BNLAB_L3_CACHE
 // set them (e.g. 512K, 32M): as BNLAB_ISA runs another CPU's copy, these run
 // the choices another CPU's caches make, on this one's hardware.
 // cpu_description() then names the sizes set and the ones reported.
 long l2_cache_bytes();
 long l3_cache_bytes();
+
+// The size of the level-`level` data or unified cache that Linux's cacheinfo
+// describes in cache_directory (/sys/devices/system/cpu/cpuN/cache: one
+// indexN directory per cache, with files level, type and size such as
+// "32768K"), or -1 when it names none or cannot be read.
+long linux_cache_bytes(const std::filesystem::path& cache_directory, int level);
 
 // What BNLAB_ISA asks for: nullopt when unset or empty; InputError naming the
 // value when it is not a copy's name or this CPU lacks the instructions.
