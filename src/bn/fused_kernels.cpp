@@ -80,7 +80,10 @@ void for_channel_ranges(const torch::Tensor& x, const Shape& s, const Body& body
 // MiB), keras-cnn at batch 128 (11 MB per tensor), our BN with y streamed
 // 16.4 ms/step, written plainly 15.0-15.8 (two alternating runs; BN alone,
 // without a reader of y, got slower, bench bn (256,32,26,26) 0.42 -> 0.47
-// of native, and bench bn is not what a user runs).
+// of native, and bench bn is not what a user runs). Above it, AMD EPYC
+// family 25 model 1 (L3 32 MiB), the same model and batch: y streamed
+// 1.01 / 1.03 / 0.99x the step without BN, written plainly 1.13 / 1.04 /
+// 1.07x (three alternating runs, docs/performance.md).
 bool streams_y(const torch::Tensor& x) { return 4 * x.numel() * int64_t(x.element_size()) > l3_cache_bytes(); }
 
 // dx (streams_dx below): x's bytes times the tensors its dx pass reads and
