@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "bench/report.h"
+#include "bench/timing.h"
 #include "bench/train_bench.h"
 #include "core/build_info.h"
 #include "experiments/catalog.h"
@@ -11,6 +12,17 @@
 #include "models/model.h"
 #include "runs/csv_table.h"
 #include "support/temp_dir.h"
+
+TEST_CASE("timings: median, quartiles and the mean a few slow samples lift above the median", "[bench]") {
+  // Exact: these values and their sum are integers in a double.
+  const auto t = bnlab::bench::summarize({3, 1, 1, 1, 1, 1, 1, 1, 10});
+  CHECK(t.samples == 9);
+  CHECK(t.median == 1);
+  CHECK(t.p25 == 1);
+  CHECK(t.p75 == 1);
+  CHECK(t.mean == 20.0 / 9);
+  CHECK(bnlab::bench::summarize({}).mean == 0);
+}
 
 TEST_CASE("bench train times every configuration of a case, each with its own samples", "[bench]") {
   bnlab::bench::TrainBenchOptions options;
@@ -31,6 +43,7 @@ TEST_CASE("bench train times every configuration of a case, each with its own sa
     CHECK(rows[i].timing.samples >= 5);
     CHECK(rows[i].timing.p25 <= rows[i].timing.median);
     CHECK(rows[i].timing.median <= rows[i].timing.p75);
+    CHECK(rows[i].timing.mean > 0);
   }
   CHECK(rows[0].ratio_to_none == 1.0);
   CHECK(rows[1].ratio_to_none == rows[1].timing.median / rows[0].timing.median);
@@ -47,7 +60,7 @@ TEST_CASE("bench train times every configuration of a case, each with its own sa
   bnlab::bench::write_train_csv(dir / "train.csv", result);
   const auto table = bnlab::runs::read_csv(dir / "train.csv");
   REQUIRE(table.rows.size() == 3);
-  for (const char* column : {"model", "norm", "median_ms", "x_floor", "floor_ms", "cpu", "isa", "commit"})
+  for (const char* column : {"model", "norm", "median_ms", "mean_ms", "x_floor", "floor_ms", "cpu", "isa", "commit"})
     CHECK(table.has_column(column));
   CHECK(table.rows[2][table.column_index("norm")] == "custom");
   CHECK(table.rows[0][table.column_index("commit")] == bnlab::build_commit());

@@ -73,8 +73,8 @@ void print_train_header(std::ostream& out) {
       "x floor: the median over the step's floor (its GEMMs and convolutions alone, plus the optimiser's\n"
       "bytes at the copy bandwidth of its working set), timed in the same run\n\n",
       blas_description(), cpu_description(), to_name(active_isa()), to_name(current_denormals()), build_description());
-  out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9} {:>9}\n", "model", "batch", "norm", "threads",
-                     "median ms", "p25-p75 ms", "x none", "x floor")
+  out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10} {:>17} {:>9} {:>9} {:>9}\n", "model", "batch", "norm", "threads",
+                     "median ms", "p25-p75 ms", "mean ms", "x none", "x floor")
       << std::flush;
 }
 
@@ -108,9 +108,10 @@ void print_breakdown(std::ostream& out, const TrainBenchResult& result) {
 
 void print_train_rows(std::ostream& out, const TrainBenchResult& result) {
   for (const auto& r : result.rows)
-    out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10.3f} {:>17} {:>9.2f} {:>9.2f}\n", r.experiment, r.batch_size,
-                       r.norm, r.threads, r.timing.median, fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75),
-                       r.ratio_to_none, r.x_floor);
+    out << fmt::format("{:<10} {:>6} {:<17} {:>7} {:>10.3f} {:>17} {:>9.3f} {:>9.2f} {:>9.2f}\n", r.experiment,
+                       r.batch_size, r.norm, r.threads, r.timing.median,
+                       fmt::format("{:.3f}-{:.3f}", r.timing.p25, r.timing.p75), r.timing.mean, r.ratio_to_none,
+                       r.x_floor);
   print_breakdown(out, result);
 }
 
@@ -121,14 +122,14 @@ void write_train_csv(const fs::path& file, const TrainBenchResult& result) {
     for (const auto& f : result.floors)
       if (f.experiment == r.experiment && f.batch_size == r.batch_size && f.threads == r.threads) floor = f.floor;
     cells.push_back({r.experiment, double(r.batch_size), r.norm, double(r.threads), r.timing.median, r.timing.p25,
-                     r.timing.p75, double(r.timing.samples), r.ratio_to_none, r.x_floor, floor.total_ms(),
-                     floor.gemm_ms, floor.optimizer_ms(), floor.optimizer_gbps, cpu_description(),
+                     r.timing.p75, r.timing.mean, double(r.timing.samples), r.ratio_to_none, r.x_floor,
+                     floor.total_ms(), floor.gemm_ms, floor.optimizer_ms(), floor.optimizer_gbps, cpu_description(),
                      to_name(active_isa()), build_commit()});
   }
   runs::write_csv_file(
       file,
-      {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "samples", "ratio_to_none", "x_floor",
-       "floor_ms", "floor_gemm_ms", "floor_optimizer_ms", "optimizer_copy_gbps", "cpu", "isa", "commit"},
+      {"model", "batch_size", "norm", "threads", "median_ms", "p25_ms", "p75_ms", "mean_ms", "samples", "ratio_to_none",
+       "x_floor", "floor_ms", "floor_gemm_ms", "floor_optimizer_ms", "optimizer_copy_gbps", "cpu", "isa", "commit"},
       cells);
 }
 

@@ -112,11 +112,13 @@ std::string first_line(const std::filesystem::path& file) {
 // Where Linux describes cpu0's caches (one indexN directory each).
 constexpr const char* kLinuxCacheDirectory = "/sys/devices/system/cpu/cpu0/cache";
 
-// The cache size the OS reports for `level`: Linux's cacheinfo for cpu0,
-// else glibc's sysconf (`sysconf_name`), else -1.
-long reported_cache_bytes(int level, int sysconf_name) {
+// The size of the level-1 data, level-2 or level-3 cache the OS reports:
+// Linux's cacheinfo for cpu0, else glibc's sysconf, else -1.
+long reported_cache_bytes(int level) {
   const long from_linux = linux_cache_bytes(kLinuxCacheDirectory, level);
-  return from_linux > 0 ? from_linux : sysconf(sysconf_name);
+  if (from_linux > 0) return from_linux;
+  const int name = level == 1 ? _SC_LEVEL1_DCACHE_SIZE : level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE;
+  return sysconf(name);
 }
 
 std::string size_text(long bytes) {
@@ -136,9 +138,9 @@ std::string cache_text(const char* name, long reported, const CacheOverride* ove
 }
 
 // The override's size, else the OS's, else `otherwise`.
-long cache_bytes(const CacheOverride& override, int level, int sysconf_name, long otherwise) {
+long cache_bytes(const CacheOverride& override, int level, long otherwise) {
   if (override.bytes) return *override.bytes;
-  const long reported = reported_cache_bytes(level, sysconf_name);
+  const long reported = reported_cache_bytes(level);
   return reported > 0 ? reported : otherwise;
 }
 
@@ -164,9 +166,9 @@ std::string cpu_description() {
     if (model.empty()) model = "unknown CPU";
     std::replace(model.begin(), model.end(), ',', ' ');  // the description goes into CSV cells
     const std::string family = cpuinfo_field("cpu family"), number = cpuinfo_field("model");
-    const std::string caches = cache_text("L1d", reported_cache_bytes(1, _SC_LEVEL1_DCACHE_SIZE)) +
-                               cache_text("L2", reported_cache_bytes(2, _SC_LEVEL2_CACHE_SIZE), &l2_override()) +
-                               cache_text("L3", reported_cache_bytes(3, _SC_LEVEL3_CACHE_SIZE), &l3_override());
+    const std::string caches = cache_text("L1d", reported_cache_bytes(1)) +
+                               cache_text("L2", reported_cache_bytes(2), &l2_override()) +
+                               cache_text("L3", reported_cache_bytes(3), &l3_override());
     std::string details = family.empty() ? "" : fmt::format("family {} model {}", family, number);
     if (!caches.empty()) details += details.empty() ? caches.substr(2) : "; " + caches.substr(2);
     return details.empty() ? model : fmt::format("{} ({})", model, details);
@@ -175,12 +177,12 @@ std::string cpu_description() {
 }
 
 long l2_cache_bytes() {
-  static const long bytes = cache_bytes(l2_override(), 2, _SC_LEVEL2_CACHE_SIZE, 512L << 10);
+  static const long bytes = cache_bytes(l2_override(), 2, 512L << 10);
   return bytes;
 }
 
 long l3_cache_bytes() {
-  static const long bytes = cache_bytes(l3_override(), 3, _SC_LEVEL3_CACHE_SIZE, 32L << 20);
+  static const long bytes = cache_bytes(l3_override(), 3, 32L << 20);
   return bytes;
 }
 
