@@ -33,10 +33,10 @@ Isa active_isa();
 
 // This CPU as figures should name it: the model name, vendor family and
 // model numbers from /proc/cpuinfo and the cache sizes the OS reports
-// (below), e.g. "AMD EPYC (family 26 model 2; L1d
-// 48 KiB; L2 1 MiB; L3 508 MiB)", or those set in their stead (below: "L2
-// 512 KiB set by BNLAB_L2_CACHE (1 MiB reported)"); free of commas (it goes
-// into CSV cells).
+// (below), e.g. "AMD EPYC (family 25 model 1; L1d 32 KiB; L2 512 KiB; L3 32
+// MiB)", or those set in their stead (below: "L2 1 MiB set by
+// BNLAB_L2_CACHE (512 KiB reported)"); free of commas (it goes into CSV
+// cells).
 std::string cpu_description();
 
 // The cache sizes cache-blocked kernels size their choices from (channel
